@@ -1,0 +1,78 @@
+"""Watchlist definitions from ``watchlists/*.yaml``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from crawler.sources import check_regex, check_timezone
+
+
+class RegexTerm(BaseModel):
+    """A term given as a regular expression (matched on folded text)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    regex: str
+
+    _check = field_validator("regex")(check_regex)
+
+
+Term = str | RegexTerm
+
+
+class Route(BaseModel):
+    """Where a watchlist's matches go: a channel, immediately or as a cron-scheduled digest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel: str
+    mode: Literal["immediate", "digest"] = "immediate"
+    schedule: str | None = None
+    timezone: str = "UTC"
+
+    _check_tz = field_validator("timezone")(check_timezone)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as exc:
+                raise ValueError(f"invalid cron schedule {value!r}: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _digest_needs_schedule(self) -> Route:
+        if self.mode == "digest" and not self.schedule:
+            raise ValueError("a digest route needs a cron 'schedule', e.g. '0 8 * * 1-5'")
+        return self
+
+
+class Watchlist(BaseModel):
+    """One watchlist: named term groups, a boolean ``match`` expression and routes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
+    description: str = ""
+    enabled: bool = True
+    groups: dict[str, list[Term]] = Field(default_factory=dict)
+    match: str
+    exclude: str | None = None
+    sources: list[str] = Field(default_factory=list)
+    notify: list[Route] = Field(default_factory=list)
+
+    @field_validator("groups")
+    @classmethod
+    def _group_names(cls, value: dict[str, list[Term]]) -> dict[str, list[Term]]:
+        for name, terms in value.items():
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"group name {name!r} must be letters, digits, '_' or '-'")
+            if not terms:
+                raise ValueError(f"group {name!r} has no terms")
+        return value

@@ -1,0 +1,27 @@
+"""How the crawler fetches: politeness, limits and identity (``crawl:`` in wirewatch.yaml)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crawler.durations import Duration
+
+DEFAULT_USER_AGENT = "wirewatch/0.1 (+https://github.com/wirewatch/wirewatch; news monitor)"
+
+
+class CrawlSettings(BaseModel):
+    """How politely and how hard the crawler fetches."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_agent: str = DEFAULT_USER_AGENT
+    concurrency: int = Field(default=16, ge=1, le=512)
+    per_host: int = Field(default=2, ge=1, le=64)
+    delay: Duration = timedelta(0)
+    timeout: Duration = timedelta(seconds=30)
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024)
+    obey_robots: bool = True
+    retries: int = Field(default=2, ge=0, le=10)
+    max_backoff: Duration = timedelta(hours=6)

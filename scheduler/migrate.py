@@ -1,0 +1,68 @@
+"""Schema migrations with Alembic: upgrade, and the daemon's check at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class SchemaError(RuntimeError):
+    """The database schema is not what this version of wirewatch needs."""
+
+
+def alembic_config(engine: Engine | None = None, url: str | None = None) -> AlembicConfig:
+    """An Alembic config pointing at wirewatch's migrations."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration this version ships."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for an unmanaged database."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision``."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def ensure_schema(engine: Engine) -> bool:
+    """Upgrade an empty database; refuse one that is behind or unknown. True if it upgraded."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return False
+    if current is None:
+        tables = set(inspect(engine).get_table_names())
+        if tables:
+            raise SchemaError(
+                f"the database has tables ({', '.join(sorted(tables)[:5])}…) but no wirewatch "
+                "schema version; point database_url at an empty or wirewatch database"
+            )
+        upgrade(engine)
+        return True
+    raise SchemaError(
+        f"database schema is at revision {current}, this wirewatch needs {head}: "
+        "run `wirewatch db upgrade`"
+    )

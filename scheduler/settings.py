@@ -1,0 +1,66 @@
+"""Daemon-wide settings from ``wirewatch.yaml``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from crawler.crawl_settings import CrawlSettings
+from crawler.durations import Duration
+from crawler.sources import check_timezone
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogSettings(_Section):
+    """Logging level and format."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class AlertSettings(_Section):
+    """Outbox and admin-alert behaviour."""
+
+    admin_channel: str | None = "console"
+    failure_threshold: int = Field(default=5, ge=1)
+    silence_factor: float = Field(default=10.0, gt=1)
+    max_attempts: int = Field(default=10, ge=1, le=100)
+    dispatch_interval: Duration = timedelta(seconds=10)
+    baseline_alerts: int = Field(default=0, ge=0, le=100)
+
+
+class RetentionSettings(_Section):
+    """How long the archive keeps articles (``null`` keeps them forever)."""
+
+    articles: Duration | None = timedelta(days=365)
+
+
+class HttpSettings(_Section):
+    """The optional local status endpoint (/healthz, /metrics)."""
+
+    listen: str | None = Field(default=None, pattern=r"^[\w.\[\]:-]+:\d{1,5}$")
+
+
+class AppSettings(_Section):
+    """The whole ``wirewatch.yaml``."""
+
+    database_url: str | None = None
+    data_dir: str = "../data"
+    timezone: str = "UTC"
+    log: LogSettings = LogSettings()
+    crawl: CrawlSettings = CrawlSettings()
+    alerts: AlertSettings = AlertSettings()
+    retention: RetentionSettings = RetentionSettings()
+    http: HttpSettings = HttpSettings()
+
+    _check_tz = field_validator("timezone")(check_timezone)
