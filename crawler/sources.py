@@ -38,7 +38,7 @@ class _SourceBase(BaseModel):
 
     id: str = Field(pattern=SOURCE_ID, max_length=80)
     name: str = ""
-    url: str = Field(pattern=r"^https?://\S+$")
+    url: str
     interval: Duration = timedelta(minutes=30)
     enabled: bool = True
     language: str | None = None
@@ -48,6 +48,14 @@ class _SourceBase(BaseModel):
     tags: list[str] = Field(default_factory=list)
 
     _check_tz = field_validator("timezone")(check_timezone)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
 
     @field_validator("interval")
     @classmethod

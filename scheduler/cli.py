@@ -75,16 +75,17 @@ def check(config: ConfigOption = None) -> None:
 def print_summary(cfg: Config) -> None:
     """Tables of sources, watchlists and channels."""
     t = Table(title="Sources", title_justify="left")
-    for col in ("id", "type", "interval", "enabled", "lang", "url"):
-        t.add_column(col, overflow="fold")
+    for col in ("id", "type", "every", "on", "lang"):
+        t.add_column(col, no_wrap=True, min_width=len(col))
+    t.add_column("url", overflow="ellipsis", max_width=50)
     for s in cfg.sources.sources:
         t.add_row(
             s.id,
             s.type,
             _fmt_interval(s.interval.total_seconds()),
-            "yes" if s.enabled else "no",
+            "yes" if s.enabled else "[dim]no[/dim]",
             s.language or "",
-            s.url,
+            s.url.split("://", 1)[-1],
         )
     out.print(t)
     t = Table(title="Watchlists", title_justify="left")

@@ -156,7 +156,10 @@ def _validate(model: type[BaseModel], doc: YamlDoc | None, problems: list[Proble
         return model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors(include_input=False, include_url=False):
-            problems.append(doc.problem(_clean_loc(err["loc"], data), _message(err)))
+            loc = _clean_loc(err["loc"], data)
+            if err["type"] == "union_tag_invalid":
+                loc = (*loc, "type")
+            problems.append(doc.problem(loc, _message(err)))
         return None
 
 

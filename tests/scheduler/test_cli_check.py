@@ -1,0 +1,75 @@
+"""``wirewatch check`` and ``wirewatch db upgrade`` as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def wirewatch(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None):
+    """Run the installed CLI in a subprocess (exactly what a user runs)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
+    full_env.update({"COLUMNS": "200", **(env or {})})
+    cmd = [sys.executable, "-c", "from scheduler.cli import main; main()", *args]
+    return subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=60)
+
+
+def test_check_bundled_config_prints_summary() -> None:
+    res = wirewatch("check")
+    assert res.returncode == 0, res.stderr
+    for expected in ("Sources", "ustr-press", "Watchlists", "taiwan-us-ip", "Channels", "console"):
+        assert expected in res.stdout
+    assert "configuration in config is valid" in res.stdout
+
+
+def test_check_broken_config_lists_every_problem(bundled_config: Path) -> None:
+    wl = bundled_config / "watchlists" / "taiwan-us-ip.yaml"
+    wl.write_text(wl.read_text().replace("channel: console", "channel: slak"))
+    src = bundled_config / "sources.yaml"
+    src.write_text(src.read_text().replace("interval: 30m", "interval: 30 minutes", 1))
+    res = wirewatch("check", "--config", str(bundled_config))
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert any(
+        line.startswith(f"{wl}:") and "notify[0].channel: unknown channel 'slak'" in line
+        for line in lines
+    ), lines
+    assert any(f"{src}:13: sources[0].interval: invalid duration" in line for line in lines), lines
+    assert lines[-1] == "error: 2 problems in the configuration"
+
+
+def test_config_from_environment(bundled_config: Path) -> None:
+    res = wirewatch("check", env={"WIREWATCH_CONFIG": str(bundled_config)})
+    assert res.returncode == 0
+    assert str(bundled_config) in res.stdout
+
+
+def test_secret_not_printed_by_check(bundled_config: Path) -> None:
+    (bundled_config / "channels.yaml").write_text(
+        'channels:\n  mail:\n    url: "mailtos://bob:${PW}@smtp.example.com?to=a@example.com"\n'
+    )
+    res = wirewatch("check", "--config", str(bundled_config), env={"PW": "s3cr3t-pw"})
+    assert res.returncode == 0, res.stderr
+    assert "mail" in res.stdout and "s3cr3t-pw" not in res.stdout + res.stderr
+
+
+def test_db_upgrade_creates_sqlite_database(bundled_config: Path, tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    env = {"WIREWATCH_DATABASE_URL": f"sqlite:///{db}"}
+    res = wirewatch("db", "upgrade", "--config", str(bundled_config), env=env)
+    assert res.returncode == 0, res.stderr
+    assert "(was empty)" in res.stdout and db.exists()
+    res = wirewatch("db", "upgrade", "--config", str(bundled_config), env=env)
+    assert res.returncode == 0 and "(was empty)" not in res.stdout
+
+
+def test_unreachable_database_is_one_line(bundled_config: Path) -> None:
+    env = {"WIREWATCH_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    res = wirewatch("db", "upgrade", "--config", str(bundled_config), env=env)
+    assert res.returncode == 1
+    assert res.stderr.startswith("error: database upgrade failed:")
+    assert "Traceback" not in res.stderr

@@ -1,0 +1,225 @@
+"""Config loading: every mistake is named by file, line and field."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from scheduler.config import load_config
+from scheduler.yamlsource import ConfigError
+
+SOURCES = """\
+sources:
+  - id: ustr
+    type: rss
+    url: https://ustr.gov/rss.xml
+    interval: 30m
+    tags: [official]
+  - id: tipo
+    type: html
+    url: https://www.tipo.gov.tw/en/lp-282-2.html
+    selectors:
+      list: 'a[href*="cp-282-"]'
+"""
+
+CHANNELS = """\
+channels:
+  slack:
+    url: "json://127.0.0.1:9/hook"
+"""
+
+WATCHLIST = """\
+name: ip
+groups:
+  taiwan: [Taiwan, 台灣]
+  mou: [MOU]
+match: taiwan AND mou
+notify:
+  - channel: console
+  - channel: slack
+    mode: digest
+    schedule: "0 8 * * 1-5"
+"""
+
+
+def problems(root: Path, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(root, env=env or {})
+    return [str(p) for p in info.value.problems]
+
+
+def test_bundled_config_is_valid() -> None:
+    from tests.conftest import REPO
+
+    cfg = load_config(REPO / "config", env={})
+    assert len(cfg.sources.sources) >= 20
+    assert any(w.name == "taiwan-us-ip" for w in cfg.watchlists)
+    assert "console" in cfg.channels
+    enabled = [s for s in cfg.sources.sources if s.enabled]
+    assert enabled and len(enabled) < len(cfg.sources.sources)
+
+
+def test_valid_config_loads(write_config) -> None:
+    root = write_config(
+        {"sources.yaml": SOURCES, "channels.yaml": CHANNELS, "watchlists/ip.yaml": WATCHLIST}
+    )
+    cfg = load_config(root, env={})
+    assert [s.id for s in cfg.sources.sources] == ["ustr", "tipo"]
+    assert cfg.sources.sources[0].interval.total_seconds() == 1800
+    wl = cfg.watchlist("ip")
+    assert wl.notify[1].mode == "digest"
+    assert set(cfg.channels) == {"console", "slack"}
+
+
+def test_unknown_channel_names_file_line_and_field(write_config) -> None:
+    root = write_config(
+        {
+            "sources.yaml": SOURCES,
+            "channels.yaml": CHANNELS,
+            "watchlists/ip.yaml": WATCHLIST.replace("channel: slack", "channel: slak"),
+        }
+    )
+    [msg] = problems(root)
+    assert msg.startswith(f"{root}/watchlists/ip.yaml:8: notify[1].channel: unknown channel 'slak'")
+    assert "did you mean 'slack'" in msg
+
+
+def test_watchlist_name_defaults_to_file_stem(write_config) -> None:
+    root = write_config({"watchlists/trade-war.yaml": "groups: {t: [tariff]}\nmatch: t\n"})
+    assert load_config(root, env={}).watchlists[0].name == "trade-war"
+
+
+def test_typo_in_field_name(write_config) -> None:
+    root = write_config(
+        {"sources.yaml": SOURCES.replace("    interval: 30m", "    intervall: 30m")}
+    )
+    [msg] = problems(root)
+    assert msg == f"{root}/sources.yaml:5: sources[0].intervall: unknown field (check the spelling)"
+
+
+def test_bad_values_are_each_reported(write_config) -> None:
+    bad = (
+        SOURCES.replace("interval: 30m", "interval: soon")
+        .replace("type: html", "type: htm")
+        .replace("https://ustr.gov/rss.xml", "ftp://ustr.gov")
+    )
+    msgs = problems(write_config({"sources.yaml": bad}))
+    assert any(m.startswith(f"{Path(m.split(':')[0])}:4: sources[0].url") for m in msgs), msgs
+    assert any(":5: sources[0].interval: invalid duration 'soon'" in m for m in msgs), msgs
+    assert any(":8: sources[1]" in m and "unknown type 'htm'" in m for m in msgs), msgs
+
+
+def test_missing_required_field(write_config) -> None:
+    msgs = problems(write_config({"sources.yaml": SOURCES.replace("    type: rss\n", "")}))
+    assert any(":2: sources[0]" in m and "'type' missing" in m for m in msgs), msgs
+
+
+def test_duplicate_source_id(write_config) -> None:
+    msgs = problems(write_config({"sources.yaml": SOURCES.replace("id: tipo", "id: ustr")}))
+    assert msgs == [f"{msgs[0].split(':')[0]}:7: sources[1].id: duplicate source id 'ustr'"]
+
+
+def test_duplicate_yaml_key(write_config) -> None:
+    text = SOURCES.replace("    interval: 30m\n", "    interval: 30m\n    interval: 1h\n")
+    [msg] = problems(write_config({"sources.yaml": text}))
+    assert msg.endswith(":6: sources[0].interval: duplicate key")
+
+
+def test_yaml_syntax_error_has_line(write_config) -> None:
+    [msg] = problems(write_config({"sources.yaml": "sources:\n  - id: a\n   type: [rss\n"}))
+    assert "sources.yaml:" in msg and "YAML syntax error" in msg
+    assert msg.split(":")[1].isdigit()
+
+
+def test_bad_regex_link_pattern(write_config) -> None:
+    text = SOURCES + "    link_pattern: 'cp-(282'\n"
+    [msg] = problems(write_config({"sources.yaml": text}))
+    assert ":12: sources[1].link_pattern: invalid regular expression" in msg
+
+
+def test_bad_cron_and_missing_schedule(write_config) -> None:
+    wl = WATCHLIST.replace('schedule: "0 8 * * 1-5"', 'schedule: "0 25 * * *"')
+    msgs = problems(write_config({"channels.yaml": CHANNELS, "watchlists/ip.yaml": wl}))
+    assert any(":10: notify[1].schedule: invalid cron schedule" in m for m in msgs), msgs
+    wl = WATCHLIST.replace('    schedule: "0 8 * * 1-5"\n', "")
+    msgs = problems(write_config({"channels.yaml": CHANNELS, "watchlists/ip.yaml": wl}))
+    assert any(":8: notify[1]: a digest route needs a cron 'schedule'" in m for m in msgs), msgs
+
+
+def test_expression_error_points_at_column(write_config) -> None:
+    wl = WATCHLIST.replace("match: taiwan AND mou", "match: taiwan AND mouu")
+    [msg] = problems(write_config({"channels.yaml": CHANNELS, "watchlists/ip.yaml": wl}))
+    # "match: taiwan AND mouu": the bad token starts at column 19.
+    assert msg.startswith(f"{msg.split(':')[0]}:5:19: match:"), msg
+    assert "mouu" in msg
+
+
+def test_expression_error_in_block_scalar(write_config) -> None:
+    wl = WATCHLIST.replace("match: taiwan AND mou", "match: |\n  taiwan\n  AND (mou OR\n  taiwan")
+    [msg] = problems(write_config({"channels.yaml": CHANNELS, "watchlists/ip.yaml": wl}))
+    assert ":5:" in msg or ":6:" in msg or ":7:" in msg or ":8:" in msg, msg
+
+
+def test_unknown_source_filter(write_config) -> None:
+    wl = WATCHLIST + "sources: [ustr, oficial]\n"
+    [msg] = problems(
+        write_config({"sources.yaml": SOURCES, "channels.yaml": CHANNELS, "watchlists/ip.yaml": wl})
+    )
+    assert ":11: sources[1]: unknown source or tag 'oficial'; did you mean 'official'?" in msg
+
+
+def test_env_interpolation_and_missing_variable(write_config) -> None:
+    channels = 'channels:\n  hook:\n    url: "json://${HOOK_HOST}:${HOOK_PORT:-8080}/x"\n'
+    root = write_config({"channels.yaml": channels})
+    cfg = load_config(root, env={"HOOK_HOST": "127.0.0.1"})
+    assert cfg.channels["hook"].url == "json://127.0.0.1:8080/x"
+    [msg] = problems(root, env={})
+    assert msg.endswith(":3: channels.hook.url: environment variable HOOK_HOST is not set")
+
+
+def test_secrets_are_not_echoed(write_config) -> None:
+    channels = 'channels:\n  mail:\n    url: "${MAIL_URL}"\n    rate: {max: 0}\n'
+    secret = "mailtos://bob:hunter2-secret@smtp.example.com"
+    msgs = problems(write_config({"channels.yaml": channels}), env={"MAIL_URL": secret})
+    assert msgs and all("hunter2" not in m for m in msgs)
+    bad_url = "bogus://hunter2-secret"
+    msgs = problems(write_config({"channels.yaml": channels}), env={"MAIL_URL": bad_url})
+    assert all("hunter2" not in m for m in msgs), msgs
+
+
+def test_unknown_admin_channel(write_config) -> None:
+    [msg] = problems(write_config({"wirewatch.yaml": "alerts:\n  admin_channel: pager\n"}))
+    assert msg.endswith(":2: alerts.admin_channel: unknown channel 'pager' (known: console)")
+
+
+def test_every_problem_at_once(write_config) -> None:
+    root = write_config(
+        {
+            "sources.yaml": SOURCES.replace("interval: 30m", "interval: -"),
+            "wirewatch.yaml": "log:\n  level: LOUD\n",
+            "watchlists/ip.yaml": WATCHLIST.replace("channel: slack", "channel: nope"),
+        }
+    )
+    files = {Path(m.split(":")[0]).name for m in problems(root)}
+    assert files == {"sources.yaml", "wirewatch.yaml", "ip.yaml"}
+
+
+def test_database_url_precedence(write_config, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write_config({"wirewatch.yaml": "data_dir: ./state\n"})
+    monkeypatch.delenv("WIREWATCH_DATABASE_URL", raising=False)
+    cfg = load_config(root, env={})
+    assert cfg.database_url == f"sqlite:///{(root / 'state' / 'wirewatch.db').resolve()}"
+    monkeypatch.setenv("WIREWATCH_DATABASE_URL", "postgresql://x@h/db")
+    assert cfg.database_url == "postgresql://x@h/db"
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    [msg] = problems(tmp_path / "nope")
+    assert "config directory not found" in msg
+
+
+def test_non_mapping_top_level(write_config) -> None:
+    [msg] = problems(write_config({"sources.yaml": textwrap.dedent("- a\n- b\n")}))
+    assert msg.endswith("sources.yaml:1: expected a mapping at the top, got list")
