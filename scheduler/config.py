@@ -114,7 +114,14 @@ def load_config(
     if problems:
         raise ConfigError(problems)
     files = {d.display: d.path for d in [*docs.values(), *wl_docs] if d is not None}
-    return Config(root, settings, sources, channels, watchlists, files, fingerprint(files.values()))
+    return Config(
+        root, settings, sources, channels, watchlists, files, fingerprint(watched_files(root))
+    )
+
+
+def watched_files(root: Path) -> list[Path]:
+    """The files whose change means the config must be reloaded (existing or not)."""
+    return [root / n for n in FILES] + sorted((root / "watchlists").glob("*.y*ml"))
 
 
 def fingerprint(paths: Iterable[Path]) -> str:

@@ -1,0 +1,34 @@
+"""Archive retention: old articles go, unless an alert about their story is still owed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from crawler.models import Article, Delivery, Story
+
+OPEN_STATUSES = ("pending", "sending", "failed")
+
+
+def prune_articles(session: Session, before: datetime, batch: int = 5000) -> int:
+    """Delete up to ``batch`` articles first seen before ``before``; return how many went.
+
+    Articles whose story still has an undelivered alert are kept, and stories left without
+    articles are removed with them.
+    """
+    owed = exists().where(Delivery.story_id == Article.story_id, Delivery.status.in_(OPEN_STATUSES))
+    ids = session.scalars(
+        select(Article.id).where(Article.fetched_at < before, ~owed).limit(batch)
+    ).all()
+    if not ids:
+        return 0
+    story_ids = set(session.scalars(select(Article.story_id).where(Article.id.in_(ids))).all()) - {
+        None
+    }
+    session.execute(delete(Article).where(Article.id.in_(ids)))
+    if story_ids:
+        still_used = exists().where(Article.story_id == Story.id)
+        session.execute(delete(Story).where(Story.id.in_(story_ids), ~still_used))
+    return len(ids)

@@ -1,0 +1,352 @@
+"""The daemon: one Twisted asyncio reactor, Scrapy crawls and APScheduler jobs on the same loop."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from scheduler.config import Config, fingerprint, load_config, watched_files
+from scheduler.yamlsource import ConfigError
+
+log = logging.getLogger("wirewatch.daemon")
+REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+POLL_TICK = timedelta(seconds=15)
+RELOAD_TICK = timedelta(seconds=2)
+
+
+class DaemonError(RuntimeError):
+    """The daemon cannot start; the message says why."""
+
+
+class SingleInstanceLock:
+    """An exclusive lock file beside a SQLite database: one daemon per database file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise DaemonError naming the holder."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown pid"
+            os.close(fd)
+            raise DaemonError(
+                f"another wirewatch daemon ({holder}) is already using this SQLite database; "
+                "stop it first, or use PostgreSQL to run several"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        """Release the lock (the file stays; it is harmless)."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def sqlite_lock_path(database_url: str) -> Path | None:
+    """The lock file for a SQLite URL, or None for other databases."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database).expanduser().resolve().with_suffix(".lock")
+
+
+def install_reactor() -> None:
+    """Install Scrapy's asyncio reactor once, before anything imports twisted's default."""
+    from scrapy.utils.reactor import install_reactor as _install
+    from scrapy.utils.reactor import is_reactor_installed
+
+    if not is_reactor_installed():
+        _install(REACTOR)
+
+
+class Daemon:
+    """Polls due sources, matches, dispatches, runs digests and health checks, hot-reloads."""
+
+    def __init__(self, config: Config, *, once: bool = False, role: str = "all") -> None:
+        self.config = config
+        self.once = once
+        self.role = role
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.exit_code = 0
+        self._stopping = False
+        self._scheduler: Any = None
+        self._engine: Any = None
+        self._sessions: Any = None
+        self._matcher: Any = None
+        self._lock: SingleInstanceLock | None = None
+        self._crawl_task: asyncio.Task[Any] | None = None
+        self._busy: set[str] = set()
+
+    # ----- lifecycle -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until stopped (or one cycle with ``once``); returns the process exit code."""
+        install_reactor()
+        from twisted.internet import reactor
+
+        self._open_database()
+        reactor.callWhenRunning(self._start_in_loop)  # type: ignore[attr-defined]
+        try:
+            reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+        finally:
+            self._close()
+        return self.exit_code
+
+    def _open_database(self) -> None:
+        from crawler.db import make_engine, session_factory
+        from scheduler.migrate import ensure_schema
+
+        url = self.config.database_url
+        lock_path = sqlite_lock_path(url)
+        if lock_path is not None:
+            self._lock = SingleInstanceLock(lock_path)
+            self._lock.acquire()
+        self._engine = make_engine(url)
+        if ensure_schema(self._engine):
+            log.info("created the database schema")
+        self._sessions = session_factory(self._engine)
+        self._apply_config(self.config)
+
+    def _close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        if self._lock is not None:
+            self._lock.release()
+
+    def _start_in_loop(self) -> None:
+        loop = asyncio.get_event_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        if self.once:
+            self._crawl_task = loop.create_task(self._run_once())
+            return
+        self._start_scheduler(loop)
+        log.info(
+            "wirewatch running: %d sources, %d watchlists, %d channels (config %s)",
+            sum(s.enabled for s in self.config.sources.sources),
+            len(self.config.watchlists),
+            len(self.config.channels),
+            self.config.directory,
+        )
+
+    def stop(self) -> None:
+        """Stop scheduling, let the running crawl finish, then stop the reactor."""
+        if self._stopping:
+            return
+        self._stopping = True
+        log.info("stopping")
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        asyncio.get_event_loop().create_task(self._finish())
+
+    async def _finish(self) -> None:
+        from twisted.internet import reactor
+
+        if self._crawl_task is not None and not self._crawl_task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._crawl_task), timeout=60)
+            except (TimeoutError, Exception):
+                log.warning("the running crawl did not finish in time; its sources will re-poll")
+        while self._busy:
+            await asyncio.sleep(0.05)
+        reactor.stop()  # type: ignore[attr-defined]
+
+    # ----- config ----------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Reload the config now; a broken config is reported and the last good one kept."""
+        try:
+            new = load_config(self.config.directory)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("config not reloaded: %s", problem)
+            self.config.fingerprint = fingerprint(watched_files(self.config.directory))
+            return
+        self._apply_config(new)
+        if self._scheduler is not None:
+            self._schedule_digests()
+        log.info("configuration reloaded from %s", new.directory)
+
+    def _check_reload(self) -> None:
+        if fingerprint(watched_files(self.config.directory)) != self.config.fingerprint:
+            self.reload()
+
+    def _apply_config(self, config: Config) -> None:
+        from alerts.matcher import Engine
+        from crawler.state import sync_sources
+
+        matcher = Engine.compile([w for w in config.watchlists if w.enabled])
+        with self._sessions.begin() as session:
+            sync_sources(session, config.sources.sources)
+        self.config, self._matcher = config, matcher
+
+    # ----- scheduling ------------------------------------------------------------------------
+
+    def _start_scheduler(self, loop: asyncio.AbstractEventLoop) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        sched = AsyncIOScheduler(event_loop=loop, timezone=UTC)
+        opts = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
+        now = datetime.now(UTC)
+        sched.add_job(self._check_reload, "interval", seconds=RELOAD_TICK.seconds, **opts)
+        if self.role in ("all", "collector"):
+            sched.add_job(
+                self._poll_job, "interval", seconds=POLL_TICK.seconds, next_run_time=now, **opts
+            )
+            sched.add_job(self._thread_job("match", self._match), "interval", seconds=5, **opts)
+        if self.role in ("all", "dispatcher"):
+            every = max(1, int(self.config.settings.alerts.dispatch_interval.total_seconds()))
+            sched.add_job(
+                self._thread_job("dispatch", self._dispatch),
+                "interval",
+                seconds=every,
+                next_run_time=now,
+                **opts,
+            )
+            sched.add_job(self._thread_job("health", self._health), "interval", minutes=5, **opts)
+        sched.add_job(self._thread_job("retention", self._retention), "interval", hours=6, **opts)
+        self._scheduler = sched
+        sched.start()
+        if self.role in ("all", "dispatcher"):
+            self._schedule_digests()
+
+    def _schedule_digests(self) -> None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        sched = self._scheduler
+        for job in sched.get_jobs():
+            if job.id.startswith("digest:"):
+                job.remove()
+        for wl in self.config.watchlists:
+            for i, route in enumerate(wl.notify):
+                if route.mode != "digest" or not route.schedule:
+                    continue
+                trigger = CronTrigger.from_crontab(route.schedule, timezone=route.timezone)
+                job = self._thread_job("digest", lambda n=wl.name, r=i: self._digest(n, r))
+                sched.add_job(
+                    job,
+                    trigger,
+                    id=f"digest:{wl.name}:{i}",
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=3600,
+                )
+
+    def _thread_job(self, name: str, work: Callable[[], Any]) -> Callable[[], Awaitable[None]]:
+        """Run blocking database/network work off the reactor thread, one at a time per name."""
+
+        async def job() -> None:
+            if self._stopping or name in self._busy:
+                return
+            self._busy.add(name)
+            try:
+                await asyncio.to_thread(work)
+            except Exception:
+                log.exception("%s job failed; it will run again", name)
+            finally:
+                self._busy.discard(name)
+
+        return job
+
+    # ----- jobs ------------------------------------------------------------------------------
+
+    async def _poll_job(self) -> None:
+        if self._stopping:
+            return
+        from crawler.collect import collect
+        from crawler.state import claim_due
+
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            ids = claim_due(session, now, self.owner, 500)
+        if not ids:
+            return
+        by_id = {s.id: s for s in self.config.sources.sources}
+        sources = [by_id[i] for i in ids if i in by_id]
+        self._crawl_task = asyncio.ensure_future(
+            collect(self._sessions, sources, self.config.settings.crawl, owner=self.owner)
+        )
+        try:
+            report = await self._crawl_task
+        except Exception:
+            log.exception("collection pass failed; sources will be retried")
+            return
+        log.info("poll: %s", report.summary() if hasattr(report, "summary") else report)
+        await self._thread_job("match", self._match)()
+
+    def _match(self) -> None:
+        from alerts.pipeline import match_pending
+
+        while not self._stopping:
+            with self._sessions() as session:
+                n = match_pending(session, self._matcher, self.config)
+            if not n:
+                return
+
+    def _dispatch(self) -> None:
+        from alerts.outbox import dispatch_due
+
+        dispatch_due(self._sessions, self.config, owner=self.owner)
+
+    def _digest(self, watchlist: str, route: int) -> None:
+        from alerts.digest import send_digest
+
+        send_digest(self._sessions, self.config, watchlist, route, datetime.now(UTC))
+
+    def _health(self) -> None:
+        from alerts.admin import check_sources
+
+        check_sources(self._sessions, self.config, datetime.now(UTC))
+
+    def _retention(self) -> None:
+        from crawler.retention import prune_articles
+
+        keep = self.config.settings.retention.articles
+        if keep is not None:
+            with self._sessions.begin() as session:
+                n = prune_articles(session, datetime.now(UTC) - keep)
+            if n:
+                log.info("retention: removed %d old articles", n)
+
+    async def _run_once(self) -> None:
+        """One full cycle: poll every due source, match, deliver (digests included), exit."""
+        from crawler.collect import collect
+        from crawler.state import claim_due
+
+        try:
+            with self._sessions.begin() as session:
+                ids = claim_due(session, datetime.now(UTC), self.owner, 10_000)
+            by_id = {s.id: s for s in self.config.sources.sources}
+            sources = [by_id[i] for i in ids if i in by_id]
+            if sources:
+                report = await collect(
+                    self._sessions, sources, self.config.settings.crawl, owner=self.owner
+                )
+                log.info("poll: %s", report.summary() if hasattr(report, "summary") else report)
+            await asyncio.to_thread(self._match)
+            await asyncio.to_thread(self._dispatch)
+            await asyncio.to_thread(self._health)
+        except Exception:
+            log.exception("cycle failed")
+            self.exit_code = 1
+        finally:
+            self.stop()
