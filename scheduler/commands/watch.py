@@ -2,18 +2,58 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from scheduler.cli import ConfigOption, app, fail
+from scheduler.cli import ConfigOption, app, fail, guarded, open_context, out
+from scheduler.context import AppContext
 
 
 @app.command()
 def backtest(
     watchlist: Annotated[str, typer.Argument(help="Watchlist name.")],
-    since: Annotated[str, typer.Option(help="How far back, e.g. 30d.")] = "30d",
+    since: Annotated[str, typer.Option(help="How far back, e.g. 30d or 12h.")] = "30d",
+    limit: Annotated[int, typer.Option(help="Show at most this many stories.")] = 100,
     config: ConfigOption = None,
 ) -> None:
-    """Replay WATCHLIST over the stored archive and print what would have alerted."""
-    raise fail("backtest is not available in this build yet", 2)
+    """Replay WATCHLIST over the archive and print what would have alerted; sends nothing."""
+    from alerts.backtest import replay
+    from alerts.matcher import Engine
+    from crawler.durations import parse_duration
+
+    ctx = open_context(config)
+    try:
+        wl = ctx.config.watchlist(watchlist)
+        window = parse_duration(since)
+    except (KeyError, ValueError) as exc:
+        raise fail(str(exc).strip("'\"")) from None
+    engine = Engine.compile([wl.model_copy(update={"enabled": True})])
+    tags = {s.id: s.tags for s in ctx.config.sources.sources}
+
+    def work(ctx: AppContext) -> None:
+        table = Table(title=f"{wl.name}: stories since {since} that would have alerted")
+        for col in ("seen (UTC)", "source", "title", "hits"):
+            table.add_column(col, overflow="fold")
+        total = 0
+        with ctx.sessions() as session:
+            for hit in replay(session, engine, datetime.now(UTC) - window, tags):
+                total += 1
+                if total <= limit:
+                    terms = sorted({f"{h.term} ({h.field})" for h in hit.match.hits})
+                    table.add_row(
+                        hit.seen_at.strftime("%Y-%m-%d %H:%M"),
+                        hit.source_id,
+                        hit.title or hit.url,
+                        ", ".join(terms[:6]),
+                    )
+        if total:
+            out.print(table)
+        shown = f" (showing {limit})" if total > limit else ""
+        out.print(
+            f"{total} {'story' if total == 1 else 'stories'} matched{shown}; nothing was sent"
+        )
+
+    guarded(ctx, work)
