@@ -18,13 +18,30 @@ from html import escape
 DEFAULT_BASE_TIME = datetime(2026, 2, 18, 9, 0, tzinfo=UTC)
 
 _EN_SUBJECTS = (
-    "Taiwan", "TSMC", "The Ministry of Economic Affairs", "The European Commission", "Japan",
-    "The US Trade Representative", "A Hsinchu chipmaker", "Foxconn", "MediaTek",
-    "The Intellectual Property Office", "South Korea", "A Tainan solar start-up",
+    "Taiwan",
+    "TSMC",
+    "The Ministry of Economic Affairs",
+    "The European Commission",
+    "Japan",
+    "The US Trade Representative",
+    "A Hsinchu chipmaker",
+    "Foxconn",
+    "MediaTek",
+    "The Intellectual Property Office",
+    "South Korea",
+    "A Tainan solar start-up",
 )
 _EN_PARTNERS = (
-    "the United States", "Japan", "the European Union", "the United Kingdom", "Germany",
-    "the Netherlands", "India", "Canada", "Australia", "a Silicon Valley licensing firm",
+    "the United States",
+    "Japan",
+    "the European Union",
+    "the United Kingdom",
+    "Germany",
+    "the Netherlands",
+    "India",
+    "Canada",
+    "Australia",
+    "a Silicon Valley licensing firm",
 )
 _EN_EVENTS = (
     "signs MOU on semiconductor supply chains with {p}",
@@ -284,7 +301,7 @@ class NewsSite:
             feed.lang,
             f"Section {feed.feed_id}",
             f'<link rel="alternate" type="{_feed_type(feed)}" href="{escape(feed.url)}">',
-            f'<main>\n<h1>Section {feed.feed_id}</h1>\n{rows}\n</main>',
+            f"<main>\n<h1>Section {feed.feed_id}</h1>\n{rows}\n</main>",
         )
 
     def render_article(self, item: Item) -> str:
@@ -315,7 +332,9 @@ class NewsSite:
             f'<li><a href="{escape(f.listing_url)}">Section {f.feed_id}</a></li>' for f in feeds
         )
         return _html_page(
-            feeds[0].lang if feeds else "en", f"Bench News {host}", links,
+            feeds[0].lang if feeds else "en",
+            f"Bench News {host}",
+            links,
             f"<h1>Bench News {host}</h1>\n<ul>\n{sections}\n</ul>",
         )
 
