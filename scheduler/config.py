@@ -236,10 +236,18 @@ def _check_watchlist(
     for i, ref in enumerate(wl.sources):
         if ref not in names:
             problems.append(doc.problem(("sources", i), _unknown("source or tag", ref, names)))
+    before = len(problems)
     for key in ("match", "exclude"):
         text = getattr(wl, key)
         if text is not None:
             _check_expression(text, key, wl, doc, problems)
+    if len(problems) == before:
+        from alerts.matcher import Engine
+
+        try:
+            Engine.compile([wl.model_copy(update={"enabled": True})])
+        except ValueError as exc:
+            problems.append(doc.problem(("groups",), str(exc)))
 
 
 def _check_expression(

@@ -182,8 +182,6 @@ class Daemon:
             self.config.fingerprint = fingerprint(watched_files(self.config.directory))
             return
         self._apply_config(new)
-        if self._scheduler is not None:
-            self._schedule_digests()
         log.info("configuration reloaded from %s", new.directory)
 
     def _check_reload(self) -> None:
@@ -210,7 +208,7 @@ class Daemon:
         sched.add_job(self._check_reload, "interval", seconds=RELOAD_TICK.seconds, **opts)
         if self.role in ("all", "collector"):
             sched.add_job(
-                self._poll_job, "interval", seconds=POLL_TICK.seconds, next_run_time=now, **opts
+                self._poll_job, "interval", seconds=self._poll_tick(), next_run_time=now, **opts
             )
             sched.add_job(self._thread_job("match", self._match), "interval", seconds=5, **opts)
         if self.role in ("all", "dispatcher"):
@@ -223,33 +221,15 @@ class Daemon:
                 **opts,
             )
             sched.add_job(self._thread_job("health", self._health), "interval", minutes=5, **opts)
+            sched.add_job(self._thread_job("digest", self._digests), "interval", seconds=30, **opts)
         sched.add_job(self._thread_job("retention", self._retention), "interval", hours=6, **opts)
         self._scheduler = sched
         sched.start()
-        if self.role in ("all", "dispatcher"):
-            self._schedule_digests()
 
-    def _schedule_digests(self) -> None:
-        from apscheduler.triggers.cron import CronTrigger
-
-        sched = self._scheduler
-        for job in sched.get_jobs():
-            if job.id.startswith("digest:"):
-                job.remove()
-        for wl in self.config.watchlists:
-            for i, route in enumerate(wl.notify):
-                if route.mode != "digest" or not route.schedule:
-                    continue
-                trigger = CronTrigger.from_crontab(route.schedule, timezone=route.timezone)
-                job = self._thread_job("digest", lambda n=wl.name, r=i: self._digest(n, r))
-                sched.add_job(
-                    job,
-                    trigger,
-                    id=f"digest:{wl.name}:{i}",
-                    max_instances=1,
-                    coalesce=True,
-                    misfire_grace_time=3600,
-                )
+    def _poll_tick(self) -> float:
+        """How often to look for due sources: 15 s, or half the shortest source interval."""
+        intervals = [s.interval for s in self.config.sources.sources if s.enabled]
+        return max(1.0, min([POLL_TICK, *(i / 2 for i in intervals)]).total_seconds())
 
     def _thread_job(self, name: str, work: Callable[[], Any]) -> Callable[[], Awaitable[None]]:
         """Run blocking database/network work off the reactor thread, one at a time per name."""
@@ -290,7 +270,7 @@ class Daemon:
         except Exception:
             log.exception("collection pass failed; sources will be retried")
             return
-        log.info("poll: %s", report.summary() if hasattr(report, "summary") else report)
+        log.info("poll: %s", _summary(report))
         await self._thread_job("match", self._match)()
 
     def _match(self) -> None:
@@ -307,10 +287,13 @@ class Daemon:
 
         dispatch_due(self._sessions, self.config, owner=self.owner)
 
-    def _digest(self, watchlist: str, route: int) -> None:
-        from alerts.digest import send_digest
+    def _digests(self) -> None:
+        """Send every digest whose schedule has fired since its rows arrived (catches up)."""
+        from alerts.digest import due_digests, send_digest
 
-        send_digest(self._sessions, self.config, watchlist, route, datetime.now(UTC))
+        now = datetime.now(UTC)
+        for route in due_digests(self._sessions, self.config, now):
+            send_digest(self._sessions, self.config, route.watchlist, route.index, now)
 
     def _health(self) -> None:
         from alerts.admin import check_sources
@@ -341,12 +324,22 @@ class Daemon:
                 report = await collect(
                     self._sessions, sources, self.config.settings.crawl, owner=self.owner
                 )
-                log.info("poll: %s", report.summary() if hasattr(report, "summary") else report)
+                log.info("poll: %s", _summary(report))
             await asyncio.to_thread(self._match)
             await asyncio.to_thread(self._dispatch)
+            await asyncio.to_thread(self._digests)
             await asyncio.to_thread(self._health)
         except Exception:
             log.exception("cycle failed")
             self.exit_code = 1
         finally:
             self.stop()
+
+
+def _summary(report: Any) -> str:
+    failed = ", ".join(f"{o.source_id} ({o.error})" for o in report.failed[:5])
+    return (
+        f"{len(report.outcomes)} sources in {report.seconds:.1f}s: {report.new} new, "
+        f"{report.duplicates} seen before, {len(report.failed)} failed"
+        + (f": {failed}" if failed else "")
+    )
