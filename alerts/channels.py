@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Literal
+import contextlib
+import json
+import re
+import smtplib
+import sys
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid, parsedate_to_datetime
+from typing import Any, Literal, TextIO
 
+import requests
+from apprise import Apprise, AppriseAsset
+from apprise.manager_plugins import NotificationManager
+from apprise.plugins import url_to_dict
+from apprise.plugins.base import NotifyBase
+from apprise.plugins.email import NotifyEmail
+from apprise.plugins.email.smtp import AppriseSMTPController
+from apprise.plugins.slack import NotifySlack, SlackMode
+from apprise.result import AppriseResult, AppriseResultStatus
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crawler.durations import Duration
@@ -39,8 +59,6 @@ class Channel(BaseModel):
             return CONSOLE_URL
         if "://" not in value:
             raise ValueError("expected an apprise URL like 'mailtos://…' or 'slack://…'")
-        from apprise import Apprise
-
         if Apprise.instantiate(value) is None:
             scheme = value.split("://", 1)[0]
             raise ValueError(f"apprise cannot use this URL (scheme {scheme!r}); check its form")
@@ -58,3 +76,290 @@ class ChannelsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channels: dict[str, Channel] = Field(default_factory=dict)
+
+
+# --- sending ---------------------------------------------------------------------------------
+#
+# One ``apprise.Apprise`` per channel, built once. Two plugins get a thin subclass, each for
+# a gap measured in apprise 2.3:
+#   * Slack: a 429 answer's ``Retry-After`` is dropped (``_send`` returns only False), so the
+#     subclass reads the HTTP response it gets and reports status and Retry-After;
+#   * e-mail: a ``+Message-ID=…`` URL header is added *next to* apprise's own random
+#     Message-ID (two headers), so the subclass builds the MIME message itself, with our
+#     deterministic Message-ID and our plain-text part, and still sends it through apprise's
+#     SMTP controller (TLS modes, login).
+# What the subclasses learn travels in a per-call context object, not in the plugin.
+
+N_MGR = NotificationManager()
+_HTTP_STATUS = re.compile(r"error=(\d{3})")
+_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One rendered message: ``body`` is in ``body_format``; ``text`` is a plain alternative."""
+
+    title: str
+    body: str
+    body_format: Literal["text", "markdown", "html"] = "text"
+    text: str = ""
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceOutcome:
+    """What one apprise service reported for one message."""
+
+    name: str
+    url: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of sending one message through a channel."""
+
+    ok: bool
+    retryable: bool = True
+    reason: str = ""
+    retry_after: float | None = None
+    services: tuple[ServiceOutcome, ...] = ()
+
+
+@dataclass
+class _CallNotes:
+    message: Message
+    http_status: int | None = None
+    retry_after: float | None = None
+
+
+_notes: ContextVar[_CallNotes | None] = ContextVar("wirewatch_send_notes", default=None)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class _Slack(NotifySlack):
+    """apprise's Slack plugin, reporting HTTP status and ``Retry-After`` of each post."""
+
+    def _send(self, url: str, payload: Any, attach: Any = None, **kwargs: Any) -> Any:
+        notes = _notes.get()
+        if attach or notes is None or kwargs.get("http_method", "post") != "post":
+            return super()._send(url, payload, attach=attach, **kwargs)
+        headers = {
+            "User-Agent": self.app_id,
+            "Accept": "application/json",
+            "Content-Type": "application/json; charset=utf-8",
+        }
+        if self.mode is SlackMode.BOT:
+            headers["Authorization"] = f"Bearer {self.access_token}"
+        self.throttle()
+        try:
+            r = requests.post(
+                url,
+                data=json.dumps(payload),
+                headers=headers,
+                verify=self.verify_certificate,
+                timeout=self.request_timeout,
+                allow_redirects=self.redirects,
+                params=kwargs.get("params") or None,
+            )
+        except requests.RequestException as exc:
+            self.logger.warning("A Connection error occurred posting to Slack: %s", exc)
+            return False
+        notes.http_status = r.status_code
+        notes.retry_after = parse_retry_after(r.headers.get("Retry-After"))
+        try:
+            response = r.json()
+        except ValueError:
+            response = None
+        if not isinstance(response, dict):
+            response = {"ok": r.content == b"ok"}
+        if self.mode is SlackMode.BOT:
+            ok = bool(response.get("ok"))
+        elif self.mode in (SlackMode.WORKFLOW, SlackMode.WORKFLOW_TRIGGER):
+            ok = r.status_code == requests.codes.ok
+        else:
+            ok = r.content == b"ok"
+        if r.status_code != requests.codes.ok or not ok:
+            self.logger.warning("Failed to send to Slack: error=%s.", r.status_code)
+            return False
+        return response  # the caller reads the posted channel's id from it
+
+
+class _Email(NotifyEmail):
+    """apprise's e-mail plugin with a caller-chosen Message-ID and plain-text part."""
+
+    def send(self, body: str, title: str = "", *args: Any, **kwargs: Any) -> bool:
+        notes = _notes.get()
+        if notes is None or kwargs.get("attach") or not self.targets:
+            return bool(super().send(body, title, *args, **kwargs))
+        msg = notes.message
+        self.throttle()
+        failed = False
+        try:
+            with AppriseSMTPController(
+                host=self.smtp_host,
+                port=self.port,
+                secure_mode=self.secure_mode,
+                user=self.user,
+                password=self.password,
+                verify_certificate=self.verify_certificate,
+                socket_connect_timeout=self.socket_connect_timeout,
+            ) as smtp:
+                for name, to in self.targets:
+                    mime = self._build(msg, body, title, name, to)
+                    rcpt = [to, *sorted((self.cc | self.bcc) - {to})]
+                    if not smtp.sendmail(self.from_addr[1], rcpt, mime.as_string()):
+                        self.logger.warning("Sending email to %s failed.", to)
+                        failed = True
+        except (OSError, smtplib.SMTPException, RuntimeError) as exc:
+            self.logger.warning("Connection error while submitting email: %s", exc)
+            failed = True
+        return not failed
+
+    def _build(
+        self, msg: Message, body: str, title: str, name: str | None, to: str
+    ) -> EmailMessage:
+        mime = EmailMessage(policy=email_policy.SMTP)
+        for key, value in self.headers.items():
+            mime[key] = clean_header(value)
+        mime["Subject"] = clean_header(title)
+        mime["From"] = formataddr((self.from_addr[0] or "", self.from_addr[1]))
+        mime["To"] = formataddr((name or "", to))
+        if self.cc - self.bcc - {to}:
+            mime["Cc"] = ", ".join(sorted(self.cc - self.bcc - {to}))
+        if self.reply_to:
+            mime["Reply-To"] = ", ".join(sorted(self.reply_to))
+        mime["Message-ID"] = msg.message_id or make_msgid(domain="wirewatch")
+        mime["Date"] = format_datetime(datetime.now(UTC))
+        mime["X-Application"] = self.app_id
+        if msg.body_format == "html":
+            mime.set_content(msg.text or body)
+            mime.add_alternative(body, subtype="html")
+        else:
+            mime.set_content(body)
+        return mime
+
+
+_SUBCLASSES: dict[type[NotifyBase], type[NotifyBase]] = {NotifySlack: _Slack, NotifyEmail: _Email}
+
+
+def clean_header(value: str) -> str:
+    """One header line: control characters (CR/LF included) become spaces, runs collapse."""
+    return " ".join(_CTRL.sub(" ", value.replace("\r", " ").replace("\n", " ")).split())
+
+
+def build_plugin(url: str) -> NotifyBase:
+    """Instantiate the apprise service for ``url`` (our subclass where we have one)."""
+    results = url_to_dict(url, secure_logging=True)
+    if results is None or results.get("schema") not in N_MGR:
+        raise ValueError("apprise cannot use this URL; check its form")
+    base = N_MGR[results["schema"]]
+    cls = _SUBCLASSES.get(base, base)
+    results["tag"] = set()
+    results["asset"] = AppriseAsset()
+    return cls(**results)
+
+
+def default_format(channel: Channel) -> Literal["text", "markdown", "html"]:
+    """The body format for a channel: its ``format``, else by service."""
+    if channel.format:
+        return channel.format
+    if channel.is_console:
+        return "text"
+    scheme = channel.url.split("://", 1)[0].lower()
+    if scheme in {"mailto", "mailtos"}:
+        return "html"
+    if scheme in {"slack", "discord", "mmost", "mmosts", "rocket", "rockets", "tgram"}:
+        return "markdown"
+    return "text"
+
+
+class ChannelSender:
+    """Sends messages through one channel; reports each service's result."""
+
+    def __init__(self, name: str, channel: Channel, *, stream: TextIO | None = None) -> None:
+        self.name = name
+        self.channel = channel
+        self.format = default_format(channel)
+        self._stream = stream
+        self._apprise: Apprise | None = None
+        if not channel.is_console:
+            self._apprise = Apprise()
+            self._apprise.add(build_plugin(channel.url))
+
+    def send(self, message: Message) -> SendResult:
+        """Send ``message``; never raises for delivery problems."""
+        if self._apprise is None:
+            return self._print(message)
+        notes = _CallNotes(message)
+        token = _notes.set(notes)
+        try:
+            result = self._apprise.notify(
+                body=message.body, title=message.title, body_format=message.body_format
+            )
+        except Exception as exc:  # a plugin bug must not take the dispatcher down
+            return SendResult(False, True, f"apprise raised {type(exc).__name__}: {exc}")
+        finally:
+            _notes.reset(token)
+        return classify(result, notes.http_status, notes.retry_after)
+
+    def _print(self, message: Message) -> SendResult:
+        stream = self._stream or sys.stdout
+        text = message.text or message.body
+        stream.write(f"== {message.title}\n{text}\n")
+        stream.flush()
+        return SendResult(True, services=(ServiceOutcome("console", "console://", True),))
+
+
+def classify(
+    result: AppriseResult, http_status: int | None = None, retry_after: float | None = None
+) -> SendResult:
+    """Turn apprise's per-service result into ok / retryable / permanent."""
+    services = []
+    statuses: list[int] = []
+    for svc in result:
+        lines = [e.message for e in svc.logs() if e.level in {"WARNING", "ERROR"}]
+        statuses += [int(m) for line in lines for m in _HTTP_STATUS.findall(line)]
+        detail = lines[-1] if lines else svc.status.name.lower()
+        services.append(ServiceOutcome(svc.name, svc.url, bool(svc), "" if svc else detail))
+    if http_status is not None and http_status != 200:
+        statuses.append(http_status)
+    if result.status == AppriseResultStatus.SUCCESS and all(s.ok for s in services):
+        return SendResult(True, services=tuple(services))
+    if result.status == AppriseResultStatus.NOMATCH or not services:
+        logs = [e.message for e in result.call_logs()]
+        reason = logs[-1] if logs else "no service was notified"
+        return SendResult(False, False, reason, services=tuple(services))
+    failed = [s for s in services if not s.ok]
+    reason = "; ".join(f"{s.name}: {s.detail}" for s in failed)[:500]
+    # 4xx other than 408/429 means the request itself is wrong: retrying cannot help.
+    permanent = bool(statuses) and all(
+        400 <= s < 500 and s not in {408, 425, 429} for s in statuses
+    )
+    return SendResult(False, not permanent, reason, retry_after, tuple(services))
+
+
+def senders(channels: Mapping[str, Channel]) -> dict[str, ChannelSender]:
+    """A sender per enabled channel (channels apprise cannot load are left out)."""
+    out: dict[str, ChannelSender] = {}
+    for name, ch in channels.items():
+        if ch.enabled:
+            with contextlib.suppress(ValueError):
+                out[name] = ChannelSender(name, ch)
+    return out

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from scheduler.config import Config, fingerprint, load_config, watched_files
+from scheduler.leases import release_dead_leases
 from scheduler.yamlsource import ConfigError
 
 log = logging.getLogger("wirewatch.daemon")
@@ -123,6 +124,9 @@ class Daemon:
         if ensure_schema(self._engine):
             log.info("created the database schema")
         self._sessions = session_factory(self._engine)
+        with self._sessions.begin() as session:
+            if n := release_dead_leases(session, socket.gethostname()):
+                log.info("released %d leases left by a stopped daemon", n)
         self._apply_config(self.config)
 
     def _close(self) -> None:

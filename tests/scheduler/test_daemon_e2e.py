@@ -1,0 +1,158 @@
+"""The real daemon against local feed servers and a webhook: every alert arrives exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from benchmarks.newsserver import NewsServer
+from crawler.db import make_engine, session_factory
+from crawler.models import Source
+from tests.alerts.conftest import HttpReceiver
+from tests.conftest import REPO
+
+STORY = (
+    "Taiwan's Ministry of Economic Affairs signed six memoranda of understanding with US "
+    "firms including Microsoft and Boeing, among them long-term patent licensing pacts, "
+    "before the delegation wound up its week-long visit on Thursday. "
+)
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def news() -> Iterator[NewsServer]:
+    with NewsServer(hosts=2, feeds_per_host=1, items_per_feed=5, multi="port") as server:
+        yield server
+
+
+@pytest.fixture
+def hook() -> Iterator[HttpReceiver]:
+    receiver = HttpReceiver()
+    yield receiver
+    receiver.close()
+
+
+def write_config(root: Path, news: NewsServer, hook: HttpReceiver, match: str) -> None:
+    (root / "watchlists").mkdir(parents=True, exist_ok=True)
+    (root / "wirewatch.yaml").write_text(
+        "data_dir: ./data\n"
+        "log: {level: INFO}\n"
+        "crawl: {retries: 0, timeout: 5s}\n"
+        "alerts: {dispatch_interval: 1s, admin_channel: null}\n"
+    )
+    sources = "sources:\n" + "".join(
+        f"  - id: feed{i}\n    type: rss\n    url: {url}\n    interval: 5s\n"
+        for i, url in enumerate(news.feed_urls())
+    )
+    (root / "sources.yaml").write_text(sources)
+    (root / "channels.yaml").write_text(
+        f"channels:\n  hook:\n    url: json://127.0.0.1:{hook.port}/hook\n"
+    )
+    (root / "watchlists" / "ip.yaml").write_text(
+        "groups:\n"
+        "  taiwan: [Taiwan, 台灣]\n"
+        "  mou: [MOU, memoranda of understanding]\n"
+        "  us: ['=US', United States]\n"
+        "  chips: [semiconductor]\n"
+        f"match: {match}\n"
+        "notify:\n  - channel: hook\n"
+    )
+
+
+def start(root: Path, db: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
+    env["WIREWATCH_DATABASE_URL"] = db
+    cmd = [sys.executable, "-c", "from scheduler.cli import main; main()", "run", "-c", str(root)]
+    return subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def alerts_with(hook: HttpReceiver, text: str) -> int:
+    return sum(text in str(payload) for _, payload, _ in hook.requests)
+
+
+def test_daemon_end_to_end(tmp_path: Path, news: NewsServer, hook: HttpReceiver) -> None:
+    root = tmp_path / "config"
+    write_config(root, news, hook, "taiwan AND mou AND us")
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    feeds = news.feed_ids()
+    proc = start(root, db)
+    engine = make_engine(db)
+    sessions = session_factory(engine)
+    procs = [proc]
+    try:
+
+        def baselined() -> bool:
+            try:
+                with sessions() as s:
+                    rows = s.scalars(select(Source)).all()
+                    return len(rows) == 2 and all(r.baseline_done for r in rows)
+            except Exception:
+                return False
+
+        wait_for(baselined, 60, "the silent baseline of both feeds")
+        assert hook.requests == []  # the baseline alerts nobody
+
+        # A story and its syndicated copy on the other host: one alert.
+        item = news.publish(feeds[0], "Taiwan signs six MOUs with US firms", STORY, STORY * 3)
+        news.syndicate(item, [feeds[1]])
+        wait_for(lambda: alerts_with(hook, "six MOUs") >= 1, 60, "the first alert")
+
+        # Hot reload: a new term takes effect without a restart.
+        write_config(root, news, hook, "(taiwan AND mou AND us) OR chips")
+        time.sleep(4)
+        news.publish(feeds[1], "New semiconductor export rules", "Semiconductor rules. " * 20)
+        wait_for(lambda: alerts_with(hook, "semiconductor export") >= 1, 60, "alert after reload")
+
+        # A second daemon on the same SQLite database refuses to start.
+        second = start(root, db)
+        out, _ = second.communicate(timeout=60)
+        assert second.returncode == 1
+        assert "already using this SQLite database" in out
+
+        # Killed without warning, restarted: a new story is still alerted, once. (A body
+        # reusing STORY would be the same story, which must not alert again.)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        news.publish(
+            feeds[0],
+            "Taiwan MOU on patent licensing with United States",
+            "A Taiwanese research institute and a United States university signed an MOU "
+            "covering joint patent licensing of battery chemistry, officials said on Monday.",
+        )
+        proc = start(root, db)
+        procs.append(proc)
+        wait_for(lambda: alerts_with(hook, "patent licensing with United") >= 1, 90, "restart")
+        time.sleep(6)  # several more poll and dispatch cycles
+    except BaseException:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+            print(p.communicate(timeout=60)[0])  # shown by pytest on failure
+        raise
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        engine.dispose()
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert alerts_with(hook, "six MOUs") == 1, hook.requests
+    assert alerts_with(hook, "semiconductor export") == 1
+    assert alerts_with(hook, "patent licensing with United") == 1
+    assert len(hook.requests) == 3, [p for _, p, _ in hook.requests]
