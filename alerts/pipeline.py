@@ -94,19 +94,23 @@ def match_pending(
         )
         for found in engine.match(doc):
             if found.watchlist in routes:
-                _record(session, article, found, routes[found.watchlist], config.channels, now)
+                record_match(session, article, found, routes[found.watchlist], config.channels, now)
     session.commit()
     return len(articles)
 
 
-def _record(
+def record_match(
     session: Session,
     article: Article,
     found: matcher.Match,
     routes: Sequence[Route],
     channels: Mapping[str, Channel],
     now: datetime,
-) -> None:
+    *,
+    backfill: bool = False,
+) -> bool:
+    """Insert the match and one delivery per route, unless the story already alerted this
+    watchlist; True when it was new. The caller commits."""
     match_id = session.execute(
         dialect_insert(session, Match)
         .values(
@@ -116,14 +120,14 @@ def _record(
             hits=[asdict(h) for h in found.hits],
             snippet=found.snippet,
             highlights=[list(h) for h in found.highlights],
-            backfill=False,
+            backfill=backfill,
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["story_id", "watchlist"])
         .returning(Match.id)
     ).scalar()
     if match_id is None:
-        return  # this story already alerted this watchlist
+        return False  # this story already alerted this watchlist
     for route in routes:
         channel = channels.get(route.channel)
         if channel is None or not channel.enabled:
@@ -144,3 +148,4 @@ def _record(
             )
             .on_conflict_do_nothing(index_elements=["story_id", "watchlist", "channel"])
         )
+    return True

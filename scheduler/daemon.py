@@ -193,13 +193,24 @@ class Daemon:
             self.reload()
 
     def _apply_config(self, config: Config) -> None:
+        from alerts.catchup import note_changes
         from alerts.matcher import Engine
         from crawler.state import sync_sources
 
         matcher = Engine.compile([w for w in config.watchlists if w.enabled])
         with self._sessions.begin() as session:
             sync_sources(session, config.sources.sources)
+            changes = note_changes(session, config.watchlists, datetime.now(UTC))
         self.config, self._matcher = config, matcher
+        for name, kind in changes:
+            log.warning(
+                "watchlist %r is %s: it matches new articles from now on. To see what it would "
+                "have caught, run `wirewatch backtest %s --since 30d`; add --deliver to alert "
+                "those stories once",
+                name,
+                kind,
+                name,
+            )
 
     # ----- scheduling ------------------------------------------------------------------------
 

@@ -17,10 +17,18 @@ def backtest(
     watchlist: Annotated[str, typer.Argument(help="Watchlist name.")],
     since: Annotated[str, typer.Option(help="How far back, e.g. 30d or 12h.")] = "30d",
     limit: Annotated[int, typer.Option(help="Show at most this many stories.")] = 100,
+    deliver: Annotated[
+        bool, typer.Option("--deliver", help="Queue alerts for these stories (once each).")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Replay WATCHLIST over the archive and print what would have alerted; sends nothing."""
+    """Replay WATCHLIST over the archive and print what would have alerted.
+
+    Nothing is sent unless --deliver is given; then each story not yet alerted for this
+    watchlist is queued once to the watchlist's channels (the daemon delivers them).
+    """
     from alerts.backtest import replay
+    from alerts.catchup import catch_up
     from alerts.matcher import Engine
     from crawler.durations import parse_duration
 
@@ -32,6 +40,7 @@ def backtest(
         raise fail(str(exc).strip("'\"")) from None
     engine = Engine.compile([wl.model_copy(update={"enabled": True})])
     tags = {s.id: s.tags for s in ctx.config.sources.sources}
+    start = datetime.now(UTC) - window
 
     def work(ctx: AppContext) -> None:
         table = Table(title=f"{wl.name}: stories since {since} that would have alerted")
@@ -39,7 +48,7 @@ def backtest(
             table.add_column(col, overflow="fold")
         total = 0
         with ctx.sessions() as session:
-            for hit in replay(session, engine, datetime.now(UTC) - window, tags):
+            for hit in replay(session, engine, start, tags):
                 total += 1
                 if total <= limit:
                     terms = sorted({f"{h.term} ({h.field})" for h in hit.match.hits})
@@ -52,8 +61,15 @@ def backtest(
         if total:
             out.print(table)
         shown = f" (showing {limit})" if total > limit else ""
+        noun = "story" if total == 1 else "stories"
+        if not deliver:
+            out.print(f"{total} {noun} matched{shown}; nothing was sent")
+            return
+        with ctx.sessions.begin() as session:
+            queued = catch_up(session, wl, ctx.config.channels, tags, start, datetime.now(UTC))
         out.print(
-            f"{total} {'story' if total == 1 else 'stories'} matched{shown}; nothing was sent"
+            f"{total} {noun} matched{shown}; {queued} queued for delivery "
+            f"({total - queued} had already alerted)"
         )
 
     guarded(ctx, work)
