@@ -226,6 +226,7 @@ class Daemon:
                 self._poll_job, "interval", seconds=self._poll_tick(), next_run_time=now, **opts
             )
             sched.add_job(self._thread_job("match", self._match), "interval", seconds=5, **opts)
+            sched.add_job(self._thread_job("repair", self._repair), "interval", minutes=10, **opts)
         if self.role in ("all", "dispatcher"):
             every = max(1, int(self.config.settings.alerts.dispatch_interval.total_seconds()))
             sched.add_job(
@@ -296,6 +297,17 @@ class Daemon:
                 n = match_pending(session, self._matcher, self.config)
             if not n:
                 return
+
+    def _repair(self) -> None:
+        """Merge stories that concurrent collectors may have split (see crawler.dedupe)."""
+        from crawler.dedupe import repair_recent
+
+        official = {s.id for s in self.config.sources.sources if "official" in s.tags}
+        since = datetime.now(UTC) - timedelta(days=2)
+        with self._sessions.begin() as session:
+            merged = repair_recent(session, since, official_sources=official)
+        if merged:
+            log.info("merged %d split stories", len(merged))
 
     def _dispatch(self) -> None:
         from alerts.outbox import dispatch_due

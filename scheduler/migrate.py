@@ -8,9 +8,10 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x77697265  # "wire": the advisory lock key for schema changes
 
 
 class SchemaError(RuntimeError):
@@ -48,7 +49,22 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def ensure_schema(engine: Engine) -> bool:
-    """Upgrade an empty database; refuse one that is behind or unknown. True if it upgraded."""
+    """Upgrade an empty database; refuse one that is behind or unknown. True if it upgraded.
+
+    On PostgreSQL an advisory lock makes daemons that start together migrate only once.
+    """
+    if engine.dialect.name != "postgresql":
+        return _ensure_schema(engine)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        try:
+            return _ensure_schema(engine)
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
+
+
+def _ensure_schema(engine: Engine) -> bool:
     current = current_revision(engine)
     head = head_revision()
     if current == head:

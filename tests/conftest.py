@@ -83,6 +83,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> object:
 
 
 @pytest.fixture
+def pg_url(pg_server: str) -> object:
+    """A fresh, empty PostgreSQL database (dropped afterwards)."""
+    name, url = _create_pg_database(pg_server)
+    try:
+        yield url
+    finally:
+        _drop_pg_database(pg_server, name)
+
+
+@pytest.fixture
 def db(db_url: str):  # type: ignore[no-untyped-def]
     """A migrated database: yields (engine, sessionmaker)."""
     from crawler.db import make_engine, session_factory
