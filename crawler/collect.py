@@ -1,0 +1,246 @@
+"""One collection pass: a single Scrapy crawl over the given sources, then their poll state.
+
+:func:`collect` runs inside an already running asyncio Twisted reactor (the daemon's, or
+the one :func:`run_collect` starts once for the CLI); it never installs or runs a reactor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.crawl_settings import CrawlSettings
+from crawler.models import Source, utcnow
+from crawler.settings import scrapy_settings
+from crawler.spiders.base import SourceRun
+from crawler.state import (
+    FAILING_AFTER,
+    PollOutcome,
+    SourceConfig,
+    lease,
+    record,
+    sync_sources,
+)
+
+logger = logging.getLogger(__name__)
+
+ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+ARTICLES_PER_SOURCE = 20
+RESOLVES_PER_SOURCE = 50
+
+
+@dataclass
+class PollReport:
+    """The outcome of every source of one pass, in the order given."""
+
+    outcomes: list[PollOutcome] = field(default_factory=list)
+    started_at: datetime = field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    seconds: float = 0.0
+
+    @property
+    def new(self) -> int:
+        """New articles stored in this pass."""
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def duplicates(self) -> int:
+        """Items seen again (or copies of stored ones)."""
+        return sum(o.duplicates for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[PollOutcome]:
+        """Outcomes of the sources whose poll failed."""
+        return [o for o in self.outcomes if o.failed]
+
+    @property
+    def new_ids(self) -> list[int]:
+        """Ids of all articles stored in this pass."""
+        return [i for o in self.outcomes for i in o.new_ids]
+
+    def by_source(self) -> dict[str, PollOutcome]:
+        """Outcomes keyed by source id."""
+        return {o.source_id: o for o in self.outcomes}
+
+
+async def collect(
+    sessions: sessionmaker[Session],
+    sources: Sequence[SourceConfig],
+    crawl: CrawlSettings,
+    *,
+    owner: str = "cli",
+    settings: dict[str, Any] | None = None,
+    failing_after: int = FAILING_AFTER,
+    rng: random.Random | None = None,
+) -> PollReport:
+    """Poll ``sources`` once (ignoring their schedule) and record each one's outcome.
+
+    ``failing_after`` consecutive failures turn a degraded source into a failing one.
+    Missing source rows are created from the config. Sources leased by another owner are
+    reported as ``skipped``. ``settings`` overrides Scrapy settings. A fresh ``Crawler`` is
+    created for every pass; if the pass is cancelled, the crawl is stopped, finished sources
+    are recorded and the others released.
+    """
+    report = PollReport()
+    clock = time.monotonic()
+    configs = {s.id: s for s in sources}
+    runs, skipped = await asyncio.to_thread(_prepare, sessions, list(configs.values()), owner)
+    try:
+        if runs:
+            await _crawl(sessions, runs, crawl, settings or {})
+    finally:
+        outcomes = {sid: run.outcome for sid, run in runs.items()}
+        for sid in skipped:
+            outcomes[sid] = PollOutcome(sid, status="skipped", error="leased by another poller")
+        for outcome in outcomes.values():
+            if outcome.status == "pending":
+                outcome.status, outcome.error = "failed", "no response (request dropped)"
+        await asyncio.to_thread(_record_all, sessions, outcomes, configs, crawl, failing_after, rng)
+        report.outcomes = [outcomes[sid] for sid in configs if sid in outcomes]
+        report.finished_at = utcnow()
+        report.seconds = time.monotonic() - clock
+    return report
+
+
+def _prepare(
+    sessions: sessionmaker[Session], sources: list[SourceConfig], owner: str
+) -> tuple[dict[str, SourceRun], list[str]]:
+    now = utcnow()
+    with sessions() as session:
+        with session.begin():
+            sync_sources(session, sources, disable_missing=False)
+        got = lease(session, [s.id for s in sources], now, owner)
+        rows = {r.id: r for r in session.scalars(select(Source).where(Source.id.in_(got)))}
+    runs = {
+        s.id: SourceRun(
+            config=s,
+            url=rows[s.id].url,
+            etag=rows[s.id].etag,
+            last_modified=rows[s.id].last_modified,
+            baseline=not rows[s.id].baseline_done,
+            article_budget=ARTICLES_PER_SOURCE,
+            resolve_budget=RESOLVES_PER_SOURCE,
+        )
+        for s in sources
+        if s.id in rows
+    }
+    return runs, [s.id for s in sources if s.id not in rows]
+
+
+async def _crawl(
+    sessions: sessionmaker[Session],
+    runs: dict[str, SourceRun],
+    crawl: CrawlSettings,
+    overrides: dict[str, Any],
+) -> None:
+    from scrapy.crawler import AsyncCrawlerRunner
+
+    from crawler.spiders.poll import PollSpider
+
+    runner = AsyncCrawlerRunner(scrapy_settings(crawl, **overrides))
+    try:
+        await runner.crawl(PollSpider, runs=runs, sessions=sessions)
+    except asyncio.CancelledError:
+        await runner.stop()
+        for run in runs.values():
+            if run.outcome.status == "pending":
+                run.outcome.status, run.outcome.error = "skipped", "pass cancelled"
+        raise
+
+
+def _record_all(
+    sessions: sessionmaker[Session],
+    outcomes: dict[str, PollOutcome],
+    configs: dict[str, SourceConfig],
+    crawl: CrawlSettings,
+    failing_after: int,
+    rng: random.Random | None,
+) -> None:
+    for sid, outcome in outcomes.items():
+        if outcome.status == "skipped" and outcome.error == "leased by another poller":
+            continue
+        try:
+            with sessions() as session, session.begin():
+                record(
+                    session,
+                    outcome,
+                    now=utcnow(),
+                    interval=configs[sid].interval,
+                    max_backoff=crawl.max_backoff,
+                    failing_after=failing_after,
+                    rng=rng,
+                )
+        except Exception:  # keep recording the other sources
+            logger.exception("recording the poll of %s failed", sid)
+
+
+def install_reactor() -> None:
+    """Install Scrapy's asyncio reactor unless it already is; fail on any other reactor."""
+    from scrapy.utils.reactor import (
+        install_reactor as scrapy_install_reactor,
+    )
+    from scrapy.utils.reactor import (
+        is_asyncio_reactor_installed,
+        is_reactor_installed,
+    )
+
+    if not is_reactor_installed():
+        scrapy_install_reactor(ASYNCIO_REACTOR)
+    elif not is_asyncio_reactor_installed():
+        raise RuntimeError("a non-asyncio Twisted reactor is already installed")
+
+
+def run_collect(
+    sessions: sessionmaker[Session],
+    sources: Sequence[SourceConfig],
+    crawl: CrawlSettings,
+    *,
+    owner: str = "cli",
+    settings: dict[str, Any] | None = None,
+    failing_after: int = FAILING_AFTER,
+) -> PollReport:
+    """Run :func:`collect` to completion from synchronous code (the CLI).
+
+    Installs the asyncio reactor and runs it until the pass ends. A Twisted reactor runs
+    at most once per process, so call this once per process; the daemon awaits
+    :func:`collect` in its own reactor instead.
+    """
+    install_reactor()
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    results: list[PollReport] = []
+    errors: list[Any] = []
+
+    def finish(_: object) -> None:
+        reactor.stop()  # type: ignore[attr-defined]
+
+    def start() -> None:
+        coro = collect(
+            sessions,
+            sources,
+            crawl,
+            owner=owner,
+            settings=settings,
+            failing_after=failing_after,
+        )
+        d = Deferred.fromFuture(asyncio.ensure_future(coro))
+        d.addCallbacks(results.append, errors.append)
+        d.addBoth(finish)
+
+    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+    if errors:
+        errors[0].raiseException()
+    if not results:
+        raise RuntimeError("the collection pass was interrupted")
+    return results[0]

@@ -1,0 +1,77 @@
+"""What every collector shares: the per-source run of a pass and the collector interface.
+
+A collector turns one fetched page of a source into entries and follow-up URLs. It is a
+small class keyed by the YAML ``type`` names it handles; :mod:`crawler.spiders.poll` does
+the fetching, error handling and bookkeeping for all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+from zoneinfo import ZoneInfo
+
+from scrapy.http import Response
+
+from crawler.items import Entry
+from crawler.middlewares import Fetch
+from crawler.state import PollOutcome, SourceConfig
+
+
+class CollectError(Exception):
+    """A page that was fetched but holds nothing usable (the source's poll failed)."""
+
+
+@dataclass
+class SourceRun:
+    """One source within a pass: its config, stored poll state, budgets and outcome."""
+
+    config: SourceConfig
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    baseline: bool = False
+    article_budget: int = 20
+    resolve_budget: int = 50
+    outcome: PollOutcome = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outcome = PollOutcome(self.config.id, baseline=self.baseline)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The source's zone for dates that carry none."""
+        return self.config.tz
+
+
+@dataclass
+class Page:
+    """What a collector found on one page.
+
+    ``follow`` lists URLs to fetch next with the same collector (next listing pages, child
+    sitemaps). With ``stop_when_known`` they are dropped when every entry was seen before.
+    """
+
+    entries: list[Entry] = field(default_factory=list)
+    follow: list[str] = field(default_factory=list)
+    stop_when_known: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Collector:
+    """Turns a fetched page of a source into a :class:`Page`; subclass one per source type.
+
+    :meth:`parse` runs in a worker thread: it must not touch the reactor or the database.
+    """
+
+    types: ClassVar[tuple[str, ...]] = ()
+
+    def parse(self, response: Response, run: SourceRun, fetch: Fetch) -> Page:
+        """Parse ``response`` (index or follow-up page); raise CollectError if unusable."""
+        raise NotImplementedError
+
+
+def content_type(response: Response) -> str | None:
+    """The response's Content-Type header as text."""
+    value = response.headers.get(b"Content-Type")
+    return value.decode("latin-1") if value else None

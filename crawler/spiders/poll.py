@@ -1,0 +1,293 @@
+"""The one spider of a poll pass: fetches every source, dispatching pages by source type.
+
+Collectors are registered by the YAML ``type`` names they handle (:data:`COLLECTORS`); a new
+source type is one :class:`~crawler.spiders.base.Collector` subclass in one file, added here.
+Only the index request of a source decides its outcome; follow-up pages, article pages and
+redirector lookups that fail just lose what they would have added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import scrapy
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from sqlalchemy.orm import Session, sessionmaker
+from twisted.python.failure import Failure
+
+from crawler.extract import extract_article
+from crawler.fetch_article import google_news_target, merge_article
+from crawler.items import Entry
+from crawler.middlewares import META_KEY, Fetch, fetch_of
+from crawler.models import utcnow
+from crawler.pipelines import known_items, normalize
+from crawler.spiders.base import CollectError, Collector, SourceRun, content_type
+from crawler.spiders.feed import FeedCollector
+from crawler.spiders.listing import ListingCollector
+from crawler.spiders.sitemap import SitemapCollector
+from crawler.state import parse_retry_after
+from crawler.urls import is_google_news
+
+logger = logging.getLogger(__name__)
+
+COLLECTORS: Mapping[str, Collector] = {
+    name: collector
+    for collector in (FeedCollector(), ListingCollector(), SitemapCollector())
+    for name in collector.types
+}
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+MAX_NOTES = 20
+
+
+class PollSpider(scrapy.Spider):
+    """Fetches the index page of each source once, plus the follow-ups its collector asks for.
+
+    Spider arguments: ``runs`` (source id → :class:`SourceRun`) and ``sessions`` (used by
+    :class:`~crawler.pipelines.StoragePipeline` and the known-item lookup).
+    """
+
+    name = "wirewatch-poll"
+
+    def __init__(
+        self,
+        runs: Mapping[str, SourceRun],
+        sessions: sessionmaker[Session],
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.runs = dict(runs)
+        self.sessions = sessions
+
+    async def start(self) -> AsyncIterator[Request]:
+        """One index request per source (never filtered as a duplicate)."""
+        for run in self.runs.values():
+            yield self.source_request(run, run.url, role="index")
+
+    def source_request(
+        self,
+        run: SourceRun,
+        url: str,
+        *,
+        role: str,
+        depth: int = 0,
+        entry: Entry | None = None,
+    ) -> Request:
+        """A request on behalf of ``run`` carrying its :class:`Fetch` and per-source headers."""
+        index = role == "index"
+        fetch = Fetch(
+            run.config.id,
+            role=role,
+            depth=depth,
+            etag=run.etag if index else None,
+            last_modified=run.last_modified if index else None,
+        )
+        callbacks = {"article": self.on_article, "resolve": self.on_resolved}
+        return Request(
+            url,
+            callback=callbacks.get(role, self.on_page),
+            errback=self.on_error,
+            headers=dict(run.config.headers),
+            cb_kwargs={"entry": entry} if entry is not None else {},
+            meta={META_KEY: fetch, "handle_httpstatus_list": [304] if index else []},
+            # A redirect loop must end in "max redirections", not in the dupe filter.
+            dont_filter=index,
+        )
+
+    async def on_page(self, response: Response) -> AsyncIterator[Entry | Request]:
+        """An index or follow-up page: parse it with the source's collector."""
+        fetch = fetch_of(response.request)
+        if fetch is None:
+            return
+        run = self.runs[fetch.source_id]
+        outcome = run.outcome
+        if fetch.role == "index":
+            outcome.http_status = response.status
+            outcome.etag = fetch.new_etag or (run.etag if response.status == 304 else None)
+            outcome.last_modified = fetch.new_last_modified or (
+                run.last_modified if response.status == 304 else None
+            )
+            outcome.moved_to = fetch.moved_to
+            if response.status == 304:
+                outcome.status = "not_modified"
+                return
+        collector = COLLECTORS[run.config.type]
+        try:
+            page = await asyncio.to_thread(collector.parse, response, run, fetch)
+        except Exception as exc:  # a collector bug or a hostile page must not end the pass
+            message = str(exc) if isinstance(exc, CollectError) else _describe_exc(exc)
+            if not isinstance(exc, CollectError):
+                logger.exception("parsing %s for %s failed", response.url, run.config.id)
+            if fetch.role == "index":
+                outcome.status, outcome.error = "failed", message
+            else:
+                _note(run, f"{response.url}: {message}")
+            return
+        if fetch.role == "index":
+            outcome.status = "ok"
+        for note in page.notes:
+            _note(run, note)
+        outputs, all_known = await self._route(run, page.entries)
+        for out in outputs:
+            yield out
+        if page.follow and not (page.stop_when_known and all_known):
+            for url in page.follow:
+                yield self.source_request(run, url, role="page", depth=fetch.depth + 1)
+
+    async def _route(
+        self, run: SourceRun, entries: list[Entry]
+    ) -> tuple[list[Entry | Request], bool]:
+        """Drop stored entries; route new ones through resolve/article fetches.
+
+        Returns what to yield and whether every entry was already known.
+        """
+        run.outcome.found += len(entries)
+        pairs = [(e, normalize(e)) for e in entries]
+        valid = [(e, n) for e, n in pairs if n is not None]
+        if len(valid) < len(pairs):
+            _note(run, f"{len(pairs) - len(valid)} item(s) without a usable link skipped")
+        known = await asyncio.to_thread(self._known, run.config.id, [n for _, n in valid])
+        outputs: list[Entry | Request] = []
+        for (entry, norm), seen in zip(valid, known, strict=True):
+            if seen:
+                run.outcome.duplicates += 1
+            elif is_google_news(norm.url) and run.resolve_budget > 0:
+                run.resolve_budget -= 1
+                outputs.append(self.source_request(run, norm.url, role="resolve", entry=entry))
+            else:
+                outputs.append(self._complete(run, entry))
+        return outputs, all(known)
+
+    def _known(self, source_id: str, items: list[Any]) -> list[bool]:
+        if not items:
+            return []
+        with self.sessions() as session:
+            return known_items(session, source_id, items)
+
+    def _complete(self, run: SourceRun, entry: Entry) -> Entry | Request:
+        """The entry itself, or a request for its article page when the source wants text."""
+        if run.config.fetch_article and not run.baseline and run.article_budget > 0:
+            run.article_budget -= 1
+            return self.source_request(run, entry.url, role="article", entry=entry)
+        return entry
+
+    def on_resolved(self, response: Response, entry: Entry) -> Iterator[Entry | Request]:
+        """A Google News link fetched: continue with the publisher's URL when found."""
+        run = self.runs[entry.source_id]
+        target = google_news_target(response.url, response.body)
+        if target:
+            entry.url = target
+        yield self._complete(run, entry)
+
+    async def on_article(self, response: Response, entry: Entry) -> AsyncIterator[Entry]:
+        """An article page fetched: add its main text and missing metadata."""
+        run = self.runs[entry.source_id]
+        try:
+            article = await asyncio.to_thread(
+                extract_article,
+                response.body,
+                url=response.url,
+                tz=run.tz,
+                content_type=content_type(response),
+            )
+        except Exception as exc:  # extraction failure keeps the feed's own text
+            _note(run, f"article {response.url}: {_describe_exc(exc)}")
+            article = None
+        yield merge_article(entry, article)
+
+    def on_error(self, failure: Failure) -> Iterator[Entry]:
+        """A request failed: fail the source (index) or keep the entry as it was (follow-up)."""
+        request: Request = failure.request  # type: ignore[attr-defined]
+        fetch = fetch_of(request)
+        if fetch is None:
+            return
+        run = self.runs[fetch.source_id]
+        entry = request.cb_kwargs.get("entry")
+        if fetch.role in ("article", "resolve") and isinstance(entry, Entry):
+            yield entry
+            return
+        message, status, retry_after = describe_failure(failure, self.settings)
+        if fetch.role != "index":
+            _note(run, f"{request.url}: {message}")
+            return
+        outcome = run.outcome
+        outcome.status, outcome.error, outcome.http_status = "failed", message, status
+        outcome.retry_after = retry_after
+
+
+def describe_failure(failure: Failure, settings: Any) -> tuple[str, int | None, Any]:
+    """A one-line reason, the HTTP status (if any) and a Retry-After delay (if any)."""
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        response = exc.response
+        reason = _reason(response.status)
+        retry_after = None
+        if response.status in RETRY_AFTER_STATUSES:
+            retry_after = parse_retry_after(response.headers.get(b"Retry-After"), utcnow())
+        suffix = f" (Retry-After {int(retry_after.total_seconds())}s)" if retry_after else ""
+        return f"HTTP {response.status} {reason}{suffix}".strip(), response.status, retry_after
+    if isinstance(exc, IgnoreRequest):
+        text = str(exc)
+        if "robots.txt" in text:
+            return "blocked by robots.txt", None, None
+        if "max redirections" in text:
+            limit = settings.getint("REDIRECT_MAX_TIMES")
+            return f"too many redirects (more than {limit}; a redirect loop?)", None, None
+        if "DOWNLOAD_MAXSIZE" in text:
+            limit = settings.getint("DOWNLOAD_MAXSIZE")
+            return f"response exceeds max_bytes ({limit} bytes) when decompressed", None, None
+        return f"request ignored: {text}", None, None
+    text = str(exc)
+    if "max size" in text:
+        limit = settings.getint("DOWNLOAD_MAXSIZE")
+        return f"response exceeds max_bytes ({limit} bytes)", None, None
+    name = type(exc).__name__
+    if "Timeout" in name or "TimedOut" in name:
+        timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
+        return f"timed out after {timeout:g}s", None, None
+    return _describe_exc(exc), None, None
+
+
+_FRIENDLY = {
+    "ConnectionDone": "connection closed before a complete response",
+    "ConnectionLost": "connection closed before a complete response",
+    "ConnectionRefusedError": "connection refused",
+    "DownloadConnectionRefusedError": "connection refused",
+    "DNSLookupError": "DNS lookup failed",
+    "CannotResolveHostError": "DNS lookup failed",
+    "ResponseDataLossError": "response cut short (data loss)",
+    "SSLError": "TLS handshake or certificate verification failed",
+}
+
+
+def _describe_exc(exc: BaseException) -> str:
+    """A short reason; wrapped Twisted failures are described by what they wrap."""
+    cause = exc.__cause__
+    reasons = getattr(cause if cause is not None else exc, "reasons", None) or []
+    inner = [f.value for f in reasons if isinstance(f, Failure)]
+    if inner and isinstance(inner[0], BaseException):
+        return _describe_exc(inner[0])
+    name = type(exc).__name__
+    if name in _FRIENDLY:
+        return _FRIENDLY[name]
+    text = " ".join(str(exc).split())
+    return f"{name}: {text}"[:300] if text else name
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _note(run: SourceRun, note: str) -> None:
+    if len(run.outcome.warnings) < MAX_NOTES:
+        run.outcome.warnings.append(note[:300])
