@@ -22,6 +22,7 @@ SourceConfig = FeedSource | ListingSource | SitemapSource
 
 FAILING_AFTER = 5
 DEFAULT_LEASE = timedelta(minutes=15)
+POLL_JITTER = 0.05
 BACKOFF_JITTER = 0.1
 MAX_RETRY_AFTER = timedelta(days=7)
 MAX_ERROR_CHARS = 500
@@ -195,7 +196,7 @@ def record_success(
     row.items_seen = (row.items_seen or 0) + new_items
     if new_items:
         row.last_new_item_at = now
-    row.next_poll_at = now + interval
+    row.next_poll_at = now + jittered(interval)
     row.lease_owner = row.lease_until = None
     return row
 
@@ -220,7 +221,7 @@ def record_not_modified(
     row.last_modified = last_modified or row.last_modified
     if moved_to:
         row.url = moved_to
-    row.next_poll_at = now + interval
+    row.next_poll_at = now + jittered(interval)
     row.lease_owner = row.lease_until = None
     return row
 
@@ -306,6 +307,11 @@ def record(
         )
     else:
         release(session, outcome.source_id)
+
+
+def jittered(interval: timedelta, rng: random.Random | None = None) -> timedelta:
+    """``interval`` ±5 %, so sources added together drift apart instead of polling in bursts."""
+    return interval * (1 + (rng or random).uniform(-POLL_JITTER, POLL_JITTER))
 
 
 def backoff(

@@ -268,19 +268,16 @@ class Daemon:
     async def _poll_job(self) -> None:
         if self._stopping:
             return
-        from crawler.collect import collect
         from crawler.state import claim_due
 
         now = datetime.now(UTC)
-        with self._sessions.begin() as session:
+        with self._sessions() as session:  # claim_due commits its claim itself
             ids = claim_due(session, now, self.owner, 500)
         if not ids:
             return
         by_id = {s.id: s for s in self.config.sources.sources}
         sources = [by_id[i] for i in ids if i in by_id]
-        self._crawl_task = asyncio.ensure_future(
-            collect(self._sessions, sources, self.config.settings.crawl, owner=self.owner)
-        )
+        self._crawl_task = asyncio.ensure_future(self._collect(sources))
         try:
             report = await self._crawl_task
         except Exception:
@@ -288,6 +285,18 @@ class Daemon:
             return
         log.info("poll: %s", _summary(report))
         await self._thread_job("match", self._match)()
+
+    async def _collect(self, sources: list[Any]) -> Any:
+        from crawler.collect import collect
+
+        settings = self.config.settings
+        return await collect(
+            self._sessions,
+            sources,
+            settings.crawl,
+            owner=self.owner,
+            failing_after=settings.alerts.failure_threshold,
+        )
 
     def _match(self) -> None:
         from alerts.pipeline import match_pending
@@ -339,18 +348,15 @@ class Daemon:
 
     async def _run_once(self) -> None:
         """One full cycle: poll every due source, match, deliver (digests included), exit."""
-        from crawler.collect import collect
         from crawler.state import claim_due
 
         try:
-            with self._sessions.begin() as session:
+            with self._sessions() as session:
                 ids = claim_due(session, datetime.now(UTC), self.owner, 10_000)
             by_id = {s.id: s for s in self.config.sources.sources}
             sources = [by_id[i] for i in ids if i in by_id]
             if sources:
-                report = await collect(
-                    self._sessions, sources, self.config.settings.crawl, owner=self.owner
-                )
+                report = await self._collect(sources)
                 log.info("poll: %s", _summary(report))
             await asyncio.to_thread(self._match)
             await asyncio.to_thread(self._dispatch)

@@ -36,7 +36,6 @@ class AlertSettings(_Section):
     silence_factor: float = Field(default=10.0, gt=1)
     max_attempts: int = Field(default=10, ge=1, le=100)
     dispatch_interval: Duration = timedelta(seconds=10)
-    baseline_alerts: int = Field(default=0, ge=0, le=100)
 
 
 class RetentionSettings(_Section):
