@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from scheduler.cli import ConfigOption, app, fail, guarded, open_context, out
+from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
 from scheduler.context import AppContext
 
 
@@ -46,13 +46,14 @@ def poll(
             sync_sources(s, configured.values())
         _quiet_scrapy()
         settings = app_ctx.config.settings
-        report = run_collect(
-            app_ctx.sessions,
-            selected,
-            settings.crawl,
-            owner="cli",
-            failing_after=settings.alerts.failure_threshold,
-        )
+        with err.status(f"polling {len(selected)} source(s)…"):
+            report = run_collect(
+                app_ctx.sessions,
+                selected,
+                settings.crawl,
+                owner="cli",
+                failing_after=settings.alerts.failure_threshold,
+            )
         t = Table(title="Poll", title_justify="left")
         for col in ("source", "status", "new", "seen", "found", "note"):
             t.add_column(col, overflow="fold")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scheduler.cli import ConfigOption, app, fail, guarded, open_context, out
+from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
 from scheduler.context import AppContext
 
 
@@ -47,7 +47,7 @@ def backtest(
         for col in ("seen (UTC)", "source", "title", "hits"):
             table.add_column(col, overflow="fold")
         total = 0
-        with ctx.sessions() as session:
+        with ctx.sessions() as session, err.status(f"replaying {wl.name} over the archive…"):
             for hit in replay(session, engine, start, tags):
                 total += 1
                 if total <= limit:
