@@ -9,7 +9,8 @@ from sqlalchemy import select
 from alerts.catchup import catch_up, note_changes
 from alerts.channels import Channel
 from alerts.watchlists import Route, Watchlist
-from crawler.models import Article, Delivery, Match, Source, Story
+from crawler.models import Delivery, Match
+from tests.factories import add_article, add_source
 
 WL = Watchlist(
     name="tw",
@@ -21,30 +22,14 @@ CHANNELS = {"console": Channel(url="console://"), "mail": Channel(url="json://12
 
 
 def _seed(sessions, now):  # type: ignore[no-untyped-def]
+    titles = ["Taiwan signs MOU", "臺灣簽署合作備忘錄", "Weather in Taipei"]
     with sessions.begin() as s:
-        s.add(Source(id="src", type="rss", url="https://n.test/f", config_url="https://n.test/f"))
-        stories = [Story(title=str(i)) for i in range(3)]
-        s.add_all(stories)
-        s.flush()
-        rows = [
-            ("Taiwan signs MOU", stories[0]),
-            ("臺灣簽署合作備忘錄", stories[1]),
-            ("Weather in Taipei", stories[2]),
+        add_source(s)
+        arts = [
+            add_article(s, i, t, when=now - timedelta(days=1), baseline=True, matched_at=now)
+            for i, t in enumerate(titles)
         ]
-        for i, (title, story) in enumerate(rows):
-            s.add(
-                Article(
-                    source_id="src",
-                    story_id=story.id,
-                    url=f"https://n.test/{i}",
-                    canonical_url=f"https://n.test/{i}",
-                    title=title,
-                    fetched_at=now - timedelta(days=1),
-                    baseline=True,
-                    matched_at=now,
-                )
-            )
-        return [st.id for st in stories]
+        return [a.story_id for a in arts]
 
 
 def test_changes_are_noticed(db) -> None:  # type: ignore[no-untyped-def]

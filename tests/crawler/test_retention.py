@@ -6,38 +6,21 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from crawler.models import Article, Delivery, Match, Source, Story
+from crawler.models import Article, Delivery, Match, Story
 from crawler.retention import prune_articles
+from tests.factories import add_article, add_source
 
 OLD = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-def _article(session, n: int, fetched: datetime) -> Article:  # type: ignore[no-untyped-def]
-    story = Story(title=f"s{n}", first_seen_at=fetched, updated_at=fetched)
-    session.add(story)
-    session.flush()
-    art = Article(
-        source_id="src",
-        story_id=story.id,
-        url=f"https://x.test/{n}",
-        canonical_url=f"https://x.test/{n}",
-        title=f"t{n}",
-        fetched_at=fetched,
-    )
-    session.add(art)
-    session.flush()
-    return art
 
 
 def test_prune_keeps_new_and_owed(db) -> None:  # type: ignore[no-untyped-def]
     _, sessions = db
     now = datetime.now(UTC)
     with sessions.begin() as s:
-        s.add(Source(id="src", type="rss", url="https://x.test/f", config_url="https://x.test/f"))
-        s.flush()
-        old_done = _article(s, 1, OLD)
-        old_owed = _article(s, 2, OLD)
-        _article(s, 3, now)
+        add_source(s)
+        old_done = add_article(s, 1, "t1", when=OLD)
+        old_owed = add_article(s, 2, "t2", when=OLD)
+        add_article(s, 3, "t3", when=now)
         for art, status in ((old_done, "sent"), (old_owed, "pending")):
             m = Match(story_id=art.story_id, article_id=art.id, watchlist="w")
             s.add(m)

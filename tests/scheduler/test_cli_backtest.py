@@ -8,8 +8,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from crawler.db import make_engine, session_factory
-from crawler.models import Article, Delivery, Source, Story
+from crawler.models import Delivery
 from scheduler.migrate import upgrade
+from tests.factories import add_article, add_source
 from tests.scheduler.test_cli_check import wirewatch
 
 MOEA = (
@@ -26,9 +27,7 @@ def seed(url: str) -> None:
     upgrade(engine)
     now = datetime.now(UTC)
     with session_factory(engine).begin() as s:
-        s.add(
-            Source(id="moea-en-news", type="rss", url="https://x.test", config_url="https://x.test")
-        )
+        add_source(s, "moea-en-news")
         rows = [
             ("Taiwan moving to deepen high-tech cooperation with US", MOEA, now),
             ("經濟部與美國企業簽署合作備忘錄", ZH, now - timedelta(days=3)),
@@ -36,21 +35,15 @@ def seed(url: str) -> None:
             ("Old MOU story", MOEA, now - timedelta(days=60)),
         ]
         for i, (title, body, when) in enumerate(rows):
-            story = Story(title=title)
-            s.add(story)
-            s.flush()
-            s.add(
-                Article(
-                    source_id="moea-en-news",
-                    story_id=story.id,
-                    url=f"https://x.test/{i}",
-                    canonical_url=f"https://x.test/{i}",
-                    title=title,
-                    body=body,
-                    fetched_at=when,
-                    baseline=True,
-                    matched_at=when,
-                )
+            add_article(
+                s,
+                i,
+                title,
+                body,
+                when=when,
+                source_id="moea-en-news",
+                baseline=True,
+                matched_at=when,
             )
     engine.dispose()
 
