@@ -46,6 +46,27 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def make_reader(engine: Engine) -> Engine:
+    """An engine for reads that never wait for SQLite's write lock (the engine itself elsewhere).
+
+    Writers begin with BEGIN IMMEDIATE, which would make every read queue behind every write;
+    this engine issues no BEGIN, so each SELECT reads the latest committed WAL snapshot.
+    """
+    if not is_sqlite(engine) or engine.url.database in (None, "", ":memory:"):
+        return engine
+    reader = create_engine(engine.url, connect_args={"timeout": 30})
+    event.listen(reader, "connect", _reader_pragmas)
+    return reader
+
+
+def _reader_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """A sessionmaker that keeps loaded objects usable after commit."""
     return sessionmaker(engine, expire_on_commit=False)

@@ -8,7 +8,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.db import make_engine, session_factory
+from crawler.db import make_engine, make_reader, session_factory
 from scheduler.config import Config, load_config
 from scheduler.migrate import ensure_schema
 
@@ -38,8 +38,17 @@ class AppContext:
         """Session factory bound to the engine."""
         return session_factory(self.engine)
 
+    @cached_property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """Sessions for listing commands: on SQLite they never wait for the daemon's writes."""
+        return session_factory(make_reader(self.engine))
+
     def close(self) -> None:
-        """Dispose of the engine's connections."""
+        """Dispose of the engines' connections."""
+        reader = self.__dict__.pop("read_sessions", None)
+        if reader is not None:
+            reader.kw["bind"].dispose()
+        self.__dict__.pop("sessions", None)
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

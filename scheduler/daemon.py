@@ -15,8 +15,10 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from scheduler import sdnotify
 from scheduler.config import Config, fingerprint, load_config, watched_files
 from scheduler.leases import release_dead_leases
+from scheduler.status import TICK_STALE_AFTER, Counters
 from scheduler.yamlsource import ConfigError
 
 log = logging.getLogger("wirewatch.daemon")
@@ -95,6 +97,9 @@ class Daemon:
         self._lock: SingleInstanceLock | None = None
         self._crawl_task: asyncio.Task[Any] | None = None
         self._busy: set[str] = set()
+        self.counters = Counters()
+        self._last_tick: datetime | None = None
+        self._status: Any = None
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -106,6 +111,7 @@ class Daemon:
         self._open_database()
         reactor.callWhenRunning(self._start_in_loop)  # type: ignore[attr-defined]
         try:
+            self._start_status()
             reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
         finally:
             self._close()
@@ -129,7 +135,22 @@ class Daemon:
                 log.info("released %d leases left by a stopped daemon", n)
         self._apply_config(self.config)
 
+    def _start_status(self) -> None:
+        listen = self.config.settings.http.listen
+        if listen is None or self.once:
+            return
+        from scheduler.status import StatusServer
+
+        self._status = StatusServer(listen, self._sessions, self.counters, lambda: self._last_tick)
+        try:
+            self._status.start()
+        except OSError as exc:
+            self._status = None
+            raise DaemonError(f"cannot serve /healthz and /metrics on {listen}: {exc}") from None
+
     def _close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
         if self._engine is not None:
             self._engine.dispose()
         if self._lock is not None:
@@ -144,6 +165,8 @@ class Daemon:
             self._crawl_task = loop.create_task(self._run_once())
             return
         self._start_scheduler(loop)
+        self._last_tick = datetime.now(UTC)
+        sdnotify.ready()
         log.info(
             "wirewatch running: %d sources, %d watchlists, %d channels (config %s)",
             sum(s.enabled for s in self.config.sources.sources),
@@ -158,6 +181,7 @@ class Daemon:
             return
         self._stopping = True
         log.info("stopping")
+        sdnotify.stopping()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         asyncio.get_event_loop().create_task(self._finish())
@@ -189,6 +213,7 @@ class Daemon:
         log.info("configuration reloaded from %s", new.directory)
 
     def _check_reload(self) -> None:
+        self._last_tick = datetime.now(UTC)  # liveness for /healthz and the systemd watchdog
         if fingerprint(watched_files(self.config.directory)) != self.config.fingerprint:
             self.reload()
 
@@ -239,6 +264,9 @@ class Daemon:
             sched.add_job(self._thread_job("health", self._health), "interval", minutes=5, **opts)
             sched.add_job(self._thread_job("digest", self._digests), "interval", seconds=30, **opts)
         sched.add_job(self._thread_job("retention", self._retention), "interval", hours=6, **opts)
+        ping = sdnotify.watchdog_interval()
+        if ping is not None:
+            sched.add_job(self._watchdog, "interval", seconds=ping, next_run_time=now, **opts)
         self._scheduler = sched
         sched.start()
 
@@ -263,6 +291,18 @@ class Daemon:
 
         return job
 
+    async def _watchdog(self) -> None:
+        """Ping systemd from the event loop, and only while the tick job keeps running."""
+        tick = self._last_tick
+        if tick is not None and datetime.now(UTC) - tick < TICK_STALE_AFTER:
+            sdnotify.watchdog()
+
+    def _count_poll(self, report: Any) -> None:
+        self.counters.inc("polls", sum(o.status != "skipped" for o in report.outcomes))
+        self.counters.inc("items_new", report.new)
+        self.counters.inc("items_duplicate", report.duplicates)
+        self.counters.inc("poll_failures", len(report.failed))
+
     # ----- jobs ------------------------------------------------------------------------------
 
     async def _poll_job(self) -> None:
@@ -283,6 +323,7 @@ class Daemon:
         except Exception:
             log.exception("collection pass failed; sources will be retried")
             return
+        self._count_poll(report)
         log.info("poll: %s", _summary(report))
         await self._thread_job("match", self._match)()
 
@@ -304,6 +345,7 @@ class Daemon:
         while not self._stopping:
             with self._sessions() as session:
                 n = match_pending(session, self._matcher, self.config)
+            self.counters.inc("articles_matched", n)
             if not n:
                 return
 
@@ -321,7 +363,9 @@ class Daemon:
     def _dispatch(self) -> None:
         from alerts.outbox import dispatch_due
 
-        dispatch_due(self._sessions, self.config, owner=self.owner)
+        report = dispatch_due(self._sessions, self.config, owner=self.owner)
+        self.counters.inc("deliveries_sent", report.sent)
+        self.counters.inc("delivery_failures", report.failed + report.dead)
 
     def _digests(self) -> None:
         """Send every digest whose schedule has fired since its rows arrived (catches up)."""
@@ -329,7 +373,11 @@ class Daemon:
 
         now = datetime.now(UTC)
         for route in due_digests(self._sessions, self.config, now):
-            send_digest(self._sessions, self.config, route.watchlist, route.index, now)
+            done = send_digest(self._sessions, self.config, route.watchlist, route.index, now)
+            if done.status == "sent":
+                self.counters.inc("deliveries_sent", done.rows)
+            elif done.status in ("failed", "dead"):
+                self.counters.inc("delivery_failures", done.rows)
 
     def _health(self) -> None:
         from alerts.admin import check_sources
@@ -357,6 +405,7 @@ class Daemon:
             sources = [by_id[i] for i in ids if i in by_id]
             if sources:
                 report = await self._collect(sources)
+                self._count_poll(report)
                 log.info("poll: %s", _summary(report))
             await asyncio.to_thread(self._match)
             await asyncio.to_thread(self._dispatch)

@@ -31,7 +31,7 @@ def alerts(
     from alerts.outbox import ledger
 
     def work(app_ctx: AppContext) -> None:
-        with app_ctx.sessions() as s:
+        with app_ctx.read_sessions() as s:
             rows = ledger(s, status=status, limit=limit)
         t = Table(title="Deliveries", title_justify="left")
         for col in (

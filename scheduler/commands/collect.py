@@ -166,7 +166,7 @@ def articles(
             query = query.where(Article.fetched_at >= utcnow() - window)
         newest = func.coalesce(Article.published_at, Article.fetched_at)
         query = query.order_by(newest.desc(), Article.id.desc()).limit(limit)
-        with app_ctx.sessions() as s:
+        with app_ctx.read_sessions() as s:
             rows = list(s.scalars(query))
         tz = app_ctx.config.settings.timezone
         t = Table(title=f"Articles (times in {tz})", title_justify="left")

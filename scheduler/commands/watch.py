@@ -47,7 +47,7 @@ def backtest(
         for col in ("seen (UTC)", "source", "title", "hits"):
             table.add_column(col, overflow="fold")
         total = 0
-        with ctx.sessions() as session, err.status(f"replaying {wl.name} over the archive…"):
+        with ctx.read_sessions() as session, err.status(f"replaying {wl.name} over the archive…"):
             for hit in replay(session, engine, start, tags):
                 total += 1
                 if total <= limit:
