@@ -42,11 +42,11 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in (
-        "scrapy",
-        "twisted",
-        "apscheduler.executors",
-        "apscheduler.scheduler",
-        "filelock",
-    ):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    quiet = max(logging.WARNING, logging.getLevelName(level))
+    for noisy in ("scrapy", "twisted", "alembic", "apscheduler", "filelock"):
+        logging.getLogger(noisy).setLevel(quiet)
+    if level != "DEBUG":
+        # wirewatch records and logs each source's failure once; Scrapy's per-request
+        # give-up and download-error lines would repeat it.
+        for noisy in ("scrapy.downloadermiddlewares.retry", "scrapy.core.scraper"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
