@@ -16,7 +16,7 @@ from sqlalchemy import select
 from benchmarks.newsserver import NewsServer
 from crawler.db import make_engine, session_factory
 from crawler.models import Source
-from tests.alerts.conftest import HttpReceiver
+from tests.alerts.conftest import SLACK_URL, HttpReceiver, SmtpServer
 from tests.conftest import REPO
 
 STORY = (
@@ -48,7 +48,28 @@ def hook() -> Iterator[HttpReceiver]:
     receiver.close()
 
 
-def write_config(root: Path, news: NewsServer, hook: HttpReceiver, match: str) -> None:
+@pytest.fixture
+def slack() -> Iterator[HttpReceiver]:
+    receiver = HttpReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.up()
+    yield server
+    server.down()
+
+
+def write_config(
+    root: Path,
+    news: NewsServer,
+    hook: HttpReceiver,
+    match: str,
+    smtp: SmtpServer | None = None,
+) -> None:
     (root / "watchlists").mkdir(parents=True, exist_ok=True)
     (root / "wirewatch.yaml").write_text(
         "data_dir: ./data\n"
@@ -61,9 +82,13 @@ def write_config(root: Path, news: NewsServer, hook: HttpReceiver, match: str) -
         for i, url in enumerate(news.feed_urls())
     )
     (root / "sources.yaml").write_text(sources)
-    (root / "channels.yaml").write_text(
-        f"channels:\n  hook:\n    url: json://127.0.0.1:{hook.port}/hook\n"
-    )
+    channels = f"channels:\n  hook:\n    url: json://127.0.0.1:{hook.port}/hook\n"
+    routes = "  - channel: hook\n"
+    if smtp is not None:
+        channels += f"  mail:\n    url: '{smtp.url()}'\n    format: html\n"
+        channels += f"  slack:\n    url: {SLACK_URL}\n"
+        routes += "  - channel: mail\n  - channel: slack\n"
+    (root / "channels.yaml").write_text(channels)
     (root / "watchlists" / "ip.yaml").write_text(
         "groups:\n"
         "  taiwan: [Taiwan, 台灣]\n"
@@ -71,14 +96,30 @@ def write_config(root: Path, news: NewsServer, hook: HttpReceiver, match: str) -
         "  us: ['=US', United States]\n"
         "  chips: [semiconductor]\n"
         f"match: {match}\n"
-        "notify:\n  - channel: hook\n"
+        "notify:\n" + routes
     )
 
 
-def start(root: Path, db: str) -> subprocess.Popen[str]:
+# Slack's own host cannot be reached from here: the daemon's process points the Slack plugin's
+# webhook endpoint at a local receiver (the HTTP boundary) before running the real CLI.
+LAUNCH = """
+import os, sys
+port = os.environ.get("TEST_SLACK_PORT")
+if port:
+    from apprise.plugins.slack import NotifySlack
+    NotifySlack.webhook_url = f"http://127.0.0.1:{port}/services"
+    NotifySlack.request_rate_per_sec = 0
+from scheduler.cli import main
+main()
+"""
+
+
+def start(root: Path, db: str, slack_port: int | None = None) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
     env["WIREWATCH_DATABASE_URL"] = db
-    cmd = [sys.executable, "-c", "from scheduler.cli import main; main()", "run", "-c", str(root)]
+    if slack_port:
+        env["TEST_SLACK_PORT"] = str(slack_port)
+    cmd = [sys.executable, "-c", LAUNCH, "run", "-c", str(root)]
     return subprocess.Popen(
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -88,12 +129,18 @@ def alerts_with(hook: HttpReceiver, text: str) -> int:
     return sum(text in str(payload) for _, payload, _ in hook.requests)
 
 
-def test_daemon_end_to_end(tmp_path: Path, news: NewsServer, hook: HttpReceiver) -> None:
+def mails_with(smtp: SmtpServer, text: str) -> int:
+    return sum(text in str(m["Subject"]) for m in smtp.messages)
+
+
+def test_daemon_end_to_end(
+    tmp_path: Path, news: NewsServer, hook: HttpReceiver, slack: HttpReceiver, smtp: SmtpServer
+) -> None:
     root = tmp_path / "config"
-    write_config(root, news, hook, "taiwan AND mou AND us")
+    write_config(root, news, hook, "taiwan AND mou AND us", smtp)
     db = f"sqlite:///{tmp_path / 'w.db'}"
     feeds = news.feed_ids()
-    proc = start(root, db)
+    proc = start(root, db, slack.port)
     engine = make_engine(db)
     sessions = session_factory(engine)
     procs = [proc]
@@ -116,13 +163,13 @@ def test_daemon_end_to_end(tmp_path: Path, news: NewsServer, hook: HttpReceiver)
         wait_for(lambda: alerts_with(hook, "six MOUs") >= 1, 60, "the first alert")
 
         # Hot reload: a new term takes effect without a restart.
-        write_config(root, news, hook, "(taiwan AND mou AND us) OR chips")
+        write_config(root, news, hook, "(taiwan AND mou AND us) OR chips", smtp)
         time.sleep(4)
         news.publish(feeds[1], "New semiconductor export rules", "Semiconductor rules. " * 20)
         wait_for(lambda: alerts_with(hook, "semiconductor export") >= 1, 60, "alert after reload")
 
         # A second daemon on the same SQLite database refuses to start.
-        second = start(root, db)
+        second = start(root, db, slack.port)
         out, _ = second.communicate(timeout=60)
         assert second.returncode == 1
         assert "already using this SQLite database" in out
@@ -137,9 +184,10 @@ def test_daemon_end_to_end(tmp_path: Path, news: NewsServer, hook: HttpReceiver)
             "A Taiwanese research institute and a United States university signed an MOU "
             "covering joint patent licensing of battery chemistry, officials said on Monday.",
         )
-        proc = start(root, db)
+        proc = start(root, db, slack.port)
         procs.append(proc)
         wait_for(lambda: alerts_with(hook, "patent licensing with United") >= 1, 90, "restart")
+        wait_for(lambda: len(smtp.messages) >= 3 and len(slack.requests) >= 3, 60, "mail, slack")
         time.sleep(6)  # several more poll and dispatch cycles
     except BaseException:
         for p in procs:
@@ -156,3 +204,8 @@ def test_daemon_end_to_end(tmp_path: Path, news: NewsServer, hook: HttpReceiver)
     assert alerts_with(hook, "semiconductor export") == 1
     assert alerts_with(hook, "patent licensing with United") == 1
     assert len(hook.requests) == 3, [p for _, p, _ in hook.requests]
+    for title in ("six MOUs", "semiconductor export", "patent licensing with United"):
+        assert mails_with(smtp, title) == 1, [m["Subject"] for m in smtp.messages]
+        assert alerts_with(slack, title) == 1
+    assert len(smtp.messages) == 3 and len(slack.requests) == 3
+    assert len({m["Message-ID"] for m in smtp.messages}) == 3
