@@ -183,21 +183,13 @@ def record_success(
     new_items: int = 0,
 ) -> Source:
     """A successful fetch: reset failures, store validators, finish the baseline, schedule."""
-    row = _row(session, source_id)
-    row.last_polled_at = row.last_success_at = now
-    row.last_status = status
-    row.consecutive_failures = 0
-    row.state = "ok"
+    row = _healthy(session, source_id, now, interval, status, moved_to)
     row.etag = etag
     row.last_modified = last_modified
-    if moved_to:
-        row.url = moved_to
     row.baseline_done = True
     row.items_seen = (row.items_seen or 0) + new_items
     if new_items:
         row.last_new_item_at = now
-    row.next_poll_at = now + jittered(interval)
-    row.lease_owner = row.lease_until = None
     return row
 
 
@@ -212,13 +204,26 @@ def record_not_modified(
     moved_to: str | None = None,
 ) -> Source:
     """A 304: the source is healthy and nothing changed; validators kept unless renewed."""
-    row = _row(session, source_id)
-    row.last_polled_at = row.last_success_at = now
-    row.last_status = 304
-    row.consecutive_failures = 0
-    row.state = "ok"
+    row = _healthy(session, source_id, now, interval, 304, moved_to)
     row.etag = etag or row.etag
     row.last_modified = last_modified or row.last_modified
+    return row
+
+
+def _healthy(
+    session: Session,
+    source_id: str,
+    now: datetime,
+    interval: timedelta,
+    status: int | None,
+    moved_to: str | None,
+) -> Source:
+    """What every answered poll records: health reset, permanent move, next poll, no lease."""
+    row = _row(session, source_id)
+    row.last_polled_at = row.last_success_at = now
+    row.last_status = status
+    row.consecutive_failures = 0
+    row.state = "ok"
     if moved_to:
         row.url = moved_to
     row.next_poll_at = now + jittered(interval)
