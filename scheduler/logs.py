@@ -47,6 +47,10 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
         logging.getLogger(noisy).setLevel(quiet)
     if level != "DEBUG":
         # wirewatch records and logs each source's failure once; Scrapy's per-request
-        # give-up and download-error lines would repeat it.
-        for noisy in ("scrapy.downloadermiddlewares.retry", "scrapy.core.scraper"):
+        # give-up, robots.txt and download-error lines (with tracebacks) would repeat it.
+        for noisy in (
+            "scrapy.downloadermiddlewares.retry",
+            "scrapy.downloadermiddlewares.robotstxt",
+            "scrapy.core.scraper",
+        ):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
