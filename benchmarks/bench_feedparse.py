@@ -1,10 +1,7 @@
-"""feedparse: feedparser alone on a mixed batch of real and generated feeds.
+"""Feed batches and the parse-only ceiling (``feedparser.parse`` alone) for benchmarks.
 
-The wirewatch figure is ``feedparser.parse`` on bytes, which is what the crawler calls, so it is
-the ceiling the ingest benchmark (fetch + parse + normalise + dedupe + store) is measured
-against. The baseline is a bare lxml walk that only finds the item elements: the least any
-XML feed parse can cost. Both rates divide the same item count (feedparser's) by each side's
-time, so the ratio is a pure time ratio.
+``feedparser.parse`` on bytes is what the crawler calls, so its rate on a batch is the ceiling
+the ``ingest`` benchmark (parse + normalise + dedupe + store + match) is measured against.
 """
 
 from __future__ import annotations
@@ -14,13 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import feedparser
-from lxml import etree
 
 from benchmarks.corpus import real_feeds
 from benchmarks.newscontent import NewsSite
-from benchmarks.registry import Result, RunOptions, register
-
-_ITEM_TAGS = frozenset({"item", "entry"})
 
 
 def generated_feeds(count: int, items_per_feed: int = 20, seed: int = 0) -> list[bytes]:
@@ -50,37 +43,3 @@ def parse_only_rate(feed_bytes_list: Sequence[bytes], rounds: int = 1) -> float:
         items = sum(len(feedparser.parse(data).entries) for data in feed_bytes_list)
         best = min(best, time.perf_counter() - started)
     return items / best if best > 0 else 0.0
-
-
-def _bare_xml_seconds(feed_bytes_list: Sequence[bytes]) -> tuple[float, int]:
-    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
-    started = time.perf_counter()
-    found = 0
-    for data in feed_bytes_list:
-        root = etree.fromstring(data, parser)
-        if root is None:
-            continue
-        found += sum(
-            1 for el in root.iter(etree.Element) if el.tag.rpartition("}")[2] in _ITEM_TAGS
-        )
-    return time.perf_counter() - started, found
-
-
-@register("feedparse", "feedparser.parse alone (ingest ceiling) vs a bare lxml item walk")
-def run(options: RunOptions) -> Result:
-    batch = feed_batch(options.quick, options.corpus)
-    rounds = 1 if options.quick else 3
-    items = count_items(batch)  # also warms imports and caches for both sides
-    ceiling = parse_only_rate(batch, rounds)
-    bare = min(_bare_xml_seconds(batch)[0] for _ in range(rounds))
-    real = len(real_feeds(options.corpus, limit=6 if options.quick else None))
-    return Result(
-        name="feedparse",
-        wirewatch=ceiling,
-        baseline=items / bare if bare > 0 else None,
-        unit="items/s",
-        target="informational (ingest ceiling)",
-        notes=f"{len(batch)} feeds ({real} real, {len(batch) - real} generated), "
-        f"{items} items, {sum(map(len, batch)) / 1e6:.1f} MB; best of {rounds}",
-        extra={"feeds": len(batch), "items": items},
-    )

@@ -2,36 +2,43 @@
 
 from __future__ import annotations
 
+import cProfile
+import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import feedparser
 
+from benchmarks.bench_archive import ArticleStream, grow, migrated_sqlite
 from benchmarks.bench_feedparse import generated_feeds, parse_only_rate
-from benchmarks.bench_poll import sequential_poll, wirewatch_poll_fn
+from benchmarks.bench_ingest import _fresh_run, profile_summary
+from benchmarks.bench_memory import run_cycles
+from benchmarks.bench_poll import sequential_poll, wirewatch_pass, write_spec
 from benchmarks.newsserver import NewsServer
 from benchmarks.registry import Result
+from crawler.db import session_factory
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_quick_feedparse_run_prints_row_and_writes_results(tmp_path: Path) -> None:
+def test_quick_ingest_run_prints_row_and_writes_results(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "feedparse", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "ingest", "--out", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    row = next(line for line in proc.stdout.splitlines() if "feedparse" in line and "│" in line)
+    row = next(line for line in proc.stdout.splitlines() if "ingest" in line and "│" in line)
     assert "items/s" in row and "×" in row
     report = out.read_text(encoding="utf-8")
     assert "## Machine" in report and "feedparser" in report
-    assert "| feedparse |" in report
+    assert "| ingest |" in report and "profile" in report
 
 
 def test_unknown_benchmark_is_an_error(tmp_path: Path) -> None:
@@ -46,18 +53,89 @@ def test_unknown_benchmark_is_an_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "unknown benchmark" in proc.stderr
 
 
+def test_all_benchmarks_register() -> None:
+    from benchmarks.__main__ import load_all
+    from benchmarks.registry import registered
+
+    load_all()
+    names = set(registered())
+    assert {"ingest", "poll-cycle", "poll-cycle-304", "archive", "daemon-memory"} <= names
+    assert "feedparse" not in names and "poll-baseline" not in names
+
+
 def test_ratio_direction() -> None:
     assert Result("a", 200.0, 100.0, "items/s").ratio == 2.0
     assert Result("b", 1.0, 4.0, "s", higher_is_better=False).ratio == 4.0
     assert Result("c", None, 4.0, "s", higher_is_better=False).ratio is None
 
 
-def test_generated_feeds_parse_and_reusable_helpers_run() -> None:
+def test_generated_feeds_parse_and_parse_only_rate_runs() -> None:
     batch = generated_feeds(6, items_per_feed=5)
     assert all(len(feedparser.parse(data).entries) == 5 for data in batch)
     assert parse_only_rate(batch) > 0
+
+
+def test_ingest_stores_and_matches_and_profiles() -> None:
+    batch = generated_feeds(4, items_per_feed=5)
+    profile = cProfile.Profile()
+    run = _fresh_run(batch, profile)
+    assert run.entries == 20
+    assert 0 < run.stored <= run.entries
+    assert run.matches > 0  # the topical watchlists match the generated news
+    summary = profile_summary(profile)
+    assert "feedparser.parse" in summary and "attach_article" in summary
+
+
+def test_sequential_poll_sends_validators_and_gets_304s() -> None:
     with NewsServer(hosts=2, feeds_per_host=2, items_per_feed=3) as server:
-        assert sequential_poll(server.feed_urls()) > 0
-        assert all(server.request_count(url) == 1 for url in server.feed_urls())
-    poll = wirewatch_poll_fn()
-    assert poll is None or callable(poll)
+        urls = server.feed_urls()
+        validators: dict[str, tuple[str | None, str | None]] = {}
+        assert sequential_poll(urls, validators) > 0
+        assert set(validators) == set(urls) and all(v[0] for v in validators.values())
+        server.reset_requests()
+        sequential_poll(urls, validators)
+        assert all(r.status == 304 for u in urls for r in server.requests(u))
+
+
+def test_poll_worker_runs_a_pass_then_a_not_modified_pass(tmp_path: Path) -> None:
+    with (
+        NewsServer(hosts=2, feeds_per_host=1, items_per_feed=3) as server,
+        migrated_sqlite() as (_, db_url),
+    ):
+        spec = write_spec(str(tmp_path), db_url, server.feed_urls(), {"timeout": "5s"})
+        first = wirewatch_pass(spec)
+        assert first["statuses"] == {"ok": 2} and first["new"] == 6
+        second = wirewatch_pass(spec)
+        assert second["statuses"] == {"not_modified": 2} and second["new"] == 0
+        assert json.dumps(second)
+
+
+def test_memory_worker_reports_rss_per_cycle() -> None:
+    results = run_cycles(3, hosts=2, feeds_per_host=1)
+    assert len(results) == 3
+    assert all(r["rss_kb"] > 0 for r in results)
+    assert sum(r["new"] for r in results) > 0
+
+
+def test_article_stream_reposts_and_syndicates() -> None:
+    stream = ArticleStream(seed=1, vocabulary=500)
+    items = [stream.next() for _ in range(100)]
+    urls = [i.canonical_url for i in items]
+    assert len(set(urls)) < len(urls)  # every 50th re-posts a stored URL
+    assert any(i.title.endswith("(wire)") for i in items)
+
+
+def test_grow_measures_whole_windows_and_search() -> None:
+    with migrated_sqlite() as (engine, _):
+        growth = grow(session_factory(engine), target=300, window=100, budget=120)
+    assert [size for size, _ in growth.windows] == [100, 200, 300]
+    assert growth.stored + growth.duplicates == 300 and growth.duplicates > 0
+    assert {"search_rare_ms", "search_missing_ms", "url_lookup_ms"} <= set(growth.search_ms)
+
+
+def test_news_server_answers_loopback() -> None:
+    with NewsServer(hosts=1, feeds_per_host=1, items_per_feed=2) as server:
+        (url,) = server.feed_urls()
+        assert url.startswith("http://127.")
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200

@@ -1,0 +1,124 @@
+"""Child process for the collection benchmarks: a Twisted reactor runs once per process.
+
+``python -m benchmarks._poll_worker once SPEC_FILE`` runs one pass with
+``crawler.collect.run_collect`` and prints one JSON line (wall seconds of the pass, statuses,
+new and duplicate counts).
+
+``python -m benchmarks._poll_worker serve SPEC_FILE`` installs the asyncio reactor once and then,
+for every line read on stdin, awaits one ``crawler.collect.collect`` pass and prints one JSON
+line (the same fields plus ``rss_kb``, VmRSS after the pass); an empty line or EOF ends it.
+This is how the daemon uses ``collect``: many passes in one long-running reactor.
+
+SPEC_FILE holds JSON: ``{"db_url": ..., "sources": [{"id", "type", "url"}, ...], "crawl": {...}}``
+(``crawl`` holds :class:`crawler.crawl_settings.CrawlSettings` fields).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+_MAX_PASSES = 100_000  # bound on passes served by one worker
+
+
+def rss_kb() -> int:
+    """Resident set size of this process in KiB (VmRSS), 0 when unknown."""
+    status = Path("/proc/self/status")
+    if not status.is_file():
+        return 0
+    for line in status.read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def summary(report: Any, seconds: float) -> dict[str, Any]:
+    """The JSON a pass answers with."""
+    return {
+        "seconds": seconds,
+        "report_seconds": report.seconds,
+        "statuses": dict(Counter(o.status for o in report.outcomes)),
+        "new": report.new,
+        "duplicates": report.duplicates,
+        "errors": sorted({o.error for o in report.outcomes if o.error})[:5],
+        "rss_kb": rss_kb(),
+    }
+
+
+def _setup(spec: dict[str, Any]) -> tuple[Any, list[Any], Any]:
+    from pydantic import TypeAdapter
+
+    from crawler.crawl_settings import CrawlSettings
+    from crawler.db import make_engine, session_factory
+    from crawler.sources import Source
+
+    sessions = session_factory(make_engine(spec["db_url"]))
+    sources = TypeAdapter(list[Source]).validate_python(spec["sources"])
+    return sessions, sources, CrawlSettings(**spec.get("crawl", {}))
+
+
+def once(spec: dict[str, Any]) -> dict[str, Any]:
+    """One pass through ``run_collect``; its wall time includes reactor start and stop."""
+    from crawler.collect import run_collect
+
+    sessions, sources, crawl = _setup(spec)
+    started = time.perf_counter()
+    report = run_collect(sessions, sources, crawl, owner="bench")
+    return summary(report, time.perf_counter() - started)
+
+
+def serve(spec: dict[str, Any]) -> None:
+    """Run one ``collect`` pass per stdin line in one reactor, answering on stdout."""
+    from crawler.collect import collect, install_reactor
+
+    install_reactor()
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    sessions, sources, crawl = _setup(spec)
+
+    async def main() -> None:
+        for _ in range(_MAX_PASSES):
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line.strip():
+                return
+            started = time.perf_counter()
+            report = await collect(sessions, sources, crawl, owner="bench")
+            out = summary(report, time.perf_counter() - started)
+            sys.stdout.write(json.dumps(out) + "\n")
+            sys.stdout.flush()
+
+    def done(result: object) -> object:
+        reactor.stop()  # type: ignore[attr-defined]
+        return result
+
+    def start() -> None:
+        Deferred.fromFuture(asyncio.ensure_future(main())).addBoth(done)
+
+    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``once SPEC_FILE`` or ``serve SPEC_FILE``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] not in ("once", "serve"):
+        print("usage: python -m benchmarks._poll_worker once|serve SPEC_FILE", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    spec = json.loads(Path(args[1]).read_text(encoding="utf-8"))
+    if args[0] == "once":
+        print(json.dumps(once(spec)), flush=True)
+    else:
+        serve(spec)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

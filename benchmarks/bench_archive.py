@@ -1,0 +1,309 @@
+"""archive: insert + dedupe rate while an archive grows, and search latency at its size.
+
+Articles go one at a time through the real storage path (``crawler.pipelines.store_one``:
+exact dedupe, insert, ``crawler.dedupe.attach_article`` with MinHash bands), one transaction
+each, as the crawler's item pipeline does. The input is generated: unique articles over a
+20,000-word vocabulary, 1 in 20 a lightly edited syndicated copy of a recent article from
+another source (joins its story), 1 in 50 a re-post of a stored URL (an exact duplicate).
+
+The rate is measured in windows of consecutive articles; the row compares the last window
+against the first (the baseline), so a ratio near 1 means the rate stays flat. Growth stops
+at the target size (1,000,000; ``quick`` 50,000) or when the time budget runs out, and the
+notes give the size actually reached: nothing is extrapolated. After growing, two reads are
+timed: the ``wirewatch articles --search`` query (lower(...) LIKE over title, summary and
+body, newest first, 50 rows) and a lookup by canonical URL. PostgreSQL is measured too when
+a server answers on 127.0.0.1:5432 (user postgres), in a database created and dropped here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, func, or_, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from benchmarks.registry import Result, RunOptions, register
+from crawler.db import make_engine, session_factory
+from crawler.items import Entry
+from crawler.models import Article
+from crawler.pipelines import Normalized, normalize, store_one
+from crawler.sources import FeedSource
+from crawler.state import sync_sources
+from scheduler.migrate import upgrade
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+SOURCES = 200
+_SYLLABLES = (
+    "ka", "lo", "mi", "ten", "ra", "po", "su", "vel", "dor", "an", "ex", "tri", "mon", "sa",
+    "qu", "lin", "ber", "go", "ni", "stra", "pel", "chi", "or", "ux", "van", "de", "rum",
+)  # fmt: skip
+
+
+# -- databases --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def migrated_sqlite(prefix: str = "wirewatch-bench-") -> Iterator[tuple[Engine, str]]:
+    """A fresh migrated SQLite database in a temporary directory: (engine, url)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            yield engine, url
+        finally:
+            engine.dispose()
+
+
+def postgres_reachable(admin_url: str = PG_ADMIN_URL) -> bool:
+    """True when a PostgreSQL server accepts the admin URL (loopback, user postgres)."""
+    try:
+        engine = make_engine(admin_url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def migrated_postgres(admin_url: str = PG_ADMIN_URL) -> Iterator[tuple[Engine, str]]:
+    """A fresh migrated PostgreSQL database, dropped afterwards: (engine, url)."""
+    name = f"wirewatch_bench_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        yield engine, url
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def add_sources(sessions: sessionmaker[Session], ids: list[str], base: str) -> None:
+    """Create source rows (articles reference them) for ``ids``, feeds under ``base``."""
+    configs = [FeedSource(id=sid, type="rss", url=f"{base}/{sid}.rss") for sid in ids]
+    with sessions() as session, session.begin():
+        sync_sources(session, configs, disable_missing=False)
+
+
+# -- generated articles ---------------------------------------------------------------------
+
+
+class ArticleStream:
+    """Deterministic normalised articles: mostly unique, some syndicated, some re-posted."""
+
+    def __init__(self, seed: int = 0, vocabulary: int = 20_000) -> None:
+        self._rng = random.Random(seed)
+        words: dict[str, None] = {}
+        while len(words) < vocabulary:
+            parts = self._rng.randint(2, 4)
+            words["".join(self._rng.choice(_SYLLABLES) for _ in range(parts))] = None
+        self.words = list(words)
+        self._cum = list(_zipf_cum(len(self.words)))
+        self._recent: deque[Normalized] = deque(maxlen=200)
+        self.count = 0
+
+    def _say(self, k: int) -> str:
+        return " ".join(self._rng.choices(self.words, cum_weights=self._cum, k=k))
+
+    def next(self) -> Normalized:
+        """The next article to store."""
+        self.count += 1
+        n = self.count
+        source = f"arc-{n % SOURCES:03d}"
+        url = f"http://127.0.0.1/{source}/{n}.html"
+        if n % 50 == 0 and self._recent:
+            return self._rng.choice(self._recent)  # re-posted: same canonical URL
+        if n % 20 == 0 and self._recent:
+            orig = self._rng.choice(self._recent)
+            words = orig.body.split()
+            for _ in range(3):
+                words[self._rng.randrange(len(words))] = self._rng.choice(self.words)
+            title, summary, body = orig.title + " (wire)", orig.summary, " ".join(words)
+        else:
+            title = self._say(self._rng.randint(6, 12)).capitalize()
+            summary = self._say(30)
+            body = summary + "\n\n" + self._say(self._rng.randint(80, 160))
+        item = normalize(
+            Entry(source_id=source, url=url, title=title, summary=summary, body=body, guid=url)
+        )
+        assert item is not None
+        self._recent.append(item)
+        return item
+
+
+def _zipf_cum(n: int) -> Iterator[float]:
+    total = 0.0
+    for rank in range(1, n + 1):
+        total += 1.0 / rank
+        yield total
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+@dataclass
+class Growth:
+    """What growing one archive measured."""
+
+    backend: str
+    windows: list[tuple[int, float]] = field(default_factory=list)  # (size after, items/s)
+    size: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+    budget_hit: bool = False
+    search_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def first(self) -> float | None:
+        return self.windows[0][1] if self.windows else None
+
+    @property
+    def last(self) -> float | None:
+        return self.windows[-1][1] if len(self.windows) > 1 else None
+
+
+def grow(
+    sessions: sessionmaker[Session],
+    target: int,
+    window: int,
+    budget: float,
+    backend: str = "sqlite",
+    on_window: Callable[[int, float], None] | None = None,
+) -> Growth:
+    """Store generated articles until ``target`` or ``budget`` seconds; rate per window.
+
+    Only whole windows count, so the last window is always ``window`` consecutive articles.
+    """
+    stream = ArticleStream()
+    add_sources(sessions, [f"arc-{i:03d}" for i in range(SOURCES)], "http://127.0.0.1")
+    growth = Growth(backend)
+    started = time.perf_counter()
+    windows = max(1, target // window)
+    for _ in range(windows):
+        window_start = time.perf_counter()
+        for _ in range(window):
+            result = store_one(sessions, stream.next(), baseline=True)
+            if result.article_id is None:
+                growth.duplicates += 1
+            else:
+                growth.stored += 1
+        elapsed = time.perf_counter() - window_start
+        growth.size = stream.count
+        growth.windows.append((stream.count, window / elapsed if elapsed > 0 else 0.0))
+        if on_window is not None:
+            on_window(*growth.windows[-1])
+        if time.perf_counter() - started + elapsed > budget and growth.size < target:
+            growth.budget_hit = True
+            break
+    growth.seconds = time.perf_counter() - started
+    growth.search_ms = search_latency(sessions, stream)
+    return growth
+
+
+def search_latency(sessions: sessionmaker[Session], stream: ArticleStream) -> dict[str, float]:
+    """Median milliseconds of the CLI search (a rare word, a missing word) and a URL lookup."""
+    rare = stream.words[-1]  # the least frequent word of the Zipf vocabulary
+    timings: dict[str, float] = {}
+    for label, term in (("search_rare_ms", rare), ("search_missing_ms", "zzqqxnotaword")):
+        timings[label] = _median_ms(lambda t=term: _search(sessions, t), 3)
+    rng = random.Random(1)
+    urls = [
+        f"http://127.0.0.1/arc-{n % SOURCES:03d}/{n}.html"
+        for n in (rng.randint(1, stream.count) for _ in range(200))
+    ]
+    with sessions() as session:
+        started = time.perf_counter()
+        for url in urls:
+            session.scalar(select(Article.id).where(Article.canonical_url == url))
+        timings["url_lookup_ms"] = (time.perf_counter() - started) * 1000 / len(urls)
+    return timings
+
+
+def _search(sessions: sessionmaker[Session], term: str, limit: int = 50) -> int:
+    """The ``wirewatch articles --search`` query."""
+    pattern = f"%{term.lower()}%"
+    cols = (Article.title, Article.summary, Article.body)
+    query = (
+        select(Article)
+        .where(or_(*(func.lower(c).like(pattern, escape="\\") for c in cols)))
+        .order_by(func.coalesce(Article.published_at, Article.fetched_at).desc(), Article.id.desc())
+        .limit(limit)
+    )
+    with sessions() as session:
+        return len(list(session.scalars(query)))
+
+
+def _median_ms(fn: Callable[[], object], rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def _describe(g: Growth, window: int) -> str:
+    if not g.windows:
+        return f"{g.backend}: nothing measured"
+    first = g.windows[0][1]
+    last = g.windows[-1][1]
+    s = g.search_ms
+    stop = "time budget reached" if g.budget_hit else "target reached"
+    return (
+        f"{g.backend}: {g.size:,} articles in {g.seconds / 60:.1f} min ({stop}); "
+        f"first {window:,}: {first:,.0f}/s, last {window:,}: {last:,.0f}/s "
+        f"(min window {min(r for _, r in g.windows):,.0f}/s); "
+        f"{g.stored:,} stored, {g.duplicates:,} exact dups; "
+        f"search {s.get('search_rare_ms', 0):,.0f} ms (rare word), "
+        f"{s.get('search_missing_ms', 0):,.0f} ms (no hit); "
+        f"URL lookup {s.get('url_lookup_ms', 0):.2f} ms"
+    )
+
+
+@register("archive", "insert+dedupe rate: last window vs first while growing the archive")
+def run(options: RunOptions) -> Result:
+    target, window = (50_000, 5_000) if options.quick else (1_000_000, 10_000)
+    sqlite_budget, pg_budget = (240.0, 120.0) if options.quick else (540.0, 300.0)
+    with migrated_sqlite() as (engine, _):
+        lite = grow(session_factory(engine), target, window, sqlite_budget, "SQLite")
+    notes = [_describe(lite, window)]
+    extra: dict[str, float | int | str] = {"sqlite_size": lite.size}
+    if postgres_reachable():
+        with migrated_postgres() as (engine, _):
+            pg = grow(session_factory(engine), target, window, pg_budget, "PostgreSQL")
+        notes.append(_describe(pg, window))
+        extra |= {"pg_size": pg.size, "pg_first": pg.first or 0, "pg_last": pg.last or 0}
+    else:
+        notes.append("PostgreSQL: not reachable on 127.0.0.1:5432, not measured")
+    if lite.budget_hit:
+        notes.append(
+            f"target {target:,} not reached within the time budget: measured up to the size "
+            "reached, nothing extrapolated"
+        )
+    return Result(
+        name="archive",
+        wirewatch=lite.last,
+        baseline=lite.first,
+        unit="articles/s (SQLite)",
+        target="flat: ≥ 0.90× (last/first window)",
+        notes="; ".join(notes),
+        extra=extra | {k: v for k, v in lite.search_ms.items()},
+    )
