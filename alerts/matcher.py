@@ -52,29 +52,14 @@ from alerts.query import (
     Phrase,
     parse,
 )
+from alerts.scripts import NON_SPACED, WORD_UNITS, is_word_char
+from alerts.snippet import make_snippet
 from alerts.watchlists import RegexTerm, Term, Watchlist
 
 __all__ = ["Document", "Engine", "Hit", "Match", "is_word_char"]
 
-SNIPPET_WIDTH = 200
 _ALL_FIELDS = 0b111
 _FIELD_BITS = {name: 1 << i for i, name in enumerate(FIELDS)}
-
-# Scripts written without spaces between words (or, for Hangul, with attached particles):
-# their characters never block a Latin term's word boundary.
-_NS_RANGES = (
-    "\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u2e80-\u2fdf\u3000-\u30ff"
-    "\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff"
-    "\uff66-\uff9f\U00020000-\U0003ffff"
-)
-_NON_SPACED = re.compile(f"[{_NS_RANGES}]")
-# Word units for NEAR: a Latin-script word is 2 units, one non-spaced character is 1.
-_TOKENS = re.compile(f"((?=[^\\W_])[{_NS_RANGES}])|[^\\W_{_NS_RANGES}]+")
-
-
-def is_word_char(ch: str) -> bool:
-    """True for a letter/digit of a space-separated script (blocks a Latin term's edge)."""
-    return ch.isalnum() and (ch < "\u0e00" or _NON_SPACED.match(ch) is None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +172,7 @@ def _prefilter(pattern: str) -> str | None:
     def walk(items: Any) -> None:
         nonlocal best, run
         for op, av in items:
-            if op is _constants.LITERAL and (chr(av).isascii() or _NON_SPACED.match(chr(av))):
+            if op is _constants.LITERAL and (chr(av).isascii() or NON_SPACED.match(chr(av))):
                 run.append(chr(av).casefold())
                 continue
             if op is _constants.SUBPATTERN and av[1] == 0 and av[2] == 0:
@@ -205,7 +190,7 @@ def _prefilter(pattern: str) -> str | None:
 
 def _fold_pattern(pattern: str) -> str:
     """Fold only CJK characters: other characters may be regex syntax (``\\S``, ``（``)."""
-    return "".join(fold(ch).text if _NON_SPACED.match(ch) else ch for ch in pattern)
+    return "".join(fold(ch).text if NON_SPACED.match(ch) else ch for ch in pattern)
 
 
 class _Compiler:
@@ -365,7 +350,7 @@ class _Doc:
         if fi not in self.tokens:
             starts: list[int] = []
             cumulative = [0]
-            for m in _TOKENS.finditer(self.fields[fi].text):
+            for m in WORD_UNITS.finditer(self.fields[fi].text):
                 starts.append(m.start())
                 cumulative.append(cumulative[-1] + (1 if m.group(1) else 2))
             self.tokens[fi] = (starts, cumulative)
@@ -569,80 +554,5 @@ class Engine:
                         found[key] = Hit(term, op.group, FIELDS[fi], a, b)
         order = {name: i for i, name in enumerate(FIELDS)}
         hits = sorted(found.values(), key=lambda h: (order[h.field], h.start, h.end, h.term))
-        snippet, highlights = _snippet(originals, hits)
+        snippet, highlights = make_snippet(originals, hits)
         return Match(watch.name, hits, snippet, highlights)
-
-
-# --- snippets --------------------------------------------------------------------------
-
-_FIELD_PREFERENCE = {"summary": 2, "body": 1, "title": 0}
-
-
-def _snippet(originals: tuple[str, ...], hits: list[Hit]) -> tuple[str, list[tuple[int, int]]]:
-    """Excerpt of the field with the most distinct matched terms, around its densest spot."""
-    if not hits:
-        text = next((t for t in (originals[1], originals[2], originals[0]) if t.strip()), "")
-        return _excerpt(text, 0, min(len(text), SNIPPET_WIDTH), [])
-    by_field: dict[str, list[Hit]] = {}
-    for hit in hits:
-        by_field.setdefault(hit.field, []).append(hit)
-    name = max(
-        by_field,
-        key=lambda f: (len({h.group or h.term for h in by_field[f]}), _FIELD_PREFERENCE[f]),
-    )
-    text = originals[FIELDS.index(name)]
-    field_hits = by_field[name]
-    best: tuple[int, int, int] | None = None
-    for anchor in field_hits:
-        start = max(0, anchor.start - SNIPPET_WIDTH // 3)
-        end = min(len(text), start + SNIPPET_WIDTH)
-        start = max(0, end - SNIPPET_WIDTH)
-        inside = {h.group or h.term for h in field_hits if h.start >= start and h.end <= end}
-        if best is None or len(inside) > best[0]:
-            best = (len(inside), start, end)
-    assert best is not None
-    _, start, end = best
-    spans = [(h.start, h.end) for h in field_hits if h.start >= start and h.end <= end]
-    start, end = _snap(text, start, end, spans)
-    return _excerpt(text, start, end, spans)
-
-
-def _snap(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> tuple[int, int]:
-    """Move cut points off the middle of Latin words, never past a highlight."""
-    lo = min((s for s, _ in spans), default=end)
-    hi = max((e for _, e in spans), default=start)
-    if 0 < start < len(text) and is_word_char(text[start - 1]) and is_word_char(text[start]):
-        space = text.find(" ", start, min(lo, start + 20))
-        if space != -1:
-            start = space + 1
-    if 0 < end < len(text) and is_word_char(text[end - 1]) and is_word_char(text[end]):
-        space = text.rfind(" ", max(hi, end - 20), end)
-        if space != -1:
-            end = space
-    return start, end
-
-
-def _excerpt(
-    text: str, start: int, end: int, spans: list[tuple[int, int]]
-) -> tuple[str, list[tuple[int, int]]]:
-    """``text[start:end]`` with whitespace runs collapsed, ellipses, and shifted spans."""
-    out: list[str] = ["…"] if start > 0 else []
-    new_index: list[int] = []
-    for ch in text[start:end]:
-        new_index.append(len(out))
-        if ch.isspace():
-            if out and out[-1] != " ":
-                out.append(" ")
-        else:
-            out.append(ch)
-    new_index.append(len(out))
-    if end < len(text):
-        out.append("…")
-    merged: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
-        a, b = new_index[s - start], new_index[e - start]
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    return "".join(out), merged
