@@ -20,6 +20,8 @@ class RegexTerm(BaseModel):
 
 
 Term = str | RegexTerm
+# Words the match expression reads as operators or field scopes, not as group names.
+RESERVED_NAMES = frozenset({"and", "or", "not", "near", "title", "summary", "body"})
 
 
 class Route(BaseModel):
@@ -73,6 +75,8 @@ class Watchlist(BaseModel):
         for name, terms in value.items():
             if not name.replace("_", "").replace("-", "").isalnum():
                 raise ValueError(f"group name {name!r} must be letters, digits, '_' or '-'")
+            if name.lower() in RESERVED_NAMES:
+                raise ValueError(f"group name {name!r} is a keyword of the match language")
             if not terms:
                 raise ValueError(f"group {name!r} has no terms")
         return value

@@ -223,3 +223,9 @@ def test_missing_directory(tmp_path: Path) -> None:
 def test_non_mapping_top_level(write_config) -> None:
     [msg] = problems(write_config({"sources.yaml": textwrap.dedent("- a\n- b\n")}))
     assert msg.endswith("sources.yaml:1: expected a mapping at the top, got list")
+
+
+def test_group_named_like_a_keyword(write_config) -> None:
+    wl = "groups:\n  near: [nearby]\n  tw: [Taiwan]\nmatch: tw\n"
+    [msg] = problems(write_config({"watchlists/k.yaml": wl}))
+    assert msg.endswith(":2: groups: group name 'near' is a keyword of the match language")
