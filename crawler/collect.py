@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 ARTICLES_PER_SOURCE = 20
 RESOLVES_PER_SOURCE = 50
+_LOAD_CHUNK = 500
 
 
 @dataclass
@@ -165,22 +166,66 @@ def _record_all(
     failing_after: int,
     rng: random.Random | None,
 ) -> None:
-    for sid, outcome in outcomes.items():
-        if outcome.status == "skipped" and outcome.error == "leased by another poller":
-            continue
+    """Record every outcome of a pass in one transaction.
+
+    The source rows are loaded in a few queries and written in one flush. A source whose
+    outcome cannot be recorded is logged and left as it was; if the transaction as a whole
+    fails, each source is recorded in its own transaction instead.
+    """
+    todo = {
+        sid: outcome
+        for sid, outcome in outcomes.items()
+        if not (outcome.status == "skipped" and outcome.error == "leased by another poller")
+    }
+    if not todo:
+        return
+    try:
+        with sessions() as session, session.begin():
+            ids = list(todo)
+            # Held here so they stay in the (weak) identity map: record()'s session.get
+            # then needs no query.
+            rows: list[Source] = []
+            for start in range(0, len(ids), _LOAD_CHUNK):
+                chunk = ids[start : start + _LOAD_CHUNK]
+                rows += session.scalars(select(Source).where(Source.id.in_(chunk)))
+            for sid, outcome in todo.items():
+                _record_one(session, sid, outcome, configs, crawl, failing_after, rng)
+        return
+    except Exception:  # e.g. a lost connection: fall back to one transaction per source
+        logger.warning("recording the pass in one transaction failed", exc_info=True)
+    for sid, outcome in todo.items():
         try:
             with sessions() as session, session.begin():
-                record(
-                    session,
-                    outcome,
-                    now=utcnow(),
-                    interval=configs[sid].interval,
-                    max_backoff=crawl.max_backoff,
-                    failing_after=failing_after,
-                    rng=rng,
-                )
+                _record_one(session, sid, outcome, configs, crawl, failing_after, rng)
         except Exception:  # keep recording the other sources
             logger.exception("recording the poll of %s failed", sid)
+
+
+def _record_one(
+    session: Session,
+    sid: str,
+    outcome: PollOutcome,
+    configs: dict[str, SourceConfig],
+    crawl: CrawlSettings,
+    failing_after: int,
+    rng: random.Random | None,
+) -> None:
+    """Record one outcome; on error, log it and drop that source's unflushed changes."""
+    try:
+        record(
+            session,
+            outcome,
+            now=utcnow(),
+            interval=configs[sid].interval,
+            max_backoff=crawl.max_backoff,
+            failing_after=failing_after,
+            rng=rng,
+        )
+    except Exception:  # keep recording the other sources
+        logger.exception("recording the poll of %s failed", sid)
+        row = session.get(Source, sid)
+        if row is not None:
+            session.expire(row)
 
 
 def install_reactor() -> None:

@@ -3,6 +3,9 @@
 Exact duplicates are, in this order: the same canonical URL (anywhere), the same guid from
 the same source, the same content hash from the same source. The same text from *another*
 source is stored and joins the existing story (syndication), so it alerts once per story.
+
+The crawler stores the entries of one response together (:func:`store_many`): one
+transaction, one savepoint per item, so a failing or racing item loses only itself.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import exists, false, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +37,8 @@ MAX_SUMMARY = 20_000
 MAX_BODY = 500_000
 MAX_TAGS = 50
 _LOOKUP_CHUNK = 500
+# Items per transaction: bounds how long one batch holds SQLite's write lock.
+BATCH_SIZE = 100
 OFFICIAL_TAG = "official"
 
 
@@ -61,9 +66,18 @@ class Stored:
     """The result of storing one entry: the new article id, or why it was a duplicate."""
 
     article_id: int | None
-    duplicate_of: str | None = None  # "url", "guid", "content", "race" or "invalid"
+    duplicate_of: str | None = None  # "url", "guid", "content" or "race"
     story_id: int | None = None
     joined_story: bool = False
+    error: str | None = None  # set when storing failed (neither stored nor a duplicate)
+
+
+@dataclass(slots=True)
+class EntryBatch:
+    """The new entries of one fetched page of a source, normalised, stored together."""
+
+    source_id: str
+    items: list[Normalized]
 
 
 def normalize(
@@ -100,45 +114,111 @@ def normalize(
 
 
 def find_duplicate(session: Session, item: Normalized) -> str | None:
-    """Why ``item`` is already stored ("url", "guid", "content"), or None when it is new."""
-    if session.scalar(select(Article.id).where(Article.canonical_url == item.canonical_url)):
-        return "url"
-    if item.guid and session.scalar(
-        select(Article.id).where(Article.source_id == item.source_id, Article.guid == item.guid)
-    ):
-        return "guid"
-    if (
-        item.content_hash
-        and (item.summary or item.body)
-        and session.scalar(
-            select(Article.id)
-            .where(
-                Article.content_hash == item.content_hash,
-                Article.source_id == item.source_id,
-            )
-            .limit(1)
-        )
-    ):
-        return "content"
-    return None
+    """Why ``item`` is already stored ("url", "guid", "content"), or None when it is new.
 
-
-def store(
-    session: Session,
-    item: Normalized,
-    *,
-    baseline: bool,
-    now: datetime,
-    official: bool = False,
-) -> Stored:
-    """Insert ``item`` unless it is a duplicate, then attach it to a story (no commit).
-
-    Baseline articles get ``matched_at`` so the matcher never alerts on them; ``official``
-    lets the article lead the story it joins (sources tagged ``official``).
+    One query: the three checks are EXISTS subqueries, each served by its own index.
     """
-    dup = find_duplicate(session, item)
-    if dup:
-        return Stored(None, dup)
+    by_url = exists().where(Article.canonical_url == item.canonical_url)
+    by_guid = (
+        exists().where(Article.source_id == item.source_id, Article.guid == item.guid)
+        if item.guid
+        else false()
+    )
+    by_content = (
+        exists().where(
+            Article.content_hash == item.content_hash, Article.source_id == item.source_id
+        )
+        if item.content_hash and (item.summary or item.body)
+        else false()
+    )
+    url, guid, content = session.execute(select(by_url, by_guid, by_content)).one()
+    if url:
+        return "url"
+    if guid:
+        return "guid"
+    return "content" if content else None
+
+
+class StoredKeys:
+    """The identities stored so far among those of a batch: checks a batch in three queries.
+
+    :meth:`load` reads which canonical URLs, (source, guid) pairs and (source, content hash)
+    pairs of the batch are stored; :meth:`add` records each insert of the batch, so
+    :meth:`duplicate` answers like :func:`find_duplicate` for every item in turn.
+    """
+
+    def __init__(self) -> None:
+        self.urls: set[str] = set()
+        self.guids: set[tuple[str, str]] = set()
+        self.hashes: set[tuple[str, str]] = set()
+
+    @classmethod
+    def load(cls, session: Session, items: Sequence[Normalized]) -> StoredKeys:
+        """The stored identities among ``items`` (at most ``_LOOKUP_CHUNK`` of them)."""
+        keys = cls()
+        urls = list({i.canonical_url for i in items})
+        keys.urls.update(
+            session.scalars(select(Article.canonical_url).where(Article.canonical_url.in_(urls)))
+        )
+        guids: dict[str, set[str]] = {}
+        hashes: dict[str, set[str]] = {}
+        for i in items:
+            if i.guid:
+                guids.setdefault(i.source_id, set()).add(i.guid)
+            if i.content_hash and (i.summary or i.body):
+                hashes.setdefault(i.source_id, set()).add(i.content_hash)
+        for source_id, values in guids.items():
+            keys.guids.update(
+                (source_id, g)
+                for g in session.scalars(
+                    select(Article.guid).where(
+                        Article.source_id == source_id, Article.guid.in_(list(values))
+                    )
+                )
+                if g is not None
+            )
+        for source_id, values in hashes.items():
+            keys.hashes.update(
+                (source_id, h)
+                for h in session.scalars(
+                    select(Article.content_hash)
+                    .where(
+                        Article.source_id == source_id,
+                        Article.content_hash.in_(list(values)),
+                    )
+                    .distinct()
+                )
+                if h is not None
+            )
+        return keys
+
+    def duplicate(self, item: Normalized) -> str | None:
+        """Why ``item`` is a duplicate ("url", "guid", "content"), or None."""
+        if item.canonical_url in self.urls:
+            return "url"
+        if item.guid and (item.source_id, item.guid) in self.guids:
+            return "guid"
+        if (
+            item.content_hash
+            and (item.summary or item.body)
+            and (item.source_id, item.content_hash) in self.hashes
+        ):
+            return "content"
+        return None
+
+    def add(self, item: Normalized) -> None:
+        """Record that ``item`` was stored."""
+        self.urls.add(item.canonical_url)
+        if item.guid:
+            self.guids.add((item.source_id, item.guid))
+        if item.content_hash:
+            self.hashes.add((item.source_id, item.content_hash))
+
+
+def _insert(
+    session: Session, item: Normalized, *, baseline: bool, now: datetime, official: bool
+) -> Stored:
+    """Insert ``item`` (known to be new) and attach it to a story."""
     article = Article(
         source_id=item.source_id,
         url=item.url,
@@ -163,6 +243,25 @@ def store(
     return Stored(article.id, None, story.id, not created)
 
 
+def store(
+    session: Session,
+    item: Normalized,
+    *,
+    baseline: bool,
+    now: datetime,
+    official: bool = False,
+) -> Stored:
+    """Insert ``item`` unless it is a duplicate, then attach it to a story (no commit).
+
+    Baseline articles get ``matched_at`` so the matcher never alerts on them; ``official``
+    lets the article lead the story it joins (sources tagged ``official``).
+    """
+    dup = find_duplicate(session, item)
+    if dup:
+        return Stored(None, dup)
+    return _insert(session, item, baseline=baseline, now=now, official=official)
+
+
 def store_one(
     sessions: sessionmaker[Session],
     item: Normalized,
@@ -180,6 +279,88 @@ def store_one(
                 )
         except IntegrityError:
             return Stored(None, "race")
+
+
+def store_many(
+    sessions: sessionmaker[Session],
+    items: Sequence[Normalized],
+    *,
+    baseline: bool,
+    now: datetime | None = None,
+    official: bool = False,
+) -> list[Stored]:
+    """Store ``items`` in order, like :func:`store_one` each, in few transactions.
+
+    Every ``BATCH_SIZE`` items share one transaction with a savepoint per item: a unique-key
+    race loses only that item ("race"); an item that fails otherwise is skipped (its
+    ``error`` set) and the rest commit. If a whole transaction fails, its items are retried
+    one transaction each. Returns one :class:`Stored` per item.
+    """
+    now = now or utcnow()
+    results: list[Stored] = []
+    for start in range(0, len(items), BATCH_SIZE):
+        chunk = items[start : start + BATCH_SIZE]
+        try:
+            results.extend(_store_chunk(sessions, chunk, baseline, now, official))
+        except Exception:  # the transaction as a whole failed: fall back to one per item
+            logger.warning(
+                "storing %d items in one transaction failed; storing them one by one",
+                len(chunk),
+                exc_info=True,
+            )
+            results.extend(_store_each(sessions, chunk, baseline, now, official))
+    return results
+
+
+def _store_chunk(
+    sessions: sessionmaker[Session],
+    items: Sequence[Normalized],
+    baseline: bool,
+    now: datetime,
+    official: bool,
+) -> list[Stored]:
+    results: list[Stored] = []
+    with sessions() as session, session.begin():
+        stored = StoredKeys.load(session, items)
+        for item in items:
+            dup = stored.duplicate(item)
+            if dup:
+                results.append(Stored(None, dup))
+                continue
+            try:
+                with session.begin_nested():
+                    result = _insert(session, item, baseline=baseline, now=now, official=official)
+            except IntegrityError:
+                results.append(Stored(None, "race"))
+                continue
+            except Exception as exc:  # skip this item, keep the others of the transaction
+                logger.warning("storing %s failed", item.canonical_url, exc_info=True)
+                results.append(Stored(None, error=_describe(exc)))
+                continue
+            stored.add(item)
+            results.append(result)
+    return results
+
+
+def _store_each(
+    sessions: sessionmaker[Session],
+    items: Sequence[Normalized],
+    baseline: bool,
+    now: datetime,
+    official: bool,
+) -> list[Stored]:
+    results: list[Stored] = []
+    for item in items:
+        try:
+            results.append(store_one(sessions, item, baseline=baseline, now=now, official=official))
+        except Exception as exc:  # one bad row must not lose the rest
+            logger.warning("storing %s failed", item.canonical_url, exc_info=True)
+            results.append(Stored(None, error=_describe(exc)))
+    return results
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
 
 
 def known_items(session: Session, source_id: str, items: Sequence[Normalized]) -> list[bool]:
@@ -208,10 +389,12 @@ def known_items(session: Session, source_id: str, items: Sequence[Normalized]) -
 
 
 class StoragePipeline:
-    """Scrapy item pipeline storing :class:`Entry` items of a poll pass.
+    """Scrapy item pipeline storing the entries of a poll pass.
 
-    It reads the pass's sources and database from the running :class:`PollSpider`; each
-    item is written in a worker thread, one at a time, so the reactor keeps downloading.
+    It reads the pass's sources and database from the running :class:`PollSpider`. An
+    :class:`EntryBatch` (the new entries of one page) or a single :class:`Entry` (after an
+    article or redirector fetch) is stored in one worker-thread call and one transaction;
+    batches are written one at a time, so the reactor keeps downloading meanwhile.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -224,33 +407,41 @@ class StoragePipeline:
         return cls(crawler)
 
     async def process_item(self, item: Any) -> Any:
-        """Store an :class:`Entry`; record the result in its source's outcome."""
-        if not isinstance(item, Entry):
+        """Store an :class:`EntryBatch` or :class:`Entry`; count the results in its outcome."""
+        if not isinstance(item, EntryBatch | Entry):
             return item
         spider: Any = self.crawler.spider
         run = spider.runs.get(item.source_id)
         if run is None:
             return item
-        normalized = normalize(item, language=run.config.language, tags=run.config.tags)
-        if normalized is None:
-            run.outcome.warnings.append(f"item without a link skipped: {item.title[:80]!r}")
-            return item
+        if isinstance(item, Entry):
+            normalized = normalize(item, language=run.config.language, tags=run.config.tags)
+            if normalized is None:
+                run.outcome.warnings.append(f"item without a link skipped: {item.title[:80]!r}")
+                return item
+            items = [normalized]
+        else:
+            items = item.items
         async with self._lock:
             try:
-                result = await asyncio.to_thread(
-                    store_one,
+                results = await asyncio.to_thread(
+                    store_many,
                     spider.sessions,
-                    normalized,
+                    items,
                     baseline=run.baseline,
                     official=OFFICIAL_TAG in run.config.tags,
                 )
-            except Exception as exc:  # one bad row must not lose the rest of the pass
-                logger.exception("storing %s failed", normalized.canonical_url)
-                run.outcome.warnings.append(f"store failed: {type(exc).__name__}: {exc}")
+            except Exception as exc:  # one bad batch must not lose the rest of the pass
+                logger.exception("storing items of %s failed", item.source_id)
+                run.outcome.warnings.append(f"store failed: {_describe(exc)}")
                 return item
-        if result.article_id is not None:
-            run.outcome.new += 1
-            run.outcome.new_ids.append(result.article_id)
-        else:
-            run.outcome.duplicates += 1
+        outcome = run.outcome
+        for result in results:
+            if result.article_id is not None:
+                outcome.new += 1
+                outcome.new_ids.append(result.article_id)
+            elif result.error is not None:
+                outcome.warnings.append(f"store failed: {result.error}")
+            else:
+                outcome.duplicates += 1
         return item

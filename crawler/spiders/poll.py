@@ -19,15 +19,17 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.python.failure import Failure
 
+from crawler.db import make_reader
 from crawler.extract import extract_article
 from crawler.fetch_article import google_news_target, merge_article
 from crawler.items import Entry
 from crawler.middlewares import META_KEY, Fetch, fetch_of
 from crawler.models import utcnow
-from crawler.pipelines import known_items, normalize
+from crawler.pipelines import EntryBatch, Normalized, known_items, normalize
 from crawler.spiders.base import CollectError, Collector, SourceRun, content_type
 from crawler.spiders.feed import FeedCollector
 from crawler.spiders.listing import ListingCollector
@@ -50,7 +52,8 @@ class PollSpider(scrapy.Spider):
     """Fetches the index page of each source once, plus the follow-ups its collector asks for.
 
     Spider arguments: ``runs`` (source id → :class:`SourceRun`) and ``sessions`` (used by
-    :class:`~crawler.pipelines.StoragePipeline` and the known-item lookup).
+    :class:`~crawler.pipelines.StoragePipeline`; the known-item lookup reads through a
+    read-only engine on SQLite).
     """
 
     name = "wirewatch-poll"
@@ -65,6 +68,18 @@ class PollSpider(scrapy.Spider):
         super().__init__(*args, **kwargs)
         self.runs = dict(runs)
         self.sessions = sessions
+        # Known-item lookups read through an engine that never queues behind SQLite's write
+        # lock (the storage pipeline holds it while it writes); a stale answer only means
+        # the pipeline finds the duplicate itself.
+        bind = sessions.kw.get("bind")
+        reader = make_reader(bind) if isinstance(bind, Engine) else None
+        self._reader = reader if reader is not None and reader is not bind else None
+        self.reads = sessionmaker(self._reader) if self._reader is not None else sessions
+
+    def closed(self, reason: str) -> None:
+        """Dispose of the pass's read-only engine."""
+        if self._reader is not None:
+            self._reader.dispose()
 
     async def start(self) -> AsyncIterator[Request]:
         """One index request per source (never filtered as a duplicate)."""
@@ -101,7 +116,7 @@ class PollSpider(scrapy.Spider):
             dont_filter=index,
         )
 
-    async def on_page(self, response: Response) -> AsyncIterator[Entry | Request]:
+    async def on_page(self, response: Response) -> AsyncIterator[EntryBatch | Request]:
         """An index or follow-up page: parse it with the source's collector."""
         fetch = fetch_of(response.request)
         if fetch is None:
@@ -143,40 +158,56 @@ class PollSpider(scrapy.Spider):
 
     async def _route(
         self, run: SourceRun, entries: list[Entry]
-    ) -> tuple[list[Entry | Request], bool]:
-        """Drop stored entries; route new ones through resolve/article fetches.
+    ) -> tuple[list[EntryBatch | Request], bool]:
+        """Drop stored entries; batch new ones for storage or route them through fetches.
 
         Returns what to yield and whether every entry was already known.
         """
         run.outcome.found += len(entries)
-        pairs = [(e, normalize(e)) for e in entries]
-        valid = [(e, n) for e, n in pairs if n is not None]
-        if len(valid) < len(pairs):
-            _note(run, f"{len(pairs) - len(valid)} item(s) without a usable link skipped")
-        known = await asyncio.to_thread(self._known, run.config.id, [n for _, n in valid])
-        outputs: list[Entry | Request] = []
+        valid, known = await asyncio.to_thread(self._screen, run, entries)
+        if len(valid) < len(entries):
+            _note(run, f"{len(entries) - len(valid)} item(s) without a usable link skipped")
+        batch = EntryBatch(run.config.id, [])
+        outputs: list[EntryBatch | Request] = []
         for (entry, norm), seen in zip(valid, known, strict=True):
             if seen:
                 run.outcome.duplicates += 1
             elif is_google_news(norm.url) and run.resolve_budget > 0:
                 run.resolve_budget -= 1
                 outputs.append(self.source_request(run, norm.url, role="resolve", entry=entry))
+            elif (request := self._article_request(run, entry)) is not None:
+                outputs.append(request)
             else:
-                outputs.append(self._complete(run, entry))
+                batch.items.append(norm)
+        if batch.items:
+            outputs.insert(0, batch)
         return outputs, all(known)
 
-    def _known(self, source_id: str, items: list[Any]) -> list[bool]:
-        if not items:
-            return []
-        with self.sessions() as session:
-            return known_items(session, source_id, items)
+    def _screen(
+        self, run: SourceRun, entries: list[Entry]
+    ) -> tuple[list[tuple[Entry, Normalized]], list[bool]]:
+        """Normalise ``entries`` (dropping those without a link) and look up the stored ones.
 
-    def _complete(self, run: SourceRun, entry: Entry) -> Entry | Request:
-        """The entry itself, or a request for its article page when the source wants text."""
+        Runs in a worker thread.
+        """
+        config = run.config
+        pairs = [(e, normalize(e, language=config.language, tags=config.tags)) for e in entries]
+        valid = [(e, n) for e, n in pairs if n is not None]
+        if not valid:
+            return [], []
+        with self.reads() as session:
+            return valid, known_items(session, config.id, [n for _, n in valid])
+
+    def _article_request(self, run: SourceRun, entry: Entry) -> Request | None:
+        """A request for the entry's article page when the source wants its text."""
         if run.config.fetch_article and not run.baseline and run.article_budget > 0:
             run.article_budget -= 1
             return self.source_request(run, entry.url, role="article", entry=entry)
-        return entry
+        return None
+
+    def _complete(self, run: SourceRun, entry: Entry) -> Entry | Request:
+        """The entry itself, or a request for its article page when the source wants text."""
+        return self._article_request(run, entry) or entry
 
     def on_resolved(self, response: Response, entry: Entry) -> Iterator[Entry | Request]:
         """A Google News link fetched: continue with the publisher's URL when found."""

@@ -1,17 +1,26 @@
-"""Storage without a crawl: normalisation, exact duplicates, baseline flags, story joining."""
+"""Storage without a crawl: normalisation, exact duplicates, batches, baseline flags, stories."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
+from crawler import collect, pipelines
+from crawler.crawl_settings import CrawlSettings
 from crawler.items import Entry
-from crawler.models import Article, Story
-from crawler.pipelines import known_items, normalize, store_one
+from crawler.models import Article, Source, Story
+from crawler.pipelines import (
+    Normalized,
+    find_duplicate,
+    known_items,
+    normalize,
+    store_many,
+    store_one,
+)
 from crawler.sources import FeedSource
-from crawler.state import sync_sources
+from crawler.state import PollOutcome, sync_sources
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BODY = (
@@ -101,3 +110,141 @@ def test_known_items(db: Any) -> None:
     items = [c for c in candidates if c is not None]
     with sessions() as s:
         assert known_items(s, "a", items) == [True, True, False]
+
+
+def _items(*entries: Entry) -> list[Normalized]:
+    items = [normalize(e, language="en") for e in entries]
+    assert all(i is not None for i in items)
+    return [i for i in items if i is not None]
+
+
+def test_store_many_dedupes_like_store_one_within_and_across_batches(db: Any) -> None:
+    _, sessions = db
+    _setup(sessions, "a", "b")
+    first = store_many(
+        sessions,
+        _items(
+            Entry("a", "https://x.example/p/1?utm_medium=feed", "Fees", BODY),
+            Entry("a", "https://x.example/p/1#comments", "Fees (updated)"),
+            Entry("a", "https://x.example/p/2", "Other", guid="G"),
+            Entry("a", "https://x.example/p/3", "Moved", guid="G"),
+            Entry("a", "https://x.example/print/1", "Fees", BODY),
+            Entry("b", "https://y.example/wire/1", "Fees", BODY),
+        ),
+        baseline=False,
+        now=NOW,
+    )
+    assert [r.duplicate_of for r in first] == [None, "url", None, "guid", "content", None]
+    assert first[5].joined_story and first[5].story_id == first[0].story_id
+    again = store_many(
+        sessions,
+        _items(
+            Entry("a", "https://x.example/p/1", "Fees"),
+            Entry("a", "https://x.example/p/9", "Other again", guid="G"),
+            Entry("a", "https://x.example/copy/1", "Fees", BODY),
+            Entry("a", "https://x.example/p/4", "Fresh"),
+        ),
+        baseline=True,
+        now=NOW,
+    )
+    assert [r.duplicate_of for r in again] == ["url", "guid", "content", None]
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Article)) == 4
+        assert find_duplicate(s, _items(Entry("b", "https://y.example/wire/1"))[0]) == "url"
+        assert find_duplicate(s, _items(Entry("b", "https://y.example/new"))[0]) is None
+
+
+def test_store_many_loses_only_the_racing_or_failing_item(db: Any, monkeypatch: Any) -> None:
+    _, sessions = db
+    _setup(sessions, "a")
+    store_one(sessions, _items(Entry("a", "https://x.example/taken", "Taken"))[0], baseline=False)
+    # Another writer stored "taken" after the batch's lookup: the unique key catches it.
+    monkeypatch.setattr(pipelines.StoredKeys, "load", classmethod(lambda cls, s, i: cls()))
+    attach = pipelines.attach_article
+
+    def flaky(session: Any, article: Article, **kw: Any) -> Any:
+        if article.title == "Broken":
+            raise RuntimeError("boom")
+        return attach(session, article, **kw)
+
+    monkeypatch.setattr(pipelines, "attach_article", flaky)
+    results = store_many(
+        sessions,
+        _items(
+            Entry("a", "https://x.example/1", "One"),
+            Entry("a", "https://x.example/taken", "Taken again"),
+            Entry("a", "https://x.example/broken", "Broken"),
+            Entry("a", "https://x.example/2", "Two"),
+        ),
+        baseline=False,
+        now=NOW,
+    )
+    assert [r.duplicate_of for r in results] == [None, "race", None, None]
+    assert results[2].article_id is None and results[2].error == "RuntimeError: boom"
+    with sessions() as s:
+        titles = set(s.scalars(select(Article.title)))
+        assert titles == {"Taken", "One", "Two"}
+        assert s.scalar(select(func.count()).select_from(Story)) == 3
+
+
+def test_store_many_falls_back_to_one_transaction_per_item(db: Any, monkeypatch: Any) -> None:
+    _, sessions = db
+    _setup(sessions, "a")
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("transaction lost")
+
+    monkeypatch.setattr(pipelines, "_store_chunk", broken)
+    results = store_many(
+        sessions,
+        _items(Entry("a", "https://x.example/1", "One"), Entry("a", "https://x.example/1", "Dup")),
+        baseline=False,
+        now=NOW,
+    )
+    assert results[0].article_id is not None and results[1].duplicate_of == "url"
+
+
+def test_record_all_records_every_outcome_and_skips_a_bad_one(db: Any) -> None:
+    _, sessions = db
+    _setup(sessions, "a", "b", "c")
+    outcomes = {
+        "a": PollOutcome("a", status="ok", http_status=200, etag='"e"', new=2),
+        "b": PollOutcome("b", status="failed", error="HTTP 500"),
+        "ghost": PollOutcome("ghost", status="not_modified"),
+        "c": PollOutcome("c", status="skipped", error="leased by another poller"),
+    }
+    configs = {
+        sid: FeedSource(id=sid, type="rss", url=f"https://{sid}.example/")
+        for sid in ("a", "b", "c", "ghost")
+    }
+    collect._record_all(sessions, outcomes, configs, CrawlSettings(), 5, None)
+    with sessions() as s:
+        a, b, c = (s.get(Source, sid) for sid in ("a", "b", "c"))
+        assert a is not None and a.etag == '"e"' and a.baseline_done and a.items_seen == 2
+        assert b is not None and b.consecutive_failures == 1 and b.last_error == "HTTP 500"
+        assert c is not None and c.last_polled_at is None
+        assert a.next_poll_at is not None and b.next_poll_at is not None
+        assert b.next_poll_at - b.last_polled_at >= timedelta(minutes=1)
+
+
+def test_record_all_falls_back_per_source(db: Any, monkeypatch: Any) -> None:
+    _, sessions = db
+    _setup(sessions, "a", "b")
+    calls: list[str] = []
+    real = collect._record_one
+
+    def once_broken(session: Any, sid: str, *args: Any) -> None:
+        calls.append(sid)
+        if len(calls) == 2:  # the one-transaction attempt breaks at the second source
+            raise RuntimeError("connection lost")
+        real(session, sid, *args)
+
+    monkeypatch.setattr(collect, "_record_one", once_broken)
+    outcomes = {sid: PollOutcome(sid, status="ok", http_status=200) for sid in ("a", "b")}
+    configs = {
+        sid: FeedSource(id=sid, type="rss", url=f"https://{sid}.example/") for sid in ("a", "b")
+    }
+    collect._record_all(sessions, outcomes, configs, CrawlSettings(), 5, None)
+    assert calls == ["a", "b", "a", "b"]
+    with sessions() as s:
+        assert all(s.get(Source, sid).baseline_done for sid in ("a", "b"))  # type: ignore[union-attr]
