@@ -281,7 +281,7 @@ def _describe(g: Growth, window: int) -> str:
 @register("archive", "insert+dedupe rate: last window vs first while growing the archive")
 def run(options: RunOptions) -> Result:
     target, window = (50_000, 5_000) if options.quick else (1_000_000, 10_000)
-    sqlite_budget, pg_budget = (240.0, 120.0) if options.quick else (540.0, 300.0)
+    sqlite_budget, pg_budget = (240.0, 120.0) if options.quick else (600.0, 300.0)
     with migrated_sqlite() as (engine, _):
         lite = grow(session_factory(engine), target, window, sqlite_budget, "SQLite")
     notes = [_describe(lite, window)]

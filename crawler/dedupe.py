@@ -15,27 +15,43 @@ Parameters: 128 permutations, 32 bands × 4 rows. The LSH S-curve P(candidate) =
 (1/32)^(1/4) ≈ 0.42, sits below the verification threshold on purpose: a false candidate
 costs one signature comparison, a missed one costs a duplicate alert.
 
-Concurrency: on PostgreSQL ``attach_article`` and ``repair_recent`` take one transaction-level
-advisory lock, so two processes attaching copies of one story serialise and the second sees
-the first's committed story (READ COMMITTED, the default). SQLite serialises writers with
-``BEGIN IMMEDIATE`` already. A caller running at REPEATABLE READ or above, or anything that
-bypasses ``attach_article``, can still split a story; ``repair_recent`` merges those.
+Cost per article does not grow with the archive: each band key reads at most ``PER_BAND``
+of its newest rows from the ``(band, article_id)`` index, at most ``MAX_CANDIDATES``
+signatures are compared, and the article's band keys go in with one multi-row INSERT.
+
+Concurrency: on PostgreSQL ``attach_article`` (after its text work, before its first lookup)
+and ``repair_recent`` take one transaction-level advisory lock, so two processes attaching
+copies of one story serialise and the second sees the first's committed story (READ
+COMMITTED, the default). SQLite serialises writers with ``BEGIN IMMEDIATE`` already. A caller
+running at REPEATABLE READ or above, or anything that bypasses ``attach_article``, can still
+split a story; ``repair_recent`` merges those.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    TextClause,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from crawler import shingles as _sh
-from crawler.models import Article, Delivery, Match, Story, StoryBand, utcnow
+from crawler.models import Article, Delivery, Match, Story, StoryBand, UTCDateTime, utcnow
 from crawler.shingles import shingles
 
 __all__ = [
@@ -70,6 +86,7 @@ MIN_SIZE = 30.0  # word-equivalents (a CJK character counts 1/2)
 MIN_EXACT_SIZE = 8.0
 WINDOW = timedelta(days=14)
 MAX_CANDIDATES = 50
+PER_BAND = 200  # rows read per band key: bounds a band shared by boilerplate
 
 _SCHEME = "affine32"  # explicit: datasketch's default scheme changed in 2.0
 _BYTEORDER = "<"
@@ -78,6 +95,7 @@ _LOCK_KEY = int.from_bytes(
     hashlib.blake2b(b"wirewatch.dedupe", digest_size=8).digest(), "big", signed=True
 )
 _EMPTY = np.uint32(0xFFFFFFFF)
+_HEADER = 13  # serialised seed (8 bytes), negated permutation count (4), scheme code (1)
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME)
 
 assert BANDS * ROWS <= NUM_PERM
@@ -183,19 +201,54 @@ def _lock(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
 
 
-def _find_exact(session: Session, article: Article, since: datetime) -> int | None:
+def _find_exact(session: Session, article_id: int, digest: str, since: datetime) -> int | None:
     stmt = (
         select(Article.story_id)
         .join(Story, Story.id == Article.story_id)
         .where(
-            Article.content_hash == article.content_hash,
-            Article.id != article.id,
+            Article.content_hash == digest,
+            Article.id != article_id,
             Story.first_seen_at >= since,
         )
         .order_by(Story.first_seen_at, Story.id)
         .limit(1)
     )
     return session.execute(stmt).scalar_one_or_none()
+
+
+def _candidate_sql(n: int) -> TextClause:
+    """The LSH candidate query for ``n`` band keys (built once per ``n``).
+
+    One branch per band key, each reading at most ``PER_BAND`` of the newest rows of that
+    band from the ``(band, article_id)`` index, so a band shared by many articles (boilerplate)
+    costs at most ``PER_BAND`` rows instead of all of them. The window filter joins the story.
+    """
+    sql = _CANDIDATE_SQL.get(n)
+    if sql is None:
+        branch = (
+            "SELECT * FROM (SELECT article_id, story_id FROM story_bands WHERE band = :k{i} "
+            "ORDER BY article_id DESC LIMIT :per_band) AS b{i}"
+        )
+        union = " UNION ALL ".join(branch.format(i=i) for i in range(n))
+        sql = (
+            text(
+                f"SELECT c.article_id, c.story_id FROM ({union}) AS c "
+                "JOIN stories ON stories.id = c.story_id "
+                "WHERE c.article_id != :article_id AND stories.first_seen_at >= :since"
+            )
+            .bindparams(
+                *(bindparam(f"k{i}", type_=BigInteger()) for i in range(n)),
+                bindparam("per_band", type_=Integer()),
+                bindparam("article_id", type_=BigInteger()),
+                bindparam("since", type_=UTCDateTime()),
+            )
+            .columns(article_id=Integer(), story_id=Integer())
+        )
+        _CANDIDATE_SQL[n] = sql
+    return sql
+
+
+_CANDIDATE_SQL: dict[int, TextClause] = {}
 
 
 def _find_similar(
@@ -206,36 +259,50 @@ def _find_similar(
     since: datetime,
     threshold: float,
 ) -> int | None:
-    hits = func.count().label("hits")
-    stmt = (
-        select(StoryBand.article_id, StoryBand.story_id, hits)
-        .join(Story, Story.id == StoryBand.story_id)
-        .where(
-            StoryBand.band.in_(keys),
-            StoryBand.article_id != article_id,
-            Story.first_seen_at >= since,
-        )
-        .group_by(StoryBand.article_id, StoryBand.story_id)
-        .order_by(hits.desc(), StoryBand.article_id)
-        .limit(MAX_CANDIDATES)
-    )
-    candidates = {row.article_id: row.story_id for row in session.execute(stmt)}
-    if not candidates:
+    params: dict[str, object] = {f"k{i}": k for i, k in enumerate(keys)}
+    params |= {"per_band": PER_BAND, "article_id": article_id, "since": since}
+    hits: Counter[int] = Counter()
+    story_of: dict[int, int] = {}
+    for cand_id, story_id in session.execute(_candidate_sql(len(keys)), params):
+        hits[cand_id] += 1
+        story_of[cand_id] = story_id
+    if not hits:
         return None
-    blobs = session.execute(
-        select(Article.id, Article.minhash).where(Article.id.in_(candidates))
-    ).all()
+    # Most shared bands first, then the older article.
+    ranked = sorted(hits, key=lambda a: (-hits[a], a))[:MAX_CANDIDATES]
+    rows = session.execute(select(Article.id, Article.minhash).where(Article.id.in_(ranked))).all()
+    ids = [cand_id for cand_id, _ in rows]
+    scores = _scores(sig, [blob for _, blob in rows])
     best: tuple[float, int] | None = None
-    for cand_id, blob in blobs:
-        cand = _load(blob)
-        if cand is None:
-            continue
-        score = jaccard(sig, cand)
-        story_id = candidates[cand_id]
+    for cand_id, score in zip(ids, scores, strict=True):
+        story_id = story_of[cand_id]
         # Highest similarity wins; among equals, the older story (lower id).
         if score >= threshold and (best is None or (score, -story_id) > (best[0], -best[1])):
             best = (score, story_id)
     return best[1] if best else None
+
+
+def _scores(sig: LeanMinHash, blobs: Sequence[bytes | None]) -> list[float]:
+    """``jaccard(sig, from_bytes(blob))`` for each blob, -1.0 where a blob is not ours.
+
+    Compares the stored bytes directly: a blob with our header (seed, permutation count,
+    scheme) and length holds its hash values at a fixed offset.
+    """
+    mine = to_bytes(sig)
+    header, size = mine[:_HEADER], len(mine)
+    out = [-1.0] * len(blobs)
+    good: list[int] = []
+    values: list[bytes] = []
+    for i, blob in enumerate(blobs):
+        if blob is not None and len(blob) == size and blob[:_HEADER] == header:
+            good.append(i)
+            values.append(blob[_HEADER:])
+    if good:
+        stored = np.frombuffer(b"".join(values), dtype="<u4").reshape(len(good), NUM_PERM)
+        same = np.count_nonzero(stored == sig.hashvalues, axis=1)
+        for i, n in zip(good, same.tolist(), strict=True):
+            out[i] = float(n) / float(NUM_PERM)
+    return out
 
 
 def _lead_is_official(session: Session, story: Story, official_sources: Collection[str]) -> bool:
@@ -278,33 +345,32 @@ def attach_article(
     source in ``official_sources``) and the lead is still the first article and not from a
     source in ``official_sources``. Idempotent for an attached article.
     """
-    session.flush()
+    session.flush()  # a no-op when the caller has just flushed the article
     if article.story_id is not None:
         story = session.get(Story, article.story_id)
         if story is not None:
             return story, False
     now = now or utcnow()
     since = now - window
-    _lock(session)
 
+    # Text work first, outside the lock; the article is written once, at the end.
     title, body = _article_text(article)
-    if article.content_hash is None:
-        article.content_hash = content_hash(title, body)
+    digest = content_hash(title, body) if article.content_hash is None else article.content_hash
     units = _sh.tokens(f"{title}\n{body}")
     size = _sh.size(units)
-
-    story_id: int | None = None
-    if size >= MIN_EXACT_SIZE:
-        story_id = _find_exact(session, article, since)
+    sig: LeanMinHash | None = None
     keys: list[int] = []
     if size >= MIN_SIZE:
         sig = signature(_sh.shingles_of(units))
-        keys = band_keys(sig)
-        article.minhash = to_bytes(sig)
-        if story_id is None and keys:
-            story_id = _find_similar(session, article.id, sig, keys, since, threshold)
+        keys = list(dict.fromkeys(band_keys(sig)))
 
-    is_official = official or article.source_id in official_sources
+    _lock(session)
+    story_id: int | None = None
+    if size >= MIN_EXACT_SIZE:
+        story_id = _find_exact(session, article.id, digest, since)
+    if story_id is None and sig is not None and keys:
+        story_id = _find_similar(session, article.id, sig, keys, since, threshold)
+
     if story_id is None:
         story = Story(
             lead_article_id=article.id,
@@ -314,31 +380,54 @@ def attach_article(
             updated_at=now,
         )
         session.add(story)
-        session.flush()
+        article.story = story
         created = True
     else:
-        values: dict[str, object] = {"article_count": Story.article_count + 1, "updated_at": now}
+        story = _join_story(session, story_id, article, now, official, official_sources)
+        article.story_id = story_id
+        created = False
+    article.content_hash = digest
+    if sig is not None:
+        article.minhash = to_bytes(sig)
+    session.flush()  # the new story (if any) and the article's hash, signature and story
+    if keys:
+        session.connection().execute(
+            insert(StoryBand),
+            [
+                {"article_id": article.id, "band": k, "story_id": story.id, "created_at": now}
+                for k in keys
+            ],
+        )
+    return story, created
+
+
+def _join_story(
+    session: Session,
+    story_id: int,
+    article: Article,
+    now: datetime,
+    official: bool,
+    official_sources: Collection[str],
+) -> Story:
+    """Count ``article`` into story ``story_id`` (lead rules as in ``attach_article``).
+
+    One UPDATE … RETURNING refreshes the story; it is read beforehand only when the article
+    is official and may take the lead.
+    """
+    values: dict[str, object] = {"article_count": Story.article_count + 1, "updated_at": now}
+    if official or article.source_id in official_sources:
         current = session.get(Story, story_id, populate_existing=True)
         assert current is not None
-        if is_official and not _lead_is_official(session, current, official_sources):
+        if not _lead_is_official(session, current, official_sources):
             values |= {"lead_article_id": article.id, "title": article.title or ""}
-        session.execute(
-            update(Story)
-            .where(Story.id == story_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        story = session.get(Story, story_id, populate_existing=True)
-        assert story is not None
-        created = False
-
-    article.story_id = story.id
-    session.add_all(
-        StoryBand(article_id=article.id, band=k, story_id=story.id, created_at=now)
-        for k in dict.fromkeys(keys)
-    )
-    session.flush()
-    return story, created
+    story = session.execute(
+        update(Story)
+        .where(Story.id == story_id)
+        .values(**values)
+        .returning(Story)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).scalar_one()
+    return story
 
 
 def merge_stories(

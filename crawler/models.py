@@ -115,7 +115,8 @@ class Article(Base):
     __tablename__ = "articles"
     __table_args__ = (
         UniqueConstraint("source_id", "guid"),
-        Index("ix_articles_content_hash", "content_hash"),
+        # content_hash first: the story lookup; with source_id: the per-source duplicate check
+        Index("ix_articles_content_hash_source", "content_hash", "source_id"),
         Index("ix_articles_published_at", "published_at"),
         Index("ix_articles_unmatched", "matched_at", "id"),
     )
@@ -146,10 +147,17 @@ class Article(Base):
 
 
 class StoryBand(Base):
-    """MinHash LSH band keys of an article, for near-duplicate lookups in SQL."""
+    """MinHash LSH band keys of an article, for near-duplicate lookups in SQL.
+
+    ``(band, article_id)`` serves the candidate lookup (newest rows of a band first);
+    ``story_id`` serves story merges and the cascade when a story is deleted.
+    """
 
     __tablename__ = "story_bands"
-    __table_args__ = (Index("ix_story_bands_band", "band"),)
+    __table_args__ = (
+        Index("ix_story_bands_band_article", "band", "article_id"),
+        Index("ix_story_bands_story_id", "story_id"),
+    )
 
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True

@@ -154,6 +154,17 @@ def test_bytes_round_trip(words: list[str]) -> None:
     assert band_keys(back) == band_keys(sig)
 
 
+@settings(max_examples=20, deadline=None)
+@given(word_lists, word_lists)
+def test_scores_on_stored_bytes_equal_jaccard(w1: list[str], w2: list[str]) -> None:
+    from datasketch import LeanMinHash, MinHash
+
+    a, b = signature(_text(w1)), signature(_text(w2))
+    other = to_bytes(LeanMinHash(MinHash(num_perm=dedupe.NUM_PERM, seed=1, scheme="affine32")))
+    blobs = [to_bytes(b), None, b"nope", other, to_bytes(a)]
+    assert dedupe._scores(a, blobs) == [jaccard(a, b), -1.0, -1.0, -1.0, 1.0]
+
+
 def test_band_keys_fit_a_signed_bigint() -> None:
     keys = band_keys(signature(" ".join(WORDS)))
     assert all(-(2**63) <= k < 2**63 for k in keys)

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler import dedupe
 from crawler.dedupe import MIN_SIZE, attach_article, merge_stories, repair_recent, text_size
 from crawler.models import Article, Delivery, Match, Source, Story, StoryBand
 
@@ -109,6 +110,43 @@ def test_exact_copy_joins_by_content_hash_and_attach_is_idempotent(sessions) -> 
         again, created = attach_article(s, two, now=T0)
         assert again.id == story.id and not created
         assert again.article_count == 2
+
+
+def test_attach_flushes_once_and_writes_the_bands_in_one_insert(sessions) -> None:  # type: ignore[no-untyped-def]
+    with sessions.begin() as s:
+        attach_article(s, _add(s, "wire", "Ship runs aground", WIRE_BODY), now=T0)
+        copy = _add(s, "site-a", "Ship aground | Site A", "Site A: " + WIRE_BODY)
+        statements: list[str] = []
+        flushes: list[int] = []
+        event.listen(s.get_bind(), "before_cursor_execute", lambda *a: statements.append(a[2]))
+        event.listen(s, "after_flush", lambda *a: flushes.append(1))
+        story, created = attach_article(s, copy, now=T0 + timedelta(hours=1))
+        assert not created and story.article_count == 2
+        assert len(flushes) == 1
+        assert sum("INSERT INTO story_bands" in q for q in statements) == 1
+        assert s.scalar(select(func.count()).where(StoryBand.article_id == copy.id)) == 32
+
+
+def test_a_band_shared_by_many_articles_reads_only_its_newest_rows(  # type: ignore[no-untyped-def]
+    sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dedupe, "PER_BAND", 2)
+    with sessions.begin() as s:
+        first, _ = attach_article(s, _add(s, "wire", "Ship runs aground", WIRE_BODY), now=T0)
+        for i, source in enumerate(("site-a", "site-b", "gov")):
+            body = f"{source} report {i}: " + WIRE_BODY
+            story, created = attach_article(s, _add(s, source, "Ship aground", body), now=T0)
+            assert story.id == first.id and not created
+        art = _add(s, "gov2", "Ship aground", "gov2 says " + WIRE_BODY)
+        s.flush()
+        sig = dedupe.signature(f"{art.title}\n{art.body}")
+        keys = dedupe.band_keys(sig)
+        params = {f"k{i}": k for i, k in enumerate(keys)}
+        params |= {"per_band": 2, "article_id": art.id, "since": T0 - timedelta(days=1)}
+        rows = s.execute(dedupe._candidate_sql(len(keys)), params).all()
+        assert 0 < len(rows) <= 2 * len(keys)
+        story, created = attach_article(s, art, now=T0)
+        assert story.id == first.id and not created and story.article_count == 5
 
 
 def test_unrelated_articles_stay_apart(sessions) -> None:  # type: ignore[no-untyped-def]
