@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from crawler.models import Article, Delivery, Story
+from crawler.models import Article, Delivery, Story, StoryBand
 
 OPEN_STATUSES = ("pending", "sending", "failed")
 
@@ -32,3 +32,16 @@ def prune_articles(session: Session, before: datetime, batch: int = 5000) -> int
         still_used = exists().where(Article.story_id == Story.id)
         session.execute(delete(Story).where(Story.id.in_(story_ids), ~still_used))
     return len(ids)
+
+
+def prune_bands(session: Session, before: datetime) -> int:
+    """Delete near-duplicate band keys of articles first seen before ``before``.
+
+    Story lookups only consider recent stories, so older keys only grow the band index (and
+    every commit's cost). Article ids grow with time, so the cut is a range on the primary key.
+    """
+    cutoff = session.scalar(select(func.min(Article.id)).where(Article.fetched_at >= before))
+    if cutoff is None:
+        cutoff = (session.scalar(select(func.max(Article.id))) or 0) + 1
+    result = session.execute(delete(StoryBand).where(StoryBand.article_id < cutoff))
+    return result.rowcount or 0

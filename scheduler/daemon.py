@@ -385,14 +385,19 @@ class Daemon:
         check_sources(self._sessions, self.config, datetime.now(UTC))
 
     def _retention(self) -> None:
-        from crawler.retention import prune_articles
+        from crawler.dedupe import WINDOW
+        from crawler.retention import prune_articles, prune_bands
 
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            bands = prune_bands(session, now - 2 * WINDOW)
         keep = self.config.settings.retention.articles
+        articles = 0
         if keep is not None:
             with self._sessions.begin() as session:
-                n = prune_articles(session, datetime.now(UTC) - keep)
-            if n:
-                log.info("retention: removed %d old articles", n)
+                articles = prune_articles(session, now - keep)
+        if articles or bands:
+            log.info("retention: removed %d old articles, %d old band keys", articles, bands)
 
     async def _run_once(self) -> None:
         """One full cycle: poll every due source, match, deliver (digests included), exit."""

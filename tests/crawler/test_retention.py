@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from crawler.models import Article, Delivery, Match, Story
-from crawler.retention import prune_articles
+from crawler.models import Article, Delivery, Match, Story, StoryBand
+from crawler.retention import prune_articles, prune_bands
 from tests.factories import add_article, add_source
 
 OLD = datetime(2020, 1, 1, tzinfo=UTC)
@@ -39,3 +39,20 @@ def test_prune_keeps_new_and_owed(db) -> None:  # type: ignore[no-untyped-def]
         assert s.scalar(select(func.count()).select_from(Delivery)) == 1
     with sessions.begin() as s:
         assert prune_articles(s, now - timedelta(days=30)) == 0
+
+
+def test_prune_bands_keeps_recent_keys(db) -> None:  # type: ignore[no-untyped-def]
+    _, sessions = db
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        add_source(s)
+        old = add_article(s, 1, "old", when=OLD)
+        new = add_article(s, 2, "new", when=now)
+        for art in (old, new):
+            s.add_all(StoryBand(article_id=art.id, band=b, story_id=art.story_id) for b in (1, 2))
+    with sessions.begin() as s:
+        assert prune_bands(s, now - timedelta(days=28)) == 2
+    with sessions() as s:
+        assert {b.article_id for b in s.scalars(select(StoryBand))} == {new.id}
+    with sessions.begin() as s:
+        assert prune_bands(s, now + timedelta(days=1)) == 2  # nothing recent: all keys go
