@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,6 +70,15 @@ def _reader_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """A sessionmaker that keeps loaded objects usable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def lock_transaction(session: Session, key: int) -> None:
+    """Serialise this transaction with others taking ``key`` (PostgreSQL advisory lock).
+
+    SQLite needs nothing: its writers already serialise at BEGIN IMMEDIATE.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def is_sqlite(engine: Engine) -> bool:

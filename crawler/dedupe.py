@@ -51,6 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from crawler import shingles as _sh
+from crawler.db import lock_transaction
 from crawler.models import Article, Delivery, Match, Story, StoryBand, UTCDateTime, utcnow
 from crawler.shingles import shingles
 
@@ -197,8 +198,7 @@ def _load(blob: bytes | None) -> LeanMinHash | None:
 
 def _lock(session: Session) -> None:
     """Serialise story assignment across processes (PostgreSQL; held until commit)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    lock_transaction(session, _LOCK_KEY)
 
 
 def _find_exact(session: Session, article_id: int, digest: str, since: datetime) -> int | None:

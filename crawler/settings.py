@@ -50,6 +50,9 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
             # Below RedirectMiddleware (600) and HttpCompressionMiddleware (590): responses
             # reach it final and inflated, with their redirect chain in the meta.
             "crawler.middlewares.ConditionalGetMiddleware": 580,
+            # robots.txt parsers outlive a pass (Scrapy's own keeps them per crawl).
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawler.robots.CachedRobotsTxtMiddleware": 100,
         },
         "ITEM_PIPELINES": {"crawler.pipelines.StoragePipeline": 300},
         # Scrapy starts this many tasks for every callback's output, even an empty one. A

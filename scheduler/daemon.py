@@ -25,6 +25,7 @@ log = logging.getLogger("wirewatch.daemon")
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 POLL_TICK = timedelta(seconds=15)
 RELOAD_TICK = timedelta(seconds=2)
+CONFIG_SYNC_LOCK = 0x77697266  # advisory lock key: config → database sync
 
 
 class DaemonError(RuntimeError):
@@ -220,10 +221,13 @@ class Daemon:
     def _apply_config(self, config: Config) -> None:
         from alerts.catchup import note_changes
         from alerts.matcher import Engine
+        from crawler.db import lock_transaction
         from crawler.state import sync_sources
 
         matcher = Engine.compile([w for w in config.watchlists if w.enabled])
         with self._sessions.begin() as session:
+            # Daemons sharing a PostgreSQL database may start together: one syncs at a time.
+            lock_transaction(session, CONFIG_SYNC_LOCK)
             sync_sources(session, config.sources.sources)
             changes = note_changes(session, config.watchlists, datetime.now(UTC))
         self.config, self._matcher = config, matcher

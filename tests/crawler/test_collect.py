@@ -183,3 +183,19 @@ def test_url_variants_are_stored_once(
     assert outcome["new"] == 2 and outcome["duplicates"] == 2
     stored = sorted(a.canonical_url for a in _articles(sessions, "variants"))
     assert stored == [f"{base}/story/42", f"{base}/story/43"]
+
+
+def test_robots_txt_is_kept_across_passes(sqlite_db: Any, poller_factory: Any) -> None:
+    url, _ = sqlite_db
+    with NewsServer(hosts=3, feeds_per_host=2, items_per_feed=2) as srv:
+        urls = srv.feed_urls()
+        srv.set_fault(srv.robots_url(2), Fault("status", status=503))  # host 2: server error
+        sources = [feed(f"f{i}", u) for i, u in enumerate(urls)]
+        poller = poller_factory(url)
+        for _ in range(3):
+            outcomes = poller.poll(sources, FAST)
+            assert all(o["status"] in ("ok", "not_modified") for o in outcomes.values())
+        robots = [r for r in srv.requests() if r.path == "/robots.txt"]
+        per_host = {h: sum(r.url == srv.robots_url(h) for r in robots) for h in range(3)}
+    # Answered robots.txt is fetched once per host for all passes; a 503 is asked again.
+    assert per_host == {0: 1, 1: 1, 2: 3}
