@@ -57,7 +57,7 @@ def catch_up(
 ) -> int:
     """Queue alerts, once, for archived stories since ``since`` that ``wl`` matches and has not
     alerted yet; returns how many stories were queued. The caller commits."""
-    engine = Engine.compile([wl.model_copy(update={"enabled": True})])
+    engine = Engine.compile_one(wl)
     queued = 0
     for hit in list(replay(session, engine, since, source_tags)):
         if hit.story_id is None:

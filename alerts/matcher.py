@@ -440,6 +440,11 @@ class Engine:
             )
         return cls(watches, compiler)
 
+    @classmethod
+    def compile_one(cls, watchlist: Watchlist) -> Engine:
+        """Compile a single watchlist, disabled or not (checks, backtests, catch-ups)."""
+        return cls.compile([watchlist.model_copy(update={"enabled": True})])
+
     def _build(self) -> None:
         entries: dict[str, _Entry] = {}
 

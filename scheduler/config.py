@@ -245,7 +245,7 @@ def _check_watchlist(
         from alerts.matcher import Engine
 
         try:
-            Engine.compile([wl.model_copy(update={"enabled": True})])
+            Engine.compile_one(wl)
         except ValueError as exc:
             problems.append(doc.problem(("groups",), str(exc)))
 

@@ -38,7 +38,7 @@ def backtest(
         window = parse_duration(since)
     except (KeyError, ValueError) as exc:
         raise fail(str(exc).strip("'\"")) from None
-    engine = Engine.compile([wl.model_copy(update={"enabled": True})])
+    engine = Engine.compile_one(wl)
     tags = {s.id: s.tags for s in ctx.config.sources.sources}
     start = datetime.now(UTC) - window
 
