@@ -309,27 +309,35 @@ class Daemon:
 
     # ----- jobs ------------------------------------------------------------------------------
 
+    async def _poll_due(self, limit: int) -> bool:
+        """Claim up to ``limit`` due sources, crawl them once, count and log the pass.
+
+        Returns whether anything was polled; a failed crawl raises (its sources re-poll).
+        """
+        from crawler.state import claim_due
+
+        with self._sessions() as session:  # claim_due commits its claim itself
+            ids = claim_due(session, datetime.now(UTC), self.owner, limit)
+        by_id = {s.id: s for s in self.config.sources.sources}
+        sources = [by_id[i] for i in ids if i in by_id]
+        if not sources:
+            return False
+        report = await self._collect(sources)
+        self._count_poll(report)
+        log.info("poll: %s", _summary(report))
+        return True
+
     async def _poll_job(self) -> None:
         if self._stopping:
             return
-        from crawler.state import claim_due
-
-        now = datetime.now(UTC)
-        with self._sessions() as session:  # claim_due commits its claim itself
-            ids = claim_due(session, now, self.owner, 500)
-        if not ids:
-            return
-        by_id = {s.id: s for s in self.config.sources.sources}
-        sources = [by_id[i] for i in ids if i in by_id]
-        self._crawl_task = asyncio.ensure_future(self._collect(sources))
+        self._crawl_task = asyncio.ensure_future(self._poll_due(500))
         try:
-            report = await self._crawl_task
+            polled = await self._crawl_task
         except Exception:
             log.exception("collection pass failed; sources will be retried")
             return
-        self._count_poll(report)
-        log.info("poll: %s", _summary(report))
-        await self._thread_job("match", self._match)()
+        if polled:
+            await self._thread_job("match", self._match)()
 
     async def _collect(self, sources: list[Any]) -> Any:
         from crawler.collect import collect
@@ -405,17 +413,8 @@ class Daemon:
 
     async def _run_once(self) -> None:
         """One full cycle: poll every due source, match, deliver (digests included), exit."""
-        from crawler.state import claim_due
-
         try:
-            with self._sessions() as session:
-                ids = claim_due(session, datetime.now(UTC), self.owner, 10_000)
-            by_id = {s.id: s for s in self.config.sources.sources}
-            sources = [by_id[i] for i in ids if i in by_id]
-            if sources:
-                report = await self._collect(sources)
-                self._count_poll(report)
-                log.info("poll: %s", _summary(report))
+            await self._poll_due(10_000)
             await asyncio.to_thread(self._match)
             await asyncio.to_thread(self._dispatch)
             await asyncio.to_thread(self._digests)
