@@ -135,6 +135,29 @@ def _select(sel: Selector, query: str) -> list[Selector]:
     return list(sel.css(query))
 
 
+@dataclass(slots=True)
+class Listing:
+    """What a listing page gave: its entries, and counts that explain an empty result."""
+
+    entries: list[Entry]
+    matched: int = 0  # nodes matched by the list selector
+    linked: int = 0  # of those, with a usable http(s) link
+    kept: int = 0  # of those, kept by link_pattern
+
+    def problem(self, list_selector: str, link_pattern: str | None) -> str | None:
+        """Why nothing came out of the page (None when entries were found)."""
+        if self.entries:
+            return None
+        if not self.matched:
+            return f"selector {list_selector!r} matched 0 items"
+        if not self.linked:
+            return f"selector {list_selector!r} matched {self.matched} items but none had a link"
+        return (
+            f"selector {list_selector!r} matched {self.matched} items; link_pattern "
+            f"{link_pattern!r} kept none of their {self.linked} links"
+        )
+
+
 def extract_listing(
     html: bytes | str,
     *,
@@ -148,8 +171,8 @@ def extract_listing(
     dayfirst: bool = False,
     source_id: str = "",
     content_type: str | None = None,
-) -> list[Entry]:
-    """Items of an HTML news listing page as :class:`Entry` objects.
+) -> Listing:
+    """Items of an HTML news listing page, with counts that explain an empty page.
 
     Selectors are CSS, or XPath when they start with ``/`` or ``(``. Each node matched by
     ``list_selector`` is one item: an ``<a>`` is the link itself, otherwise
@@ -163,8 +186,9 @@ def extract_listing(
     base = urljoin(url, clean_href(sel.xpath("//base/@href").get()) or "") or url
     pattern = re.compile(link_pattern) if link_pattern else None
     seen: set[str] = set()
-    entries: list[Entry] = []
+    out = Listing([])
     for item in _select(sel, list_selector)[:MAX_LISTING_ITEMS]:
+        out.matched += 1
         root = item.root
         is_link = getattr(root, "tag", None) == "a"
         link_node = item if is_link else next(iter(_select(item, link_selector or "a[href]")), None)
@@ -179,7 +203,11 @@ def extract_listing(
         link = unwrap_redirect(urljoin(base, href))
         if not link.startswith(("http://", "https://")):
             continue
-        if (pattern and not pattern.search(link)) or link in seen:
+        out.linked += 1
+        if pattern and not pattern.search(link):
+            continue
+        out.kept += 1
+        if link in seen:
             continue
         seen.add(link)
         title = ""
@@ -188,7 +216,7 @@ def extract_listing(
         if not title:
             title = _node_text(link_node) or normalize_text(link_node.attrib.get("title", ""))
         published, rule = _listing_date(item, date_selector, tz, dayfirst)
-        entries.append(
+        out.entries.append(
             Entry(
                 source_id=source_id,
                 url=link,
@@ -197,7 +225,7 @@ def extract_listing(
                 date_rule=rule,
             )
         )
-    return entries
+    return out
 
 
 def _node_text(node: Selector | None) -> str:
