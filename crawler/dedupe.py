@@ -79,6 +79,7 @@ __all__ = [
     "jaccard",
     "merge_stories",
     "normalize",
+    "reindex_article",
     "repair_recent",
     "same_story",
     "shingles",
@@ -452,15 +453,47 @@ def attach_article(
     if sig is not None:
         article.minhash = to_bytes(sig)
     session.flush()  # the new story (if any) and the article's hash, signature and story
+    _write_bands(session, article.id, story.id, keys, now)
+    return story, created
+
+
+def _write_bands(
+    session: Session, article_id: int, story_id: int, keys: Sequence[int], now: datetime
+) -> None:
+    """Insert an article's band keys in one multi-row INSERT."""
     if keys:
         session.connection().execute(
             insert(StoryBand),
             [
-                {"article_id": article.id, "band": k, "story_id": story.id, "created_at": now}
+                {"article_id": article_id, "band": k, "story_id": story_id, "created_at": now}
                 for k in keys
             ],
         )
-    return story, created
+
+
+def reindex_article(session: Session, article: Article, *, now: datetime | None = None) -> None:
+    """Refresh the content hash, signature and band keys of an article whose text changed.
+
+    The article keeps its story (a late text never moves or merges stories: alerts already
+    went out under it); later copies find it through the new band keys. A story whose
+    title is empty takes the article's title when the article leads it.
+    """
+    title, body = _article_text(article)
+    article.content_hash = content_hash(title, body)
+    units = _sh.tokens(f"{title}\n{body}")
+    sig = signature(_sh.shingles_of(units)) if _sh.size(units) >= MIN_SIZE else None
+    article.minhash = to_bytes(sig) if sig is not None else None
+    session.execute(delete(StoryBand).where(StoryBand.article_id == article.id))
+    if sig is not None and article.story_id is not None:
+        keys = list(dict.fromkeys(band_keys(sig)))
+        _write_bands(session, article.id, article.story_id, keys, now or utcnow())
+    if article.story_id is not None and title:
+        session.execute(
+            update(Story)
+            .where(Story.id == article.story_id, Story.lead_article_id == article.id)
+            .where(Story.title == "")
+            .values(title=title)
+        )
 
 
 def _join_story(
