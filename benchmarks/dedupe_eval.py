@@ -401,53 +401,51 @@ def _merged_pairs(docs: Sequence[Doc], rule, threshold: float) -> list[tuple[Doc
     return [(docs[a], docs[b]) for a, b in sorted(pairs) if rule(docs[a], docs[b], threshold)]
 
 
-def eval_short_items(root: Path) -> None:
+@dataclass
+class ShortItemScores:
+    """The short-item evaluation: one row per rule (old, current) in each table."""
+
+    pairs: list[tuple[object, ...]]  # Gedikli pairs in feed shape: rule, TP, FP, FN, P, R, F1
+    copies: list[tuple[object, ...]]  # edit, found by old, found by current; last: recall
+    merges: list[tuple[object, ...]]  # rule, merged pairs, false (labelled), other
+    unlabelled: list[tuple[Doc, Doc]]  # current-rule merges among unlabelled feed items
+    n_pairs: int
+    n_short: int
+    n_items: int
+
+
+def score_short_items(root: Path) -> ShortItemScores:
+    """Run the short-item evaluation (see the module docstring)."""
     t = dedupe.THRESHOLD
-    print(f"\n## Short feed items: title + first {SUMMARY_WORDS} words of the text")
-    print(
-        f"   old rule: similarity only from {LEGACY_MIN_SIZE:g} word-equivalents; current: from "
-        f"MIN_SIZE={dedupe.MIN_SIZE:g}, titles agreeing below "
-        f"TITLE_CHECK_SIZE={dedupe.TITLE_CHECK_SIZE:g}\n"
-    )
     pairs = _gedikli_feed_pairs(root)
-    rows = []
+    pair_rows: list[tuple[object, ...]] = []
     for name, rule in RULES.items():
         tp = sum(rule(a, b, t) and label for a, b, label in pairs)
         fp = sum(rule(a, b, t) and not label for a, b, label in pairs)
         fn = sum(label and not rule(a, b, t) for a, b, label in pairs)
-        rows.append((name, tp, fp, fn, *prf(tp, fp, fn)))
-    print(f"Gedikli pairs in feed shape ({len(pairs)} pairs):")
-    print(table(("rule", "TP", "FP", "FN", "P", "R", "F1"), rows))
+        pair_rows.append((name, tp, fp, fn, *prf(tp, fp, fn)))
 
     gedikli = {a.key: a for a, _, _ in pairs} | {b.key: b for _, b, _ in pairs}
     wiki_docs, wiki_labels = _wikiref_docs(root)
     wiki = [feed_item(d.key, d.title, d.body) for d in wiki_docs]
-    real = _real_feed_items(root)
-    bases = [*gedikli.values(), *wiki, *real]
+    bases = [*gedikli.values(), *wiki, *_real_feed_items(root)]
     short = [d for d in bases if dedupe.MIN_SIZE <= d.size < LEGACY_MIN_SIZE]
-    print(f"\nEdited copies of {len(short)} short items ({len(bases)} items in all):")
-    rows = []
+    copy_rows: list[tuple[object, ...]] = []
     for edit, make in COPY_EDITS.items():
         copies = [Doc(f"{d.key}#copy", *make(d.title, d.body)) for d in short]
-        rows.append(
-            (
-                edit,
-                *(
-                    sum(rule(d, c, t) for d, c in zip(short, copies, strict=True))
-                    for rule in RULES.values()
-                ),
-            )
-        )
+        found = [
+            sum(rule(d, c, t) for d, c in zip(short, copies, strict=True))
+            for rule in RULES.values()
+        ]
+        copy_rows.append((edit, *found))
     total = len(short) * len(COPY_EDITS)
-    rows.append(("recall", *(sum(r[i] for r in rows) / total for i in (1, 2))))
-    print(table(("edit", *RULES), rows))
+    copy_rows.append(("recall", *(sum(r[i] for r in copy_rows) / total for i in (1, 2))))  # type: ignore[misc]
 
     labelled = {d.key: ("gedikli", d.key) for d in gedikli.values()}
     labelled |= {d.key: ("wikiref", wiki_labels[d.key]) for d in wiki}
     related = {(a.key, b.key) for a, b, label in pairs if label}
     related |= {(b, a) for a, b in related}
-    print(f"\nMerges among the {len(bases)} distinct items (each item its own story):")
-    rows = []
+    merge_rows: list[tuple[object, ...]] = []
     unlabelled: list[tuple[Doc, Doc]] = []
     for name, rule in RULES.items():
         merged = _merged_pairs(bases, rule, t)
@@ -459,11 +457,29 @@ def eval_short_items(root: Path) -> None:
                 false += not same
             elif name == "current":
                 unlabelled.append((a, b))
-        rows.append((name, len(merged), false, len(merged) - false))
-    print(table(("rule", "merged pairs", "false (labelled)", "other"), rows))
-    if unlabelled:
+        merge_rows.append((name, len(merged), false, len(merged) - false))
+    return ShortItemScores(
+        pair_rows, copy_rows, merge_rows, unlabelled, len(pairs), len(short), len(bases)
+    )
+
+
+def eval_short_items(root: Path) -> None:
+    print(f"\n## Short feed items: title + first {SUMMARY_WORDS} words of the text")
+    print(
+        f"   old rule: similarity only from {LEGACY_MIN_SIZE:g} word-equivalents; current: from "
+        f"MIN_SIZE={dedupe.MIN_SIZE:g}, titles agreeing below "
+        f"TITLE_CHECK_SIZE={dedupe.TITLE_CHECK_SIZE:g}\n"
+    )
+    scores = score_short_items(root)
+    print(f"Gedikli pairs in feed shape ({scores.n_pairs} pairs):")
+    print(table(("rule", "TP", "FP", "FN", "P", "R", "F1"), scores.pairs))
+    print(f"\nEdited copies of {scores.n_short} short items ({scores.n_items} items in all):")
+    print(table(("edit", *RULES), scores.copies))
+    print(f"\nMerges among the {scores.n_items} distinct items (each item its own story):")
+    print(table(("rule", "merged pairs", "false (labelled)", "other"), scores.merges))
+    if scores.unlabelled:
         print("\nmerged pairs among unlabelled real feed items (current rule), for review:")
-        for a, b in unlabelled:
+        for a, b in scores.unlabelled:
             print(f"  {a.estimate(b):.2f}  {a.title[:60]!r}  ~  {b.title[:60]!r}")
 
 
