@@ -17,7 +17,7 @@ import json
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import trafilatura
@@ -70,6 +70,16 @@ def _baseline(page: bytes, url: str) -> tuple[str, str | None]:
     return doc.text or "", doc.date
 
 
+def _mean_f1(pages: Iterable[tuple[bytes, str, str]]) -> tuple[float, float]:
+    """Mean F1 of wirewatch's and the baseline's text over (page, URL, true text)."""
+    ours, base = [], []
+    for page, url, truth in pages:
+        article = extract_article(page, url=url)
+        ours.append(token_f1(article.text if article else "", truth))
+        base.append(token_f1(_baseline(page, url)[0], truth))
+    return statistics.mean(ours), statistics.mean(base)
+
+
 def _limit(items: Iterator[tuple], quick: bool) -> list[tuple]:  # type: ignore[type-arg]
     found = list(items)
     return found[:20] if quick else found
@@ -80,15 +90,11 @@ def scrapinghub(options: RunOptions) -> Result:
     if options.corpus is None:
         return Result("extract-scrapinghub", None, None, "mean F1", notes="corpus not found")
     pages = _limit(scrapinghub_pages(options.corpus), options.quick)
-    ours, base = [], []
-    for page, url, truth in pages:
-        article = extract_article(page, url=url)
-        ours.append(token_f1(article.text if article else "", truth))
-        base.append(token_f1(_baseline(page, url)[0], truth))
+    ours, base = _mean_f1((page, url, truth) for page, url, truth in pages)
     return Result(
         "extract-scrapinghub",
-        statistics.mean(ours),
-        statistics.mean(base),
+        ours,
+        base,
         "mean F1",
         target=">= 0.95",
         notes=f"{len(pages)} pages; baseline: trafilatura.bare_extraction defaults",
@@ -100,15 +106,11 @@ def chinese(options: RunOptions) -> Result:
     if options.corpus is None:
         return Result("extract-chinese", None, None, "mean char F1", notes="corpus not found")
     pages = _limit(chinese_pages(options.corpus), options.quick)
-    ours, base = [], []
-    for page, truth, _ in pages:
-        article = extract_article(page, url="http://example.cn/")
-        ours.append(token_f1(article.text if article else "", truth))
-        base.append(token_f1(_baseline(page, "http://example.cn/")[0], truth))
+    ours, base = _mean_f1((page, "http://example.cn/", truth) for page, truth, _ in pages)
     return Result(
         "extract-chinese",
-        statistics.mean(ours),
-        statistics.mean(base),
+        ours,
+        base,
         "mean char F1",
         target="> 0.87 (before)",
         notes=f"{len(pages)} pages (many GB2312); link-dense table cells dropped first",

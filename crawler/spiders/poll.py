@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from twisted.python.failure import Failure
 
 from crawler.db import make_reader
-from crawler.extract import extract_article
+from crawler.extract import Article, extract_article
 from crawler.fetch_article import google_news_target, merge_article
 from crawler.items import Entry
 from crawler.middlewares import META_KEY, Fetch, fetch_of
@@ -233,20 +233,10 @@ class PollSpider(scrapy.Spider):
     async def on_fill(self, response: Response, article_id: int) -> None:
         """A stored article's page fetched: store its text (nothing is yielded)."""
         run = self.runs[fetch_of(response.request).source_id]  # type: ignore[union-attr]
-        try:
-            page = await asyncio.to_thread(
-                extract_article,
-                response.body,
-                url=response.url,
-                tz=run.tz,
-                content_type=content_type(response),
-            )
-        except Exception as exc:  # a hostile page loses only its own text
-            _note(run, f"article {response.url}: {_describe_exc(exc)}")
-            page = None
+        page = await self._extract(run, response)
         await asyncio.to_thread(self._write_text, article_id, page)
 
-    def _write_text(self, article_id: int, page: Any) -> None:
+    def _write_text(self, article_id: int, page: Article | None) -> None:
         try:
             with self.sessions() as session, session.begin():
                 if page is None:
@@ -271,18 +261,24 @@ class PollSpider(scrapy.Spider):
     async def on_article(self, response: Response, entry: Entry) -> AsyncIterator[Entry]:
         """An article page fetched: add its main text and missing metadata."""
         run = self.runs[entry.source_id]
+        yield merge_article(entry, await self._extract(run, response))
+
+    async def _extract(self, run: SourceRun, response: Response) -> Article | None:
+        """The article on a fetched page; None (and a note) when extraction fails.
+
+        A failure loses only this page's text: the feed's own text is kept.
+        """
         try:
-            article = await asyncio.to_thread(
+            return await asyncio.to_thread(
                 extract_article,
                 response.body,
                 url=response.url,
                 tz=run.tz,
                 content_type=content_type(response),
             )
-        except Exception as exc:  # extraction failure keeps the feed's own text
+        except Exception as exc:  # a hostile page must not end the pass
             _note(run, f"article {response.url}: {_describe_exc(exc)}")
-            article = None
-        yield merge_article(entry, article)
+            return None
 
     async def on_error(self, failure: Failure) -> AsyncIterator[Entry]:
         """A request failed: fail the source (index) or keep the entry as it was (follow-up)."""

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,9 +11,8 @@ import yaml
 
 from benchmarks.newsserver import NewsServer
 from crawler.discover import feed_links, identify, robots_sitemaps
-from tests.crawler.conftest import REPO
+from tests.cli import wirewatch
 
-WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
 SUITE = Path("feeds") / "w3c-feedvalidator" / "feedfinder-tests"
 PAGE_DIR = "/tests/client/autodiscovery/"
 ORIGIN = "http://diveintomark.org" + PAGE_DIR
@@ -84,14 +80,6 @@ def test_robots_sitemaps_and_identify() -> None:
     assert identify(b"Not found", "https://x/", "text/plain") is None
 
 
-def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "WIREWATCH_CONFIG": str(config)}
-    env.pop("WIREWATCH_DATABASE_URL", None)
-    return subprocess.run(
-        [WIREWATCH, *args], capture_output=True, text=True, timeout=120, cwd=REPO, env=env
-    )
-
-
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     root = tmp_path / "config"
@@ -125,7 +113,7 @@ def test_discover_suite_pages_served_from_loopback(config: Path, corpus_dir: Pat
             )
         for n in ("002", "003", "006", "044"):
             url = srv.host_urls()[0] + f"{PAGE_DIR}html4-{n}.html"
-            done = _run(config, "sources", "discover", url)
+            done = wirewatch(config, "sources", "discover", url)
             assert done.returncode == 0, done.stderr
             (feed,) = [
                 e
@@ -138,7 +126,7 @@ def test_discover_suite_pages_served_from_loopback(config: Path, corpus_dir: Pat
         # the configured id is taken: the new one is made unique
         assert (
             "id: notices-html4-002-2"
-            in _run(
+            in wirewatch(
                 config, "sources", "discover", srv.host_urls()[0] + f"{PAGE_DIR}html4-002.html"
             ).stdout
         )
@@ -149,7 +137,7 @@ def test_discover_suite_pages_served_from_loopback(config: Path, corpus_dir: Pat
 def test_discover_site_feeds_sitemap_and_paste_ready_entries(config: Path) -> None:
     with NewsServer(hosts=1, feeds_per_host=2, items_per_feed=3) as srv:
         article = srv.article_url(srv.feed_ids()[0])
-        done = _run(config, "sources", "discover", article)
+        done = wirewatch(config, "sources", "discover", article)
         assert done.returncode == 0, done.stderr
         entries = _entries(done.stdout)
         assert [e["type"] for e in entries] == ["rss", "rss", "sitemap"]
@@ -159,7 +147,7 @@ def test_discover_site_feeds_sitemap_and_paste_ready_entries(config: Path) -> No
         # pasted under sources:, the entries pass `wirewatch check`
         sources = config / "sources.yaml"
         sources.write_text(sources.read_text() + "\n".join(done.stdout.splitlines()[1:]) + "\n")
-        checked = _run(config, "check")
+        checked = wirewatch(config, "check")
         assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
@@ -174,7 +162,7 @@ def test_discover_falls_back_to_common_paths_and_obeys_robots(config: Path) -> N
         feed = ATOM.format(title="Ministry notices", n=9).encode()
         srv.add_static("/feed.xml", feed, {"Content-Type": "application/xml"})
         srv.add_static("/rss.xml", feed, {"Content-Type": "application/xml"})
-        done = _run(config, "sources", "discover", srv.host_urls()[0] + "/")
+        done = wirewatch(config, "sources", "discover", srv.host_urls()[0] + "/")
         assert done.returncode == 0, done.stderr
         (entry,) = _entries(done.stdout)
         assert entry["url"] == srv.host_urls()[0] + "/feed.xml"
@@ -187,9 +175,9 @@ def test_discover_reports_nothing_found(config: Path) -> None:
         srv.add_static("/", b"<html><body>No feeds here</body></html>", HTML)
         big = b"<rss><channel><title>x</title>" + b"<item><title>y</title></item>" * 20_000
         srv.add_static("/feed", big + b"</channel></rss>", {"Content-Type": "application/rss+xml"})
-        done = _run(config, "sources", "discover", srv.host_urls()[0] + "/")
+        done = wirewatch(config, "sources", "discover", srv.host_urls()[0] + "/")
         assert done.returncode == 1
         assert "no feed or sitemap found at" in done.stderr and "Traceback" not in done.stderr
-        missing = _run(config, "sources", "discover", srv.host_urls()[0] + "/gone.html")
+        missing = wirewatch(config, "sources", "discover", srv.host_urls()[0] + "/gone.html")
         assert missing.returncode == 1 and "HTTP 404" in missing.stderr
-        assert _run(config, "sources", "discover", "ftp://x/").returncode == 1
+        assert wirewatch(config, "sources", "discover", "ftp://x/").returncode == 1

@@ -7,9 +7,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +18,8 @@ from sqlalchemy import select
 from benchmarks.newsserver import NewsServer
 from crawler.extract import MAX_HTML_BYTES, extract_article
 from crawler.models import Source
-from tests.crawler.conftest import FAST, REPO
+from tests.cli import wirewatch
+from tests.crawler.conftest import FAST
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 PARA = (
@@ -127,14 +125,7 @@ def test_empty_listing_shows_in_wirewatch_sources(tmp_path: Path) -> None:
         (root / "sources.yaml").write_text(
             f"sources:\n  - {{id: moea, type: html, url: '{page}', selectors: {{list: li.news}}}}\n"
         )
-        env = {**os.environ, "COLUMNS": "300", "WIREWATCH_CONFIG": str(root)}
-        env.pop("WIREWATCH_DATABASE_URL", None)
-        wirewatch = str(Path(sys.executable).with_name("wirewatch"))
-        run = [wirewatch, "poll"], [wirewatch, "sources"]
-        polled, health = (
-            subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
-            for cmd in run
-        )
+        polled, health = wirewatch(root, "poll"), wirewatch(root, "sources")
     assert "1 failed" in polled.stdout, polled.stdout + polled.stderr
     (line,) = [ln for ln in health.stdout.splitlines() if "moea" in ln]
     assert "degraded" in line and "selector 'li.news' matched 0 items" in line

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import listparser
@@ -12,9 +9,7 @@ import pytest
 import yaml
 
 from crawler.source_entries import append_entries, new_source_id, render_entries
-
-REPO = Path(__file__).resolve().parents[2]
-WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
+from tests.cli import wirewatch
 
 SOURCES = """\
 # Sources wirewatch polls (hand-written comments must survive an import).
@@ -55,14 +50,6 @@ OPML = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "300", "WIREWATCH_CONFIG": str(config)}
-    env.pop("WIREWATCH_DATABASE_URL", None)
-    return subprocess.run(
-        [WIREWATCH, *args], capture_output=True, text=True, timeout=120, cwd=REPO, env=env
-    )
-
-
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     root = tmp_path / "config"
@@ -74,13 +61,13 @@ def config(tmp_path: Path) -> Path:
 
 
 def test_sources_without_subcommand_is_the_health_table(config: Path) -> None:
-    done = _run(config, "sources")
+    done = wirewatch(config, "sources")
     assert done.returncode == 0, done.stderr
     assert "Sources (times in" in done.stdout and "moea-list" in done.stdout
 
 
 def test_import_prints_entries_with_unique_valid_ids(config: Path) -> None:
-    done = _run(config, "sources", "import", str(config.parent / "subs.opml"))
+    done = wirewatch(config, "sources", "import", str(config.parent / "subs.opml"))
     assert done.returncode == 0, done.stderr
     entries = yaml.safe_load("\n".join(line[2:] for line in done.stdout.splitlines()))
     assert [e["url"] for e in entries] == [
@@ -96,17 +83,17 @@ def test_import_prints_entries_with_unique_valid_ids(config: Path) -> None:
 
 
 def test_import_write_appends_keeping_comments_and_passes_check(config: Path) -> None:
-    done = _run(config, "sources", "import", str(config.parent / "subs.opml"), "--write")
+    done = wirewatch(config, "sources", "import", str(config.parent / "subs.opml"), "--write")
     assert done.returncode == 0, done.stderr
     text = (config / "sources.yaml").read_text(encoding="utf-8")
     assert text.startswith(SOURCES.split("# keep this")[0].rstrip())
     assert "# keep this trailing note" in text and "# ---------- Taiwan ----------" in text
-    checked = _run(config, "check")
+    checked = wirewatch(config, "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     ids = [s["id"] for s in yaml.safe_load(text)["sources"]]
     assert ids == ["bbc-world", "moea-list", "bbc-world-2", "tipo-gov-tw-rss", "ipwatchdog"]
     # importing again adds nothing
-    again = _run(config, "sources", "import", str(config.parent / "subs.opml"), "--write")
+    again = wirewatch(config, "sources", "import", str(config.parent / "subs.opml"), "--write")
     assert again.returncode == 0 and "already in sources.yaml" in again.stderr
     assert (config / "sources.yaml").read_text(encoding="utf-8") == text
 
@@ -114,14 +101,14 @@ def test_import_write_appends_keeping_comments_and_passes_check(config: Path) ->
 def test_import_rejects_what_is_not_opml(config: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.opml"
     bad.write_text("<html><body>not a subscription list</body>", encoding="utf-8")
-    done = _run(config, "sources", "import", str(bad))
+    done = wirewatch(config, "sources", "import", str(bad))
     assert done.returncode == 1 and "error:" in done.stderr and "Traceback" not in done.stderr
-    missing = _run(config, "sources", "import", str(tmp_path / "nope.opml"))
+    missing = wirewatch(config, "sources", "import", str(tmp_path / "nope.opml"))
     assert missing.returncode == 1 and "cannot read" in missing.stderr
 
 
 def test_export_is_opml_that_imports_back(config: Path) -> None:
-    done = _run(config, "sources", "export")
+    done = wirewatch(config, "sources", "export")
     assert done.returncode == 0, done.stderr
     parsed = listparser.parse(done.stdout)
     assert not parsed.bozo
