@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from scheduler.cli import ConfigOption, app, err, fail, open_context, out
+from scheduler.cli import ConfigOption, app, err, fail, open_context
 from scheduler.commands.collect import _quiet_scrapy, sources_cmd
 from scheduler.yamlsource import ConfigError
 
@@ -63,7 +63,7 @@ def discover_cmd(
         entry = _entry(found.title, found.url, found.type, taken)
         count = found.note or f"{found.items} item{'s' if found.items != 1 else ''}"
         entries.append((entry, f"{found.title or found.url} ({found.type}, {count})"))
-    out.print(f"# {len(entries)} found at {url}; paste under 'sources:' in sources.yaml")
+    typer.echo(f"# {len(entries)} found at {url}; paste under 'sources:' in sources.yaml")
     _print_yaml(entries)
 
 
@@ -89,7 +89,9 @@ def import_cmd(
     known = {s.url for s in app_ctx.config.sources.sources}
     fresh = [f for f in feeds if f.url not in known]
     if len(fresh) < len(feeds):
-        err.print(f"{len(feeds) - len(fresh)} feed(s) already in sources.yaml, skipped")
+        err.print(
+            f"{len(feeds) - len(fresh)} feed(s) already in sources.yaml, skipped", markup=False
+        )
     if not fresh:
         raise fail(f"no new feeds in {file}") if not feeds else typer.Exit(0)
     taken = {s.id for s in app_ctx.config.sources.sources}
@@ -99,7 +101,7 @@ def import_cmd(
         return
     path = app_ctx.config.directory / "sources.yaml"
     _append(path, entries, app_ctx.config.directory)
-    out.print(f"added {len(entries)} source(s) to {path}")
+    typer.echo(f"added {len(entries)} source(s) to {path}")
 
 
 @sources_app.command("export")
