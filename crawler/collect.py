@@ -10,10 +10,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +32,7 @@ from crawler.state import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 ARTICLES_PER_SOURCE = 20
@@ -255,22 +256,11 @@ def run_collect(
 ) -> PollReport:
     """Run :func:`collect` to completion from synchronous code (the CLI).
 
-    Installs the asyncio reactor and runs it until the pass ends. A Twisted reactor runs
-    at most once per process, so call this once per process; the daemon awaits
-    :func:`collect` in its own reactor instead.
+    A Twisted reactor runs at most once per process, so call this once per process; the
+    daemon awaits :func:`collect` in its own reactor instead.
     """
-    install_reactor()
-    from twisted.internet import reactor
-    from twisted.internet.defer import Deferred
-
-    results: list[PollReport] = []
-    errors: list[Any] = []
-
-    def finish(_: object) -> None:
-        reactor.stop()  # type: ignore[attr-defined]
-
-    def start() -> None:
-        coro = collect(
+    return run_in_reactor(
+        lambda: collect(
             sessions,
             sources,
             crawl,
@@ -278,7 +268,26 @@ def run_collect(
             settings=settings,
             failing_after=failing_after,
         )
-        d = Deferred.fromFuture(asyncio.ensure_future(coro))
+    )
+
+
+def run_in_reactor(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Install the asyncio reactor, run the coroutine ``make()`` in it, stop, return its result.
+
+    For synchronous callers (CLI commands); at most once per process.
+    """
+    install_reactor()
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    results: list[T] = []
+    errors: list[Any] = []
+
+    def finish(_: object) -> None:
+        reactor.stop()  # type: ignore[attr-defined]
+
+    def start() -> None:
+        d = Deferred.fromFuture(asyncio.ensure_future(make()))
         d.addCallbacks(results.append, errors.append)
         d.addBoth(finish)
 
@@ -287,5 +296,5 @@ def run_collect(
     if errors:
         errors[0].raiseException()
     if not results:
-        raise RuntimeError("the collection pass was interrupted")
+        raise RuntimeError("the reactor stopped before the work finished")
     return results[0]

@@ -1,9 +1,15 @@
 """Date parsing for feeds and HTML pages, always returning aware UTC datetimes.
 
-Handles RFC 822 (named and numeric zones), ISO 8601 (``-0500`` without a colon too),
-``YYYY/MM/DD``, ``YYYY.MM.DD``, ``dd/mm/yyyy`` (day-first on request), ``YYYY年M月D日`` and
-the ROC (Minguo) calendar used by Taiwan government sites (``115-03-19``, ``115/03/19``,
-``民國115年3月19日``; year + 1911). A date without a zone is read in the source's ``tz``.
+Handles RFC 822 (named and numeric zones; day and month names in English, Portuguese,
+Spanish, French, German, Italian and Dutch, as in ``Seg, 24 Set 2018 19:42:40 -0300``),
+ISO 8601 (``-0500`` without a colon too), ``YYYY-M-D``, ``YYYY/MM/DD``, ``YYYY.MM.DD``,
+``dd/mm/yyyy`` (day-first on request), ``YYYY年M月D日``, epoch seconds or milliseconds
+(:func:`parse_epoch`, for JSON-LD) and the ROC (Minguo) calendar used by Taiwan government
+sites (``115-03-19``, ``115/03/19``, ``民國115年3月19日``, ``115年3月16日``; year + 1911).
+A two- or three-digit year before 年 is read as ROC only from 80 to 150 (1991–2061): ``15年``
+is no date. Other non-English dates go to dateparser (absolute dates with a day, month and
+year only; nothing relative such as "3 days ago"). A date without a zone is read in the
+source's ``tz``.
 """
 
 from __future__ import annotations
@@ -14,26 +20,38 @@ import unicodedata
 import warnings
 from datetime import UTC, datetime, timedelta, tzinfo
 
+import dateparser
 import feedparser
+from dateparser.languages.loader import default_loader
 from dateutil import parser as dateutil_parser
 
 MIN_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(days=2)
 ROC_OFFSET = 1911
+ROC_YEARS = range(80, 151)  # a bare 2-3 digit year before 年 read as ROC: 1991–2061
+FOREIGN_LANGUAGES = ("pt", "es", "fr", "de", "it", "nl")
 _MAX_LEN = 200
+_MAX_DATEPARSER_LEN = 80
+_EPOCH_MS = 100_000_000_000  # larger epoch numbers are milliseconds (after 1973 in ms)
 
 _TIME = r"(?:[T\s]+(?P<H>\d{1,2})[:時时](?P<M>\d{2})(?:[:分](?P<S>\d{2})(?:\.\d+)?)?)?"
+# After 日 the time may follow without a space: 2004年7月16日08:19
+_TIME_CJK = _TIME.replace(r"[T\s]+", r"[T\s]*", 1)
 _ROC_WORD = re.compile(
-    r"民[國国]\s*(?P<y>\d{1,3})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日?" + _TIME
+    r"(?:中[華华])?民[國国]\s*(?P<y>\d{1,3})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日?"
+    + _TIME_CJK
 )
 # A three-digit year (ROC 100 = 2011) is the only unambiguous numeric ROC form.
 _ROC_NUM = re.compile(
     r"(?<![\d./-])(?P<y>1\d{2})([-/.])(?P<m>\d{1,2})\2(?P<d>\d{1,2})(?!\d)" + _TIME
 )
-_CJK = re.compile(
-    r"(?P<y>\d{4})\s*[年년]\s*(?P<m>\d{1,2})\s*[月월]\s*(?P<d>\d{1,2})\s*[日일]?" + _TIME
+_ROC_BARE = re.compile(
+    r"(?<![\d.])(?P<y>\d{2,3})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日?" + _TIME_CJK
 )
-_YMD = re.compile(r"(?<!\d)(?P<y>\d{4})([/.])(?P<m>\d{1,2})\2(?P<d>\d{1,2})(?!\d)" + _TIME)
+_CJK = re.compile(
+    r"(?P<y>\d{4})\s*[年년]\s*(?P<m>\d{1,2})\s*[月월]\s*(?P<d>\d{1,2})\s*[日일]?" + _TIME_CJK
+)
+_YMD = re.compile(r"(?<!\d)(?P<y>\d{4})([/.-])(?P<m>\d{1,2})\2(?P<d>\d{1,2})(?!\d)" + _TIME)
 _DMY = re.compile(r"(?<![\d.])(?P<a>\d{1,2})([/.-])(?P<b>\d{1,2})\2(?P<y>\d{4})(?!\d)" + _TIME)
 _ISO = re.compile(
     r"(?<!\d)\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
@@ -54,6 +72,38 @@ _ZONE_AT_END = re.compile(
 )
 _MONTH_NAME = re.compile(rf"\b{_MONTHS}", re.IGNORECASE)
 _FOUR_DIGIT_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+# RFC 822 with any language's names: [weekday,] day month year rest (time, zone).
+_RFC822_ANY = re.compile(
+    r"^\s*(?:[^\W\d_]+\.?\s*,?\s+)?(?P<d>\d{1,2})\.?\s+(?P<mon>[^\W\d_]+)\.?\s+"
+    r"(?P<y>\d{4})(?P<rest>(?:\s.*)?)$"
+)
+_ENGLISH_MONTHS = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+)  # fmt: skip
+_DATEPARSER_SETTINGS = {
+    "PARSERS": ["absolute-time"],
+    "REQUIRE_PARTS": ["day", "month", "year"],
+    "PREFER_DAY_OF_MONTH": "first",
+    "STRICT_PARSING": True,
+}
+
+
+def _month_names() -> dict[str, int]:
+    """Month names and abbreviations of ``FOREIGN_LANGUAGES`` (dateparser's locale data)."""
+    keys = (
+        "january", "february", "march", "april", "may", "june",
+        "july", "august", "september", "october", "november", "december",
+    )  # fmt: skip
+    names: dict[str, int] = {}
+    for lang in FOREIGN_LANGUAGES:
+        info = default_loader.get_locale(lang).info
+        for number, key in enumerate(keys, 1):
+            for name in info.get(key, []):
+                names.setdefault(name.casefold().rstrip("."), number)
+    return names
+
+
+_MONTH_NUMBERS = _month_names()
 
 
 def parse_date(
@@ -73,7 +123,15 @@ def parse_date(
     s = unicodedata.normalize("NFKC", str(text)).strip()[:_MAX_LEN]
     if not s:
         return None
-    for parse in (_parse_numeric, _parse_iso, _parse_rfc822, _parse_feedparser, _parse_dateutil):
+    for parse in (
+        _parse_numeric,
+        _parse_iso,
+        _parse_rfc822,
+        _parse_rfc822_foreign,
+        _parse_feedparser,
+        _parse_dateutil,
+        _parse_dateparser,
+    ):
         try:
             dt = parse(s, tz, dayfirst)
         except (ValueError, OverflowError, TypeError, IndexError):
@@ -95,13 +153,31 @@ def find_date_in_text(
         return None
     s = unicodedata.normalize("NFKC", str(text))[:20_000]
     candidates: list[tuple[int, str]] = []
-    for pattern in (_ROC_WORD, _CJK, _ISO, _YMD, _ROC_NUM, _DMY, _ENGLISH):
+    for pattern in (_ROC_WORD, _CJK, _ROC_BARE, _ISO, _YMD, _ROC_NUM, _DMY, _ENGLISH):
         candidates.extend((m.start(), m.group(0)) for m in pattern.finditer(s))
     for _, found in sorted(candidates, key=lambda c: c[0]):
         dt = parse_date(found, tz=tz, dayfirst=dayfirst, now=now)
         if dt is not None:
             return dt
     return None
+
+
+def parse_epoch(value: object, *, now: datetime | None = None) -> datetime | None:
+    """An epoch number (seconds, or milliseconds when that large) as a plausible UTC datetime.
+
+    Takes ints, floats and all-digit strings (JSON-LD ``"datePublished": 1537818160``);
+    booleans and anything else give None.
+    """
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{9,13}(?:\.\d+)?\s*", value):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    seconds = value / 1000 if value >= _EPOCH_MS else value
+    try:
+        dt = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return _plausible(dt, UTC, now)
 
 
 def _plausible(dt: datetime, tz: tzinfo | None, now: datetime | None) -> datetime | None:
@@ -125,6 +201,8 @@ def _build(y: int, mo: int, d: int, m: re.Match[str]) -> datetime:
 def _parse_numeric(s: str, tz: tzinfo | None, dayfirst: bool) -> datetime | None:
     """Forms that need the source's reading rules: ROC, CJK, slash/dot, day-first."""
     if m := _ROC_WORD.fullmatch(s) or _ROC_NUM.fullmatch(s):
+        return _build(int(m["y"]) + ROC_OFFSET, int(m["m"]), int(m["d"]), m)
+    if (m := _ROC_BARE.fullmatch(s)) and int(m["y"]) in ROC_YEARS:
         return _build(int(m["y"]) + ROC_OFFSET, int(m["m"]), int(m["d"]), m)
     if m := _CJK.fullmatch(s) or _YMD.fullmatch(s):
         return _build(int(m["y"]), int(m["m"]), int(m["d"]), m)
@@ -155,6 +233,15 @@ def _parse_rfc822(s: str, tz: tzinfo | None, dayfirst: bool) -> datetime | None:
     return dt
 
 
+def _parse_rfc822_foreign(s: str, tz: tzinfo | None, dayfirst: bool) -> datetime | None:
+    """RFC 822 with foreign day and month names: the month is translated, the weekday dropped."""
+    m = _RFC822_ANY.match(s)
+    if m is None or (month := _MONTH_NUMBERS.get(m["mon"].casefold())) is None:
+        return None
+    english = f"{m['d']} {_ENGLISH_MONTHS[month - 1]} {m['y']}{m['rest']}"
+    return _parse_rfc822(english, tz, dayfirst) or _parse_dateutil(english, tz, dayfirst)
+
+
 def _parse_feedparser(s: str, tz: tzinfo | None, dayfirst: bool) -> datetime | None:
     """feedparser's own handlers (W3DTF, Korean, Greek, Hungarian, Perforce ...)."""
     parsed = feedparser.datetimes._parse_date(s)
@@ -171,3 +258,14 @@ def _parse_dateutil(s: str, tz: tzinfo | None, dayfirst: bool) -> datetime | Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return dateutil_parser.parse(s, dayfirst=dayfirst, fuzzy=False)
+
+
+def _parse_dateparser(s: str, tz: tzinfo | None, dayfirst: bool) -> datetime | None:
+    """Other written-out dates (``lundi 3 février 2020 14:00``); a day, month and year needed."""
+    if len(s) > _MAX_DATEPARSER_LEN or not _FOUR_DIGIT_YEAR.search(s) or s.isascii():
+        return None
+    return dateparser.parse(
+        s,
+        languages=list(FOREIGN_LANGUAGES),
+        settings={**_DATEPARSER_SETTINGS, "DATE_ORDER": "DMY" if dayfirst else "YMD"},
+    )

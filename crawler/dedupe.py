@@ -4,10 +4,16 @@ Decision rule for "same story" (all within a recent window of stories, default 1
 
 1. the same content hash (normalised title + body), if the text is at least
    ``MIN_EXACT_SIZE`` word-equivalents long ("Markets wrap" alone is not a story key);
-2. otherwise, for texts of at least ``MIN_SIZE`` word-equivalents, a MinHash LSH band hit in
-   ``story_bands`` verified by an estimated Jaccard ≥ ``THRESHOLD`` against the candidate's
-   stored signature. Shorter texts never take part in similarity matching: a 12-word
-   headline shares too few shingles for the estimate to mean anything.
+2. otherwise, for texts of at least ``MIN_SIZE`` word-equivalents (a feed item's title and
+   a summary of a dozen words), a MinHash LSH band hit in ``story_bands`` verified by an
+   estimated Jaccard ≥ ``THRESHOLD`` against the candidate's stored signature; when either
+   text is shorter than ``TITLE_CHECK_SIZE`` (feed-item sized), their titles must agree too
+   (:func:`titles_agree`: most words of the shorter title are in the other). A syndicated
+   copy whose headline gained "UPDATE:", "Report:" or " | Outlet" keeps its title's words
+   and scores 0.6-0.98; two different items that share a boilerplate summary ("Read the
+   full story at …") have different titles. Shorter texts (a bare headline) never take part
+   in similarity matching: "Stocks rise as oil slips" and "Stocks rise as gold slips" share
+   most of their few shingles. :func:`same_story` is the rule for one pair.
 
 Parameters: 128 permutations, 32 bands × 4 rows. The LSH S-curve P(candidate) =
 1 - (1 - J⁴)³² is 0.02 at J = 0.16 (the worst unrelated pair measured on real feeds),
@@ -41,6 +47,7 @@ from sqlalchemy import (
     Integer,
     TextClause,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -63,6 +70,7 @@ __all__ = [
     "ROWS",
     "SEED",
     "THRESHOLD",
+    "TITLE_CHECK_SIZE",
     "WINDOW",
     "attach_article",
     "band_keys",
@@ -71,10 +79,13 @@ __all__ = [
     "jaccard",
     "merge_stories",
     "normalize",
+    "reindex_article",
     "repair_recent",
+    "same_story",
     "shingles",
     "signature",
     "text_size",
+    "titles_agree",
     "to_bytes",
 ]
 
@@ -83,8 +94,11 @@ SEED = 20_240_601
 BANDS = 32
 ROWS = 4
 THRESHOLD = 0.5
-MIN_SIZE = 30.0  # word-equivalents (a CJK character counts 1/2)
+MIN_SIZE = 15.0  # word-equivalents (a CJK character counts 1/2)
+TITLE_CHECK_SIZE = 60.0  # below this, titles must agree too
+TITLE_AGREEMENT = 0.7  # share of the shorter title's words found in the other title
 MIN_EXACT_SIZE = 8.0
+_LEAD_CHARS = 2_000  # enough text to tell a feed item from an article
 WINDOW = timedelta(days=14)
 MAX_CANDIDATES = 50
 PER_BAND = 200  # rows read per band key: bounds a band shared by boilerplate
@@ -123,6 +137,36 @@ def content_hash(title: str, body: str) -> str:
 def text_size(text_: str) -> float:
     """Length of ``text_`` in word-equivalents (a CJK character counts 1/2)."""
     return _sh.size(_sh.tokens(text_))
+
+
+def titles_agree(a: str, b: str) -> bool:
+    """Whether most words of the shorter title (≥ ``TITLE_AGREEMENT``) are in the other one.
+
+    Words are folded like every dedupe key (NFKC, casefold, punctuation dropped; a CJK
+    character is a word). An empty title agrees with nothing.
+    """
+    ta, tb = set(_sh.tokens(a)), set(_sh.tokens(b))
+    if not ta or not tb:
+        return False
+    return len(ta & tb) / min(len(ta), len(tb)) >= TITLE_AGREEMENT
+
+
+def same_story(
+    score: float,
+    size_a: float,
+    size_b: float,
+    title_a: str,
+    title_b: str,
+    threshold: float = THRESHOLD,
+) -> bool:
+    """The similarity rule (rule 2 of the module docstring) for one pair of texts.
+
+    ``score`` is their estimated Jaccard; sizes are in word-equivalents (:func:`text_size`).
+    """
+    smaller = min(size_a, size_b)
+    if smaller < MIN_SIZE or score < threshold:
+        return False
+    return smaller >= TITLE_CHECK_SIZE or titles_agree(title_a, title_b)
 
 
 def _hash32(shingle: str) -> int:
@@ -258,6 +302,8 @@ def _find_similar(
     keys: Sequence[int],
     since: datetime,
     threshold: float,
+    size: float,
+    title: str,
 ) -> int | None:
     params: dict[str, object] = {f"k{i}": k for i, k in enumerate(keys)}
     params |= {"per_band": PER_BAND, "article_id": article_id, "since": since}
@@ -272,14 +318,31 @@ def _find_similar(
     ranked = sorted(hits, key=lambda a: (-hits[a], a))[:MAX_CANDIDATES]
     rows = session.execute(select(Article.id, Article.minhash).where(Article.id.in_(ranked))).all()
     ids = [cand_id for cand_id, _ in rows]
-    scores = _scores(sig, [blob for _, blob in rows])
+    scores = dict(zip(ids, _scores(sig, [blob for _, blob in rows]), strict=True))
+    # Only candidates over the threshold need their size and title (rarely more than one).
+    close = [i for i in ids if scores[i] >= threshold]
     best: tuple[float, int] | None = None
-    for cand_id, score in zip(ids, scores, strict=True):
-        story_id = story_of[cand_id]
+    for cand_id, cand_size, cand_title in _shapes(session, close):
+        score, story_id = scores[cand_id], story_of[cand_id]
+        if not same_story(score, size, cand_size, title, cand_title, threshold):
+            continue
         # Highest similarity wins; among equals, the older story (lower id).
-        if score >= threshold and (best is None or (score, -story_id) > (best[0], -best[1])):
+        if best is None or (score, -story_id) > (best[0], -best[1]):
             best = (score, story_id)
     return best[1] if best else None
+
+
+def _shapes(session: Session, ids: Sequence[int]) -> list[tuple[int, float, str]]:
+    """(id, size, title) of articles; the size is measured on the text's first characters."""
+    if not ids:
+        return []
+    lead = func.substr(
+        case((Article.body != "", Article.body), else_=Article.summary), 1, _LEAD_CHARS
+    )
+    rows = session.execute(
+        select(Article.id, Article.title, lead).where(Article.id.in_(list(ids)))
+    ).all()
+    return [(i, text_size(f"{t or ''}\n{body or ''}"), t or "") for i, t, body in rows]
 
 
 def _scores(sig: LeanMinHash, blobs: Sequence[bytes | None]) -> list[float]:
@@ -369,7 +432,7 @@ def attach_article(
     if size >= MIN_EXACT_SIZE:
         story_id = _find_exact(session, article.id, digest, since)
     if story_id is None and sig is not None and keys:
-        story_id = _find_similar(session, article.id, sig, keys, since, threshold)
+        story_id = _find_similar(session, article.id, sig, keys, since, threshold, size, title)
 
     if story_id is None:
         story = Story(
@@ -390,15 +453,47 @@ def attach_article(
     if sig is not None:
         article.minhash = to_bytes(sig)
     session.flush()  # the new story (if any) and the article's hash, signature and story
+    _write_bands(session, article.id, story.id, keys, now)
+    return story, created
+
+
+def _write_bands(
+    session: Session, article_id: int, story_id: int, keys: Sequence[int], now: datetime
+) -> None:
+    """Insert an article's band keys in one multi-row INSERT."""
     if keys:
         session.connection().execute(
             insert(StoryBand),
             [
-                {"article_id": article.id, "band": k, "story_id": story.id, "created_at": now}
+                {"article_id": article_id, "band": k, "story_id": story_id, "created_at": now}
                 for k in keys
             ],
         )
-    return story, created
+
+
+def reindex_article(session: Session, article: Article, *, now: datetime | None = None) -> None:
+    """Refresh the content hash, signature and band keys of an article whose text changed.
+
+    The article keeps its story (a late text never moves or merges stories: alerts already
+    went out under it); later copies find it through the new band keys. A story whose
+    title is empty takes the article's title when the article leads it.
+    """
+    title, body = _article_text(article)
+    article.content_hash = content_hash(title, body)
+    units = _sh.tokens(f"{title}\n{body}")
+    sig = signature(_sh.shingles_of(units)) if _sh.size(units) >= MIN_SIZE else None
+    article.minhash = to_bytes(sig) if sig is not None else None
+    session.execute(delete(StoryBand).where(StoryBand.article_id == article.id))
+    if sig is not None and article.story_id is not None:
+        keys = list(dict.fromkeys(band_keys(sig)))
+        _write_bands(session, article.id, article.story_id, keys, now or utcnow())
+    if article.story_id is not None and title:
+        session.execute(
+            update(Story)
+            .where(Story.id == article.story_id, Story.lead_article_id == article.id)
+            .where(Story.title == "")
+            .values(title=title)
+        )
 
 
 def _join_story(
@@ -544,7 +639,7 @@ def repair_recent(
     """Merge stories first seen since ``since`` whose lead articles are the same story.
 
     Leads are compared with the same rules as ``attach_article`` (exact content hash for
-    texts of ``MIN_EXACT_SIZE``+, verified LSH similarity for ``MIN_SIZE``+). Each group
+    texts of ``MIN_EXACT_SIZE``+, verified LSH similarity by :func:`same_story`). Each group
     merges into its oldest story. Returns the (keep_id, drop_id) merges done, in order.
     """
     _lock(session)
@@ -583,16 +678,16 @@ def repair_recent(
     by_hash: dict[str, list[int]] = defaultdict(list)
     by_band: dict[int, list[int]] = defaultdict(list)
     sigs: dict[int, LeanMinHash] = {}
+    shapes: dict[int, tuple[float, str]] = {}
     for row in rows:
+        size = text_size(f"{row.title}\n{(row.body or row.summary)[:_LEAD_CHARS]}")
+        shapes[row.id] = (size, row.title or "")
         sig = _load(row.minhash)
         if sig is not None:
             sigs[row.id] = sig
             for k in band_keys(sig):
                 by_band[k].append(row.id)
-            eligible = True  # a signature is only stored for texts of MIN_SIZE+
-        else:
-            eligible = text_size(f"{row.title}\n{row.body or row.summary}") >= MIN_EXACT_SIZE
-        if row.content_hash and eligible:
+        if row.content_hash and size >= MIN_EXACT_SIZE:
             by_hash[row.content_hash].append(row.id)
 
     for ids in by_hash.values():
@@ -606,7 +701,9 @@ def repair_recent(
                 if pair in checked or find(a) == find(b):
                     continue
                 checked.add(pair)
-                if jaccard(sigs[a], sigs[b]) >= threshold:
+                (size_a, title_a), (size_b, title_b) = shapes[a], shapes[b]
+                score = jaccard(sigs[a], sigs[b])
+                if same_story(score, size_a, size_b, title_a, title_b, threshold):
                     union(a, b)
 
     merges = [(find(row.id), row.id) for row in rows if find(row.id) != row.id]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -18,33 +17,15 @@ from w3lib.encoding import html_to_unicode
 
 from crawler.dates import find_date_in_text, parse_date
 from crawler.items import Entry
+from crawler.page_dates import DATE_PARAMS, page_date
 from crawler.text import normalize_text
 from crawler.urls import clean_href, unwrap_redirect
 
 MAX_HTML_BYTES = 5 * 1024 * 1024
 MAX_LISTING_ITEMS = 2000
-
-_META_DATE_KEYS = (
-    "article:published_time",
-    "og:article:published_time",
-    "datepublished",
-    "publishdate",
-    "pubdate",
-    "publish-date",
-    "publish_date",
-    "date",
-    "dc.date",
-    "dc.date.issued",
-    "dcterms.created",
-    "sailthru.date",
-    "parsely-pub-date",
-    "article.published",
-)
-_TEXT_DATE_LABEL = re.compile(
-    r"(?:publish(?:ed)?\s*(?:date|on|at)?|posted(?:\s+on)?|date|發布日期|发布日期|發布時間|发布时间"
-    r"|發文日期|公告日期|更新日期|日期|時間|时间)\s*[:：]?\s*",
-    re.IGNORECASE,
-)
+# drop_link_cells: cells shorter than this (non-space characters) that are mostly links
+LINK_CELL_MAX_CHARS = 300
+LINK_CELL_RATIO = 0.4
 
 
 @dataclass(slots=True)
@@ -82,28 +63,33 @@ def extract_article(
 ) -> Article | None:
     """Extract title, main text, author, date and language from an article page.
 
-    Returns None when no main text is found. The date comes from structured markup first
-    (``article:published_time``, JSON-LD ``datePublished``, ``time[datetime]``), then
-    trafilatura's own date finder, then a labelled date in the text ("Publish Date :",
-    "發布日期：", ROC dates ...); ``date_rule`` names the rule that won.
+    Returns None when no main text is found. Table cells that are mostly links (the
+    navigation of table-layout sites) are dropped before trafilatura sees the page. The
+    date is found by
+    :func:`crawler.page_dates.page_date` (markup first, then the page's text);
+    ``date_rule`` names the rule that won.
     """
     text = decode_html(html, content_type)
     if not text.strip():
         return None
+    page = _parse_tree(text)
+    # Handed over as text: trafilatura parses with its own parser settings.
+    source = text if page is None else lxml_html.tostring(drop_link_cells(page), encoding="unicode")
     try:
         doc = trafilatura.bare_extraction(
-            text, url=url, with_metadata=True, include_comments=False, include_tables=True
+            source,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            date_extraction_params=DATE_PARAMS,
         )
     except (ValueError, TypeError, etree.LxmlError):
         doc = None
     if doc is None or not (doc.text or "").strip():
         return None
     tree = _parse_tree(text)
-    published, rule = _structured_date(tree, tz)
-    if published is None and doc.date and (dt := parse_date(doc.date, tz=tz)):
-        published, rule = dt, "trafilatura"
-    if published is None and (dt := _labelled_text_date(tree, tz)):
-        published, rule = dt, "text"
+    published, rule = page_date(tree, tz, hint=doc.date)
     language = doc.language or (tree.get("lang") if tree is not None else None)
     return Article(
         title=normalize_text(doc.title or ""),
@@ -115,58 +101,28 @@ def extract_article(
     )
 
 
+def drop_link_cells(tree: Any) -> Any:
+    """Remove short table cells whose text is mostly link text; returns ``tree`` (modified).
+
+    Old table-layout pages (common on Chinese news sites) put menus, "related articles" and
+    portal links in cells beside the story; trafilatura then takes the whole layout table
+    as content. A cell that holds a nested table is left alone (it is layout, not a menu).
+    """
+    for cell in tree.xpath("//td[not(.//table)] | //th[not(.//table)]"):
+        size = len("".join(cell.text_content().split()))
+        if not size or size >= LINK_CELL_MAX_CHARS:
+            continue
+        linked = sum(len("".join(a.text_content().split())) for a in cell.iterfind(".//a"))
+        if linked / size > LINK_CELL_RATIO:
+            cell.drop_tree()
+    return tree
+
+
 def _parse_tree(text: str) -> Any:
     try:
         return lxml_html.document_fromstring(text)
     except (etree.ParserError, ValueError):
         return None
-
-
-def _structured_date(tree: Any, tz: tzinfo | None) -> tuple[datetime | None, str | None]:
-    if tree is None:
-        return None, None
-    for meta in tree.iterfind(".//meta"):
-        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
-        if key in _META_DATE_KEYS and (dt := parse_date(meta.get("content"), tz=tz)):
-            return dt, f"meta[{key}]"
-    for script in tree.xpath('//script[@type="application/ld+json"]'):
-        if dt := _json_ld_date(script.text_content(), tz):
-            return dt, "json-ld"
-    for node in tree.xpath("//time[@datetime]")[:5]:
-        if dt := parse_date(node.get("datetime"), tz=tz):
-            return dt, "time[datetime]"
-    return None, None
-
-
-def _json_ld_date(raw: str, tz: tzinfo | None) -> datetime | None:
-    try:
-        data = json.loads(raw[:1_000_000])
-    except ValueError:
-        return None
-    stack, seen = [data], 0
-    while stack and seen < 10_000:
-        node = stack.pop()
-        seen += 1
-        if isinstance(node, dict):
-            value = node.get("datePublished") or node.get("dateCreated")
-            if isinstance(value, str) and (dt := parse_date(value, tz=tz)):
-                return dt
-            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend(node)
-    return None
-
-
-def _labelled_text_date(tree: Any, tz: tzinfo | None) -> datetime | None:
-    if tree is None:
-        return None
-    for bad in tree.xpath("//script|//style|//noscript"):
-        bad.drop_tree()
-    body = tree.text_content()[:200_000]
-    for m in _TEXT_DATE_LABEL.finditer(body):
-        if dt := find_date_in_text(body[m.end() : m.end() + 40], tz):
-            return dt
-    return None
 
 
 # --------------------------------------------------------------------------- listings
@@ -177,6 +133,29 @@ def _select(sel: Selector, query: str) -> list[Selector]:
     if query.startswith(("/", "(", "./")):
         return list(sel.xpath(query))
     return list(sel.css(query))
+
+
+@dataclass(slots=True)
+class Listing:
+    """What a listing page gave: its entries, and counts that explain an empty result."""
+
+    entries: list[Entry]
+    matched: int = 0  # nodes matched by the list selector
+    linked: int = 0  # of those, with a usable http(s) link
+    kept: int = 0  # of those, kept by link_pattern
+
+    def problem(self, list_selector: str, link_pattern: str | None) -> str | None:
+        """Why nothing came out of the page (None when entries were found)."""
+        if self.entries:
+            return None
+        if not self.matched:
+            return f"selector {list_selector!r} matched 0 items"
+        if not self.linked:
+            return f"selector {list_selector!r} matched {self.matched} items but none had a link"
+        return (
+            f"selector {list_selector!r} matched {self.matched} items; link_pattern "
+            f"{link_pattern!r} kept none of their {self.linked} links"
+        )
 
 
 def extract_listing(
@@ -192,8 +171,8 @@ def extract_listing(
     dayfirst: bool = False,
     source_id: str = "",
     content_type: str | None = None,
-) -> list[Entry]:
-    """Items of an HTML news listing page as :class:`Entry` objects.
+) -> Listing:
+    """Items of an HTML news listing page, with counts that explain an empty page.
 
     Selectors are CSS, or XPath when they start with ``/`` or ``(``. Each node matched by
     ``list_selector`` is one item: an ``<a>`` is the link itself, otherwise
@@ -207,8 +186,9 @@ def extract_listing(
     base = urljoin(url, clean_href(sel.xpath("//base/@href").get()) or "") or url
     pattern = re.compile(link_pattern) if link_pattern else None
     seen: set[str] = set()
-    entries: list[Entry] = []
+    out = Listing([])
     for item in _select(sel, list_selector)[:MAX_LISTING_ITEMS]:
+        out.matched += 1
         root = item.root
         is_link = getattr(root, "tag", None) == "a"
         link_node = item if is_link else next(iter(_select(item, link_selector or "a[href]")), None)
@@ -223,7 +203,11 @@ def extract_listing(
         link = unwrap_redirect(urljoin(base, href))
         if not link.startswith(("http://", "https://")):
             continue
-        if (pattern and not pattern.search(link)) or link in seen:
+        out.linked += 1
+        if pattern and not pattern.search(link):
+            continue
+        out.kept += 1
+        if link in seen:
             continue
         seen.add(link)
         title = ""
@@ -232,7 +216,7 @@ def extract_listing(
         if not title:
             title = _node_text(link_node) or normalize_text(link_node.attrib.get("title", ""))
         published, rule = _listing_date(item, date_selector, tz, dayfirst)
-        entries.append(
+        out.entries.append(
             Entry(
                 source_id=source_id,
                 url=link,
@@ -241,7 +225,7 @@ def extract_listing(
                 date_rule=rule,
             )
         )
-    return entries
+    return out
 
 
 def _node_text(node: Selector | None) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -119,6 +120,14 @@ class Article(Base):
         Index("ix_articles_content_hash_source", "content_hash", "source_id"),
         Index("ix_articles_published_at", "published_at"),
         Index("ix_articles_unmatched", "matched_at", "id"),
+        # Stored without text (crawler.textfill): a source's articles still to fetch.
+        Index(
+            "ix_articles_missing_text",
+            "source_id",
+            "id",
+            sqlite_where=text("body = ''"),
+            postgresql_where=text("body = ''"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -142,6 +151,7 @@ class Article(Base):
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
     baseline: Mapped[bool] = mapped_column(Boolean, default=False)
     matched_at: Mapped[datetime | None]
+    text_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     story: Mapped[Story | None] = relationship(back_populates="articles", foreign_keys=[story_id])
 

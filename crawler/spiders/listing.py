@@ -22,7 +22,7 @@ class ListingCollector(Collector):
         if not isinstance(cfg, ListingSource):
             raise CollectError(f"source type {cfg.type!r} is not a listing")
         sel = cfg.selectors
-        entries = extract_listing(
+        listing = extract_listing(
             response.body,
             url=response.url,
             list_selector=sel.list,
@@ -35,8 +35,11 @@ class ListingCollector(Collector):
             source_id=cfg.id,
             content_type=content_type(response),
         )
-        if not entries and fetch.role == "index":
-            raise CollectError(f"list selector {sel.list!r} matched no items")
+        entries = listing.entries
+        # Known items count as found: only a page that yields nothing at all is a failure.
+        problem = listing.problem(sel.list, cfg.link_pattern)
+        if problem and fetch.role == "index":
+            raise CollectError(problem)
         follow: list[str] = []
         if sel.next_page and fetch.depth + 1 < cfg.max_pages:
             next_url = next_page_url(response, sel.next_page)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from twisted.python.failure import Failure
 
 from crawler.db import make_reader
-from crawler.extract import extract_article
+from crawler.extract import Article, extract_article
 from crawler.fetch_article import google_news_target, merge_article
 from crawler.items import Entry
 from crawler.middlewares import META_KEY, Fetch, fetch_of
@@ -35,6 +35,7 @@ from crawler.spiders.feed import FeedCollector
 from crawler.spiders.listing import ListingCollector
 from crawler.spiders.sitemap import SitemapCollector
 from crawler.state import parse_retry_after
+from crawler.textfill import count_attempt, fill_text, pending_text
 from crawler.urls import is_google_news
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class PollSpider(scrapy.Spider):
         role: str,
         depth: int = 0,
         entry: Entry | None = None,
+        article_id: int | None = None,
     ) -> Request:
         """A request on behalf of ``run`` carrying its :class:`Fetch` and per-source headers."""
         index = role == "index"
@@ -104,13 +106,16 @@ class PollSpider(scrapy.Spider):
             etag=run.etag if index else None,
             last_modified=run.last_modified if index else None,
         )
-        callbacks = {"article": self.on_article, "resolve": self.on_resolved}
+        callbacks = {"article": self.on_article, "resolve": self.on_resolved, "fill": self.on_fill}
+        cb_kwargs: dict[str, Any] = {"entry": entry} if entry is not None else {}
+        if article_id is not None:
+            cb_kwargs["article_id"] = article_id
         return Request(
             url,
             callback=callbacks.get(role, self.on_page),
             errback=self.on_error,
             headers=dict(run.config.headers),
-            cb_kwargs={"entry": entry} if entry is not None else {},
+            cb_kwargs=cb_kwargs,
             meta={META_KEY: fetch, "handle_httpstatus_list": [304] if index else []},
             # A redirect loop must end in "max redirections", not in the dupe filter.
             dont_filter=index,
@@ -132,6 +137,8 @@ class PollSpider(scrapy.Spider):
             outcome.moved_to = fetch.moved_to
             if response.status == 304:
                 outcome.status = "not_modified"
+                for request in await self._fill_requests(run):
+                    yield request
                 return
         collector = COLLECTORS[run.config.type]
         try:
@@ -150,6 +157,8 @@ class PollSpider(scrapy.Spider):
         for note in page.notes:
             _note(run, note)
         outputs, all_known = await self._route(run, page.entries)
+        if fetch.role == "index":
+            outputs += await self._fill_requests(run)
         for out in outputs:
             yield out
         if page.follow and not (page.stop_when_known and all_known):
@@ -205,6 +214,38 @@ class PollSpider(scrapy.Spider):
             return self.source_request(run, entry.url, role="article", entry=entry)
         return None
 
+    async def _fill_requests(self, run: SourceRun) -> list[EntryBatch | Request]:
+        """Requests for stored articles still without text (:mod:`crawler.textfill`).
+
+        Spends what is left of the source's article budget after this page's new items.
+        """
+        if not run.config.fetch_article or run.article_budget <= 0:
+            return []
+
+        def pending() -> list[tuple[int, str]]:
+            with self.reads() as session:
+                return pending_text(session, run.config.id, run.article_budget)
+
+        todo = await asyncio.to_thread(pending)
+        run.article_budget -= len(todo)
+        return [self.source_request(run, url, role="fill", article_id=i) for i, url in todo]
+
+    async def on_fill(self, response: Response, article_id: int) -> None:
+        """A stored article's page fetched: store its text (nothing is yielded)."""
+        run = self.runs[fetch_of(response.request).source_id]  # type: ignore[union-attr]
+        page = await self._extract(run, response)
+        await asyncio.to_thread(self._write_text, article_id, page)
+
+    def _write_text(self, article_id: int, page: Article | None) -> None:
+        try:
+            with self.sessions() as session, session.begin():
+                if page is None:
+                    count_attempt(session, article_id)
+                else:
+                    fill_text(session, article_id, page)
+        except Exception:  # e.g. the database is busy: the next pass tries again
+            logger.warning("storing the text of article %s failed", article_id, exc_info=True)
+
     def _complete(self, run: SourceRun, entry: Entry) -> Entry | Request:
         """The entry itself, or a request for its article page when the source wants text."""
         return self._article_request(run, entry) or entry
@@ -220,20 +261,26 @@ class PollSpider(scrapy.Spider):
     async def on_article(self, response: Response, entry: Entry) -> AsyncIterator[Entry]:
         """An article page fetched: add its main text and missing metadata."""
         run = self.runs[entry.source_id]
+        yield merge_article(entry, await self._extract(run, response))
+
+    async def _extract(self, run: SourceRun, response: Response) -> Article | None:
+        """The article on a fetched page; None (and a note) when extraction fails.
+
+        A failure loses only this page's text: the feed's own text is kept.
+        """
         try:
-            article = await asyncio.to_thread(
+            return await asyncio.to_thread(
                 extract_article,
                 response.body,
                 url=response.url,
                 tz=run.tz,
                 content_type=content_type(response),
             )
-        except Exception as exc:  # extraction failure keeps the feed's own text
+        except Exception as exc:  # a hostile page must not end the pass
             _note(run, f"article {response.url}: {_describe_exc(exc)}")
-            article = None
-        yield merge_article(entry, article)
+            return None
 
-    def on_error(self, failure: Failure) -> Iterator[Entry]:
+    async def on_error(self, failure: Failure) -> AsyncIterator[Entry]:
         """A request failed: fail the source (index) or keep the entry as it was (follow-up)."""
         request: Request = failure.request  # type: ignore[attr-defined]
         fetch = fetch_of(request)
@@ -243,6 +290,10 @@ class PollSpider(scrapy.Spider):
         entry = request.cb_kwargs.get("entry")
         if fetch.role in ("article", "resolve") and isinstance(entry, Entry):
             yield entry
+            return
+        if fetch.role == "fill":
+            _note(run, f"{request.url}: {describe_failure(failure, self.settings)[0]}")
+            await asyncio.to_thread(self._write_text, request.cb_kwargs["article_id"], None)
             return
         message, status, retry_after = describe_failure(failure, self.settings)
         if fetch.role != "index":

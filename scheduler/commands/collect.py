@@ -83,7 +83,6 @@ def poll(
     guarded(ctx, work)
 
 
-@app.command("sources")
 def sources_cmd(config: ConfigOption = None) -> None:
     """Show each source's health: state, last success, failures, last error, next poll."""
     ctx = open_context(config)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.dates import find_date_in_text, parse_date
+from crawler.dates import find_date_in_text, parse_date, parse_epoch
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 NOW = datetime(2026, 3, 20, tzinfo=UTC)
@@ -104,3 +104,75 @@ def test_iso_roundtrip(dt: datetime) -> None:
 @given(st.text(max_size=300))
 def test_find_date_in_text_total(s: str) -> None:
     find_date_in_text(s, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Brazilian, Spanish, French, German, Italian and Dutch feeds' pubDate
+        ("Seg, 24 Set 2018 19:42:40 -0300", datetime(2018, 9, 24, 22, 42, 40, tzinfo=UTC)),
+        ("Sáb, 06 Dez 2025 08:00:00 -0300", datetime(2025, 12, 6, 11, tzinfo=UTC)),
+        ("Mar, 02 Oct 2018 10:00:00 +0100", datetime(2018, 10, 2, 9, tzinfo=UTC)),
+        ("Mié, 03 Ene 2018 10:00:00 +0100", datetime(2018, 1, 3, 9, tzinfo=UTC)),
+        ("mer., 03 oct. 2018 10:00:00 +0200", datetime(2018, 10, 3, 8, tzinfo=UTC)),
+        ("Di, 02 Okt 2018 10:00:00 +0200", datetime(2018, 10, 2, 8, tzinfo=UTC)),
+        ("Do, 15 Mär 2018 10:00:00 GMT", datetime(2018, 3, 15, 10, tzinfo=UTC)),
+        ("Gio, 04 Ott 2018 10:00:00 +0200", datetime(2018, 10, 4, 8, tzinfo=UTC)),
+        ("wo, 03 mei 2023 10:00:00 +0200", datetime(2023, 5, 3, 8, tzinfo=UTC)),
+        ("24 Set 2018", datetime(2018, 9, 24, tzinfo=UTC)),
+        # written-out dates in page metadata
+        ("lundi 3 février 2020 14:00", datetime(2020, 2, 3, 14, tzinfo=UTC)),
+        ("3 de março de 2024", datetime(2024, 3, 3, tzinfo=UTC)),
+        ("Mittwoch, 3. März 2021 10:00", datetime(2021, 3, 3, 10, tzinfo=UTC)),
+        # ROC years without 民國 (Taiwan government pages), and with 中華民國
+        ("115年3月16日", datetime(2026, 3, 16, tzinfo=UTC)),
+        ("115 年 3 月 16 日 14:30", datetime(2026, 3, 16, 14, 30, tzinfo=UTC)),
+        ("99年12月31日", datetime(2010, 12, 31, tzinfo=UTC)),
+        ("中華民國115年3月16日", datetime(2026, 3, 16, tzinfo=UTC)),
+        # single-digit month and day with dashes (Chinese portals)
+        ("2021-1-29 13:18", datetime(2021, 1, 29, 13, 18, tzinfo=UTC)),
+    ],
+)
+def test_parse_date_foreign_and_roc(text: str, expected: datetime) -> None:
+    assert parse_date(text, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "15年3月16日",  # 2015 abbreviated, or an age: never ROC 15 (1926)
+        "200年3月16日",  # outside the plausible ROC range
+        "3 days ago",
+        "il y a 3 jours",
+        "Mai 2018",  # no day
+        "Seg, 24 Xyz 2018 19:42:40 -0300",
+    ],
+)
+def test_parse_date_rejects_implausible_foreign_and_roc(text: str) -> None:
+    assert parse_date(text, now=NOW) is None
+
+
+def test_find_date_in_text_reads_bare_roc_years() -> None:
+    assert find_date_in_text("公告日期：115年3月16日 經濟部", TAIPEI, now=NOW) == datetime(
+        2026, 3, 15, 16, tzinfo=UTC
+    )
+    # "成立15年" is an age, and the 3月16日 after it no ROC date
+    assert find_date_in_text("本會成立15年3月16日舉辦", TAIPEI, now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1537818160, datetime(2018, 9, 24, 19, 42, 40, tzinfo=UTC)),
+        (1537818160123, datetime(2018, 9, 24, 19, 42, 40, 123000, tzinfo=UTC)),
+        ("1537818160", datetime(2018, 9, 24, 19, 42, 40, tzinfo=UTC)),
+        (1537818160.5, datetime(2018, 9, 24, 19, 42, 40, 500000, tzinfo=UTC)),
+        (True, None),
+        (5, None),  # 1970
+        (99999999999999, None),  # far future
+        ("2018", None),
+        (None, None),
+    ],
+)
+def test_parse_epoch(value: object, expected: datetime | None) -> None:
+    assert parse_epoch(value, now=NOW) == expected

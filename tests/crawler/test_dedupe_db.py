@@ -235,12 +235,79 @@ def test_title_only_items_do_not_false_merge(sessions) -> None:  # type: ignore[
         assert attach_article(s, same, now=T0)[0].id == ids[2]
 
 
-def test_short_summary_below_min_size_never_matches_by_similarity(sessions) -> None:  # type: ignore[no-untyped-def]
-    short = " ".join(WIRE_BODY.split()[: int(MIN_SIZE) - 10])
+# Feed items as syndicated by real outlets: a headline and a 15-30 word summary.
+ITEM_TITLE = "Taiwan signs six MOUs with US firms, incl. licensing pacts"
+ITEM_SUMMARY = (
+    "The economics ministry on Monday signed six memoranda of understanding with American "
+    "companies, including two licensing agreements."
+)
+BOILERPLATE = (
+    "Read the full story on Example Trade News, your daily source for trade policy, tariffs, "
+    "customs rulings and intellectual property news from around the world."
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "summary"),
+    [
+        ("UPDATE: " + ITEM_TITLE, ITEM_SUMMARY),
+        ("Report: " + ITEM_TITLE, ITEM_SUMMARY),
+        (ITEM_TITLE + " | Focus Taiwan", ITEM_SUMMARY),
+        (ITEM_TITLE, ITEM_SUMMARY + " (Reuters)"),
+    ],
+)
+def test_short_syndicated_copies_are_one_story(sessions, title: str, summary: str) -> None:  # type: ignore[no-untyped-def]
+    assert MIN_SIZE <= text_size(f"{ITEM_TITLE} {ITEM_SUMMARY}") < 30  # skipped before
     with sessions.begin() as s:
-        a = attach_article(s, _add(s, "wire", "Aground", short), now=T0)[0]
-        b = attach_article(s, _add(s, "site-a", "Aground", short + " More soon."), now=T0)[0]
-        assert a.id != b.id
+        first, _ = attach_article(s, _add(s, "wire", ITEM_TITLE, ITEM_SUMMARY), now=T0)
+        copy = _add(s, "site-a", title, summary)
+        story, created = attach_article(s, copy, now=T0 + timedelta(minutes=5))
+        assert not created and story.id == first.id and story.article_count == 2
+
+
+def test_short_items_sharing_a_boilerplate_summary_stay_apart(sessions) -> None:  # type: ignore[no-untyped-def]
+    with sessions.begin() as s:
+        a = _add(s, "site-a", "Court upholds tariff ruling on steel", BOILERPLATE)
+        b = _add(s, "site-a", "Customs agency updates origin rules", BOILERPLATE)
+        c = _add(s, "site-a", "Patent office cuts fees for startups", BOILERPLATE)
+        ids = {attach_article(s, x, now=T0)[0].id for x in (a, b, c)}
+        assert len(ids) == 3
+
+
+def test_short_copy_with_a_different_headline_stays_apart(sessions) -> None:  # type: ignore[no-untyped-def]
+    with sessions.begin() as s:
+        first, _ = attach_article(s, _add(s, "wire", ITEM_TITLE, ITEM_SUMMARY), now=T0)
+        other = _add(s, "site-a", "Ministry hails trade week results", ITEM_SUMMARY)
+        assert attach_article(s, other, now=T0)[0].id != first.id
+
+
+def test_headlines_below_the_short_floor_never_match_by_similarity(sessions) -> None:  # type: ignore[no-untyped-def]
+    with sessions.begin() as s:
+        a = attach_article(s, _add(s, "wire", "Ship aground near breakwater", "Port closed."))[0]
+        b = _add(s, "site-a", "UPDATE: Ship aground near breakwater", "Port closed.")
+        assert text_size("UPDATE: Ship aground near breakwater Port closed.") < MIN_SIZE
+        assert attach_article(s, b, now=T0)[0].id != a.id
+
+
+def test_short_copies_outside_the_story_window_stay_apart(sessions) -> None:  # type: ignore[no-untyped-def]
+    with sessions.begin() as s:
+        old, _ = attach_article(s, _add(s, "wire", ITEM_TITLE, ITEM_SUMMARY), now=T0)
+        late = _add(s, "site-a", "UPDATE: " + ITEM_TITLE, ITEM_SUMMARY)
+        assert attach_article(s, late, now=T0 + timedelta(days=15))[0].id != old.id
+
+
+def test_repair_recent_merges_short_copies(sessions) -> None:  # type: ignore[no-untyped-def]
+    with sessions.begin() as s:
+        a, _ = attach_article(s, _add(s, "wire", ITEM_TITLE, ITEM_SUMMARY), now=T0)
+        b_art = _add(s, "site-a", "Report: " + ITEM_TITLE, ITEM_SUMMARY)
+        # a racing process that bypassed attach_article's lookup: its own story
+        b = Story(lead_article_id=b_art.id, title=b_art.title, first_seen_at=T0, updated_at=T0)
+        s.add(b)
+        s.flush()
+        b_art.story_id = b.id
+        b_art.minhash = dedupe.to_bytes(dedupe.signature(f"{b_art.title}\n{ITEM_SUMMARY}"))
+        s.flush()
+        assert repair_recent(s, T0 - timedelta(hours=1), now=T0) == [(a.id, b.id)]
 
 
 def test_official_source_becomes_lead_but_not_over_another_official(sessions) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from crawler.extract import extract_article, extract_listing
 
 PARA = "<p>" + "This is a sentence of the article body with enough words. " * 8 + "</p>"
@@ -79,7 +81,7 @@ def test_listing_css() -> None:
         date_selector="span.d",
         link_pattern=r"detail\.aspx",
         tz=tz,
-    )
+    ).entries
     assert [e.url for e in entries] == [
         "https://gov.tw/news/detail.aspx?id=1",
         "https://gov.tw/news/detail.aspx?id=2",
@@ -93,5 +95,26 @@ def test_listing_css() -> None:
 def test_listing_xpath_anchor_items() -> None:
     entries = extract_listing(
         LISTING.encode(), url="https://gov.tw/", list_selector="//div[@id='cards']/a"
-    )
+    ).entries
     assert [(e.url, e.title) for e in entries] == [("https://gov.tw/news/detail.aspx?id=3", "T3")]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"list_selector": "li.news"}, "selector 'li.news' matched 0 items"),
+        (
+            {"list_selector": "ul.list li", "link_selector": "a.missing"},
+            "selector 'ul.list li' matched 5 items but none had a link",
+        ),
+        (
+            {"list_selector": "ul.list li", "link_pattern": r"/press/"},
+            "selector 'ul.list li' matched 5 items; link_pattern '/press/' kept none of their "
+            "4 links",
+        ),
+        ({"list_selector": "ul.list li"}, None),
+    ],
+)
+def test_listing_explains_an_empty_page(kwargs: dict[str, str], problem: str | None) -> None:
+    listing = extract_listing(LISTING, url="https://gov.tw/index.html", **kwargs)
+    assert listing.problem(kwargs["list_selector"], kwargs.get("link_pattern")) == problem
