@@ -122,7 +122,8 @@ def sent_in_window(session: Session, channel: str, since: datetime) -> int:
     return int(singles or 0) + int(batches or 0)
 
 
-def _due(now: datetime) -> Any:
+def is_due(now: datetime) -> Any:
+    """The condition of a delivery that may be claimed at ``now``."""
     return and_(
         Delivery.status.in_(RETRYABLE),
         Delivery.next_attempt_at <= now,
@@ -141,7 +142,7 @@ def claim_next(
     report: DispatchReport | None = None,
 ) -> int | None:
     """Claim the channel's next due immediate delivery with its send lease; commit."""
-    due = and_(_due(now), Delivery.mode == "immediate", Delivery.channel == name)
+    due = and_(is_due(now), Delivery.mode == "immediate", Delivery.channel == name)
     if channel.rate:
         left = channel.rate.max - sent_in_window(s, name, now - channel.rate.per)
         if left <= 0:
