@@ -136,6 +136,8 @@ class SendResult:
 
     ``retry_after`` (seconds, counted from ``answered_at``) is set when the service asked us
     to slow down (429, or 503 with Retry-After): the whole channel waits that long.
+    ``throttled`` (a 429) means the message was refused for pace, not for a fault: it is
+    not counted as an attempt.
     """
 
     ok: bool
@@ -144,6 +146,7 @@ class SendResult:
     retry_after: float | None = None
     services: tuple[ServiceOutcome, ...] = ()
     answered_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    throttled: bool = False
 
 
 @dataclass
@@ -359,7 +362,9 @@ def classify(
         logs = [e.message for e in result.call_logs()]
         reason = logs[-1] if logs else f"apprise reported {result.status.name.lower()}"
     permanent = bool(codes) and all(400 <= c < 500 and c not in {408, 425, 429} for c in codes)
-    return SendResult(False, not permanent, reason[:500], retry_after, tuple(services))
+    return SendResult(
+        False, not permanent, reason[:500], retry_after, tuple(services), throttled=429 in codes
+    )
 
 
 def senders(channels: Mapping[str, Channel]) -> dict[str, ChannelSender]:

@@ -11,7 +11,9 @@ Protocol for one immediate delivery (``drain_channel`` repeats it while rows are
 3. *Record* (new transaction): ``sent`` with ``sent_at`` = when the service answered and
    the Message-ID; or ``failed`` with exponential backoff from that answer (never earlier
    than Retry-After, which also pauses the whole channel); or ``dead`` after
-   ``max_attempts`` or a clearly permanent refusal. The channel lease is given back.
+   ``max_attempts`` or a clearly permanent refusal. A 429 is pace, not failure: the row is
+   due again when the pause ends, and the attempt is not counted. The channel lease is
+   given back.
 
 Window: a crash after step 2 and before step 3 commits loses only the record, not the
 message; the leases expire (or a daemon restarting on the same host releases them) and
@@ -298,7 +300,11 @@ def record(
         row.message_id = message_id(row)
         row.lease_owner, row.lease_until = None, None
     elif row.status in RETRYABLE and ours:
-        if not result.retryable or row.attempts >= max_attempts:
+        if result.throttled and result.retry_after is not None:  # paced, not failed
+            row.status, row.last_error = "failed", result.reason or "rate limited"
+            row.attempts -= 1
+            row.next_attempt_at = at + timedelta(seconds=result.retry_after)
+        elif not result.retryable or row.attempts >= max_attempts:
             row.status, row.last_error = "dead", result.reason or "failed"
         else:
             row.status, row.last_error = "failed", result.reason or "failed"
