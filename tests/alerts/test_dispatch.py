@@ -137,3 +137,20 @@ def test_digest_retry_sends_the_same_message_id_and_content(db, smtp: SmtpServer
 
 def _parts(mail: MimeMessage) -> list[bytes]:
     return [p.get_payload(decode=True) for p in mail.walk() if not p.is_multipart()]
+
+
+def test_one_message_in_flight_per_channel_across_dispatchers(db, http: HttpReceiver) -> None:  # type: ignore[no-untyped-def]
+    """While one dispatcher's send on a channel is unanswered, no other sends on it."""
+    _, sessions = db
+    cfg = make_cfg({"hook": f"json://127.0.0.1:{http.port}/h"})
+    _queue(sessions, ("hook",), 3)
+    http.hold = 1
+    first = Dispatcher(sessions, "host-a:1")
+    first.tick(cfg)
+    wait_for(lambda: len(http.requests) == 1, 30, "the first send")
+    assert dispatch_due(sessions, cfg, owner="host-b:2").claimed == 0
+    assert len(http.requests) == 1
+    http.release.set()
+    assert first.wait(30)
+    dispatch_due(sessions, cfg, owner="host-b:2")
+    assert set(statuses(sessions).values()) == {"sent"} and len(http.requests) == 3
