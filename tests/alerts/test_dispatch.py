@@ -97,7 +97,8 @@ def test_lanes_send_each_channel_independently(db, http: HttpReceiver) -> None: 
         slow.hold = 1  # the slow channel's first send does not come back until released
         lanes = Dispatcher(sessions, "host:1")
         assert sorted(lanes.tick(cfg)) == ["hook", "slow"]
-        wait_for(lambda: len(http.requests) == 3, 30, "the free channel")
+        wait_for(lambda: len(slow.requests) == 1, 30, "the slow channel's first send")
+        wait_for(lambda: len(http.requests) == 3, 30, "the free channel, meanwhile")
         assert len(slow.requests) == 1 and lanes.busy() == ["slow"]
         slow.release.set()
         assert lanes.wait(30) and len(slow.requests) == 3
