@@ -11,17 +11,20 @@ dead after ``max_attempts``).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import socket
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.channels import Channel, ChannelSender, Message, senders
-from alerts.outbox import backoff
+from alerts import channel_state
+from alerts.channels import Channel, ChannelSender, Message, SendResult, senders
+from alerts.outbox import backoff, note_answer, shifted_clock
 from alerts.pipeline import dialect_insert
 from crawler.models import AdminNotice, Article, Source, utcnow
 
@@ -166,6 +169,8 @@ def _send_due(
     report: AdminReport,
     channel_senders: Mapping[str, ChannelSender] | None,
 ) -> None:
+    """Send due notices one at a time, each under its channel's send lease (so a paused or
+    busy channel keeps its notices waiting, untouched), stamped with the answer's time."""
     with sessions() as s:
         due = s.scalars(
             select(AdminNotice)
@@ -189,21 +194,38 @@ def _send_due(
         return
     out = channel_senders if channel_senders is not None else senders(config.channels)
     max_attempts = config.settings.alerts.max_attempts
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    clock = shifted_clock(now)
     for notice_id, channel, kind, text, attempts in notices:
         sender = out.get(channel)
+        with sessions() as s:
+            took = channel_state.take(s, channel, owner, clock(), CLAIM)
+            if not took:  # not an attempt: hand the claim back for the next check
+                s.execute(
+                    update(AdminNotice)
+                    .where(AdminNotice.id == notice_id)
+                    .values(next_attempt_at=now, attempts=attempts - 1)
+                )
+            s.commit()
+        if not took:
+            continue
         title = f"[wirewatch] source {kind}"
-        result = sender.send(Message(title, text, "text", text)) if sender else None
+        result = (
+            sender.send(Message(title, text, "text", text))
+            if sender
+            else SendResult(False, True, f"channel {channel!r} unavailable")
+        )
+        result = replace(result, answered_at=clock())
         with sessions() as s:
             n = s.get(AdminNotice, notice_id)
-            if n is None:
-                continue
-            if result is not None and result.ok:
-                n.status, n.sent_at, n.last_error = "sent", now, None
+            if n is not None and result.ok:
+                n.status, n.sent_at, n.last_error = "sent", result.answered_at, None
                 report.sent += 1
-            else:
-                n.last_error = result.reason if result else f"channel {channel!r} unavailable"
-                dead = attempts >= max_attempts or (result is not None and not result.retryable)
+            elif n is not None:
+                n.last_error = result.reason
+                dead = attempts >= max_attempts or not result.retryable
                 n.status = "dead" if dead else "failed"
-                n.next_attempt_at = now + backoff(attempts, result.retry_after if result else None)
+                n.next_attempt_at = result.answered_at + backoff(attempts, result.retry_after)
                 report.failed += 1
+            note_answer(s, channel, owner, result)
             s.commit()

@@ -1,31 +1,30 @@
-"""Channel definitions from ``channels.yaml``: a name, an apprise URL and delivery limits."""
+"""Channels from ``channels.yaml`` (a name, an apprise URL, delivery limits) and sending one
+message through one, with the outcome classified as sent, retryable or permanent."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import smtplib
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parsedate_to_datetime
 from typing import Any, Literal, TextIO
 
-import requests
 from apprise import Apprise, AppriseAsset
 from apprise.manager_plugins import NotificationManager
 from apprise.plugins import url_to_dict
 from apprise.plugins.base import NotifyBase
 from apprise.plugins.email import NotifyEmail
 from apprise.plugins.email.smtp import AppriseSMTPController
-from apprise.plugins.slack import NotifySlack, SlackMode
 from apprise.result import AppriseResult, AppriseResultStatus
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from requests.adapters import HTTPAdapter
 
 from crawler.durations import Duration
 
@@ -50,7 +49,15 @@ class Channel(BaseModel):
     format: Literal["text", "markdown", "html"] | None = None
     rate: RateBudget | None = None
     max_length: int | None = Field(default=None, ge=200)
+    timeout: Duration | None = None
     enabled: bool = True
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and not timedelta(seconds=1) <= value <= timedelta(minutes=10):
+            raise ValueError("timeout must be between 1s and 10m")
+        return value
 
     @field_validator("url")
     @classmethod
@@ -80,19 +87,26 @@ class ChannelsFile(BaseModel):
 
 # --- sending ---------------------------------------------------------------------------------
 #
-# One ``apprise.Apprise`` per channel, built once. Two plugins get a thin subclass, each for
-# a gap measured in apprise 2.3:
-#   * Slack: a 429 answer's ``Retry-After`` is dropped (``_send`` returns only False), so the
-#     subclass reads the HTTP response it gets and reports status and Retry-After;
-#   * e-mail: a ``+Message-ID=…`` URL header is added *next to* apprise's own random
-#     Message-ID (two headers), so the subclass builds the MIME message itself, with our
-#     deterministic Message-ID and our plain-text part, and still sends it through apprise's
-#     SMTP controller (TLS modes, login).
-# What the subclasses learn travels in a per-call context object, not in the plugin.
+# One apprise service per channel, built once, called in the caller's thread: the asset's
+# service_timeout is 0, so apprise neither hands the call to its shared worker pool (where a
+# hung channel would hold a worker other channels need) nor abandons a still-running send
+# whose message may yet arrive. Each wait is bounded by the service's socket timeouts
+# (``cto``/``rto``, SMTP's one timeout), which the channel's ``timeout`` overrides.
+#
+# apprise 2.3 keeps an HTTP answer's status only in a log line and drops ``Retry-After``
+# for every service. ``_observe`` wraps requests' transport once so that, inside one of our
+# sends (a context variable is set, and apprise copies the context into any thread it uses),
+# each answer's status and Retry-After are noted for ``classify``. E-mail gets a thin
+# subclass: a ``+Message-ID=…`` URL header is added *next to* apprise's own random
+# Message-ID (two headers), so ``_Email`` builds the MIME message itself, with our
+# deterministic Message-ID and plain-text part, still sending through apprise's SMTP
+# controller (TLS modes, login).
 
 N_MGR = NotificationManager()
 _HTTP_STATUS = re.compile(r"error=(\d{3})")
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+THROTTLED = frozenset({429, 503})
+THROTTLE_DEFAULT = 30.0  # seconds a 429 without Retry-After pauses the channel
 
 
 @dataclass(frozen=True)
@@ -118,23 +132,60 @@ class ServiceOutcome:
 
 @dataclass(frozen=True)
 class SendResult:
-    """The outcome of sending one message through a channel."""
+    """The outcome of sending one message through a channel.
+
+    ``retry_after`` (seconds, counted from ``answered_at``) is set when the service asked us
+    to slow down (429, or 503 with Retry-After): the whole channel waits that long.
+    ``throttled`` (a 429) means the message was refused for pace, not for a fault: it is
+    not counted as an attempt.
+    """
 
     ok: bool
     retryable: bool = True
     reason: str = ""
     retry_after: float | None = None
     services: tuple[ServiceOutcome, ...] = ()
+    answered_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    throttled: bool = False
 
 
 @dataclass
 class _CallNotes:
     message: Message
-    http_status: int | None = None
+    statuses: list[int] = field(default_factory=list)
     retry_after: float | None = None
+
+    def saw(self, status: int, retry_after: str | None) -> None:
+        self.statuses.append(status)
+        if status in THROTTLED:
+            wait = parse_retry_after(retry_after)
+            if wait is None and status == 429:
+                wait = THROTTLE_DEFAULT
+            if wait is not None:
+                self.retry_after = max(wait, self.retry_after or 0.0)
 
 
 _notes: ContextVar[_CallNotes | None] = ContextVar("wirewatch_send_notes", default=None)
+
+
+def _observe() -> None:
+    """Note each HTTP answer made during one of our sends (idempotent)."""
+    original = HTTPAdapter.send
+    if getattr(original, "_wirewatch", False):
+        return
+
+    def send(self: HTTPAdapter, request: Any, *args: Any, **kwargs: Any) -> Any:
+        response = original(self, request, *args, **kwargs)
+        notes = _notes.get()
+        if notes is not None:
+            notes.saw(response.status_code, response.headers.get("Retry-After"))
+        return response
+
+    send._wirewatch = True  # type: ignore[attr-defined]
+    HTTPAdapter.send = send  # type: ignore[method-assign]
+
+
+_observe()
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -151,54 +202,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-class _Slack(NotifySlack):
-    """apprise's Slack plugin, reporting HTTP status and ``Retry-After`` of each post."""
-
-    def _send(self, url: str, payload: Any, attach: Any = None, **kwargs: Any) -> Any:
-        notes = _notes.get()
-        if attach or notes is None or kwargs.get("http_method", "post") != "post":
-            return super()._send(url, payload, attach=attach, **kwargs)
-        headers = {
-            "User-Agent": self.app_id,
-            "Accept": "application/json",
-            "Content-Type": "application/json; charset=utf-8",
-        }
-        if self.mode is SlackMode.BOT:
-            headers["Authorization"] = f"Bearer {self.access_token}"
-        self.throttle()
-        try:
-            r = requests.post(
-                url,
-                data=json.dumps(payload),
-                headers=headers,
-                verify=self.verify_certificate,
-                timeout=self.request_timeout,
-                allow_redirects=self.redirects,
-                params=kwargs.get("params") or None,
-            )
-        except requests.RequestException as exc:
-            self.logger.warning("A Connection error occurred posting to Slack: %s", exc)
-            return False
-        notes.http_status = r.status_code
-        notes.retry_after = parse_retry_after(r.headers.get("Retry-After"))
-        try:
-            response = r.json()
-        except ValueError:
-            response = None
-        if not isinstance(response, dict):
-            response = {"ok": r.content == b"ok"}
-        if self.mode is SlackMode.BOT:
-            ok = bool(response.get("ok"))
-        elif self.mode in (SlackMode.WORKFLOW, SlackMode.WORKFLOW_TRIGGER):
-            ok = r.status_code == requests.codes.ok
-        else:
-            ok = r.content == b"ok"
-        if r.status_code != requests.codes.ok or not ok:
-            self.logger.warning("Failed to send to Slack: error=%s.", r.status_code)
-            return False
-        return response  # the caller reads the posted channel's id from it
 
 
 class _Email(NotifyEmail):
@@ -256,7 +259,7 @@ class _Email(NotifyEmail):
         return mime
 
 
-_SUBCLASSES: dict[type[NotifyBase], type[NotifyBase]] = {NotifySlack: _Slack, NotifyEmail: _Email}
+_SUBCLASSES: dict[type[NotifyBase], type[NotifyBase]] = {NotifyEmail: _Email}
 
 
 def clean_header(value: str) -> str:
@@ -264,7 +267,7 @@ def clean_header(value: str) -> str:
     return " ".join(_CTRL.sub(" ", value.replace("\r", " ").replace("\n", " ")).split())
 
 
-def build_plugin(url: str) -> NotifyBase:
+def build_plugin(url: str, timeout: timedelta | None = None) -> NotifyBase:
     """Instantiate the apprise service for ``url`` (our subclass where we have one)."""
     results = url_to_dict(url, secure_logging=True)
     if results is None or results.get("schema") not in N_MGR:
@@ -272,8 +275,11 @@ def build_plugin(url: str) -> NotifyBase:
     base = N_MGR[results["schema"]]
     cls = _SUBCLASSES.get(base, base)
     results["tag"] = set()
-    results["asset"] = AppriseAsset()
-    return cls(**results)
+    results["asset"] = AppriseAsset(service_timeout=0)
+    plugin = cls(**results)
+    if timeout is not None:
+        plugin.socket_connect_timeout = plugin.socket_read_timeout = timeout.total_seconds()
+    return plugin
 
 
 def default_format(channel: Channel) -> Literal["text", "markdown", "html"]:
@@ -299,9 +305,14 @@ class ChannelSender:
         self.format = default_format(channel)
         self._stream = stream
         self._apprise: Apprise | None = None
+        self.max_length = channel.max_length
         if not channel.is_console:
-            self._apprise = Apprise()
-            self._apprise.add(build_plugin(channel.url))
+            plugin = build_plugin(channel.url, channel.timeout)
+            self._apprise = Apprise(asset=plugin.asset)
+            self._apprise.add(plugin)
+            if self.max_length is None and plugin.body_maxlen > 0:
+                # the service's own limit (32 KiB for webhooks, 2,000 for Discord, …)
+                self.max_length = max(int(plugin.body_maxlen), 200)
 
     def send(self, message: Message) -> SendResult:
         """Send ``message``; never raises for delivery problems."""
@@ -317,7 +328,7 @@ class ChannelSender:
             return SendResult(False, True, f"apprise raised {type(exc).__name__}: {exc}")
         finally:
             _notes.reset(token)
-        return classify(result, notes.http_status, notes.retry_after)
+        return classify(result, notes.statuses, notes.retry_after)
 
     def _print(self, message: Message) -> SendResult:
         stream = self._stream or sys.stdout
@@ -328,31 +339,32 @@ class ChannelSender:
 
 
 def classify(
-    result: AppriseResult, http_status: int | None = None, retry_after: float | None = None
+    result: AppriseResult, statuses: Sequence[int] = (), retry_after: float | None = None
 ) -> SendResult:
-    """Turn apprise's per-service result into ok / retryable / permanent."""
+    """Turn apprise's per-service result into ok / retryable / permanent.
+
+    Only a clear refusal of the request itself is permanent: every HTTP answer a 4xx other
+    than 408/425/429. Anything else (timeouts, resets, 5xx, SMTP errors, a call apprise
+    could not even dispatch) is retried with backoff until ``max_attempts``.
+    """
     services = []
-    statuses: list[int] = []
+    codes = [s for s in statuses if not 200 <= s < 400]
     for svc in result:
         lines = [e.message for e in svc.logs() if e.level in {"WARNING", "ERROR"}]
-        statuses += [int(m) for line in lines for m in _HTTP_STATUS.findall(line)]
+        codes += [int(m) for line in lines for m in _HTTP_STATUS.findall(line)]
         detail = lines[-1] if lines else svc.status.name.lower()
         services.append(ServiceOutcome(svc.name, svc.url, bool(svc), "" if svc else detail))
-    if http_status is not None and http_status != 200:
-        statuses.append(http_status)
-    if result.status == AppriseResultStatus.SUCCESS and all(s.ok for s in services):
+    if result.status == AppriseResultStatus.SUCCESS and services and all(s.ok for s in services):
         return SendResult(True, services=tuple(services))
-    if result.status == AppriseResultStatus.NOMATCH or not services:
-        logs = [e.message for e in result.call_logs()]
-        reason = logs[-1] if logs else "no service was notified"
-        return SendResult(False, False, reason, services=tuple(services))
     failed = [s for s in services if not s.ok]
-    reason = "; ".join(f"{s.name}: {s.detail}" for s in failed)[:500]
-    # 4xx other than 408/429 means the request itself is wrong: retrying cannot help.
-    permanent = bool(statuses) and all(
-        400 <= s < 500 and s not in {408, 425, 429} for s in statuses
+    reason = "; ".join(f"{s.name}: {s.detail}" for s in failed)
+    if not reason:
+        logs = [e.message for e in result.call_logs()]
+        reason = logs[-1] if logs else f"apprise reported {result.status.name.lower()}"
+    permanent = bool(codes) and all(400 <= c < 500 and c not in {408, 425, 429} for c in codes)
+    return SendResult(
+        False, not permanent, reason[:500], retry_after, tuple(services), throttled=429 in codes
     )
-    return SendResult(False, not permanent, reason, retry_after, tuple(services))
 
 
 def senders(channels: Mapping[str, Channel]) -> dict[str, ChannelSender]:

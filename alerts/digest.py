@@ -3,16 +3,18 @@
 A batch is fixed before anything is sent: its rows get one ``batch_id`` (a hash of their
 ids) in a committed claim. Sending renders those rows in a stable order, so a retry after
 a failure or a crash sends the same content (and, for e-mail, the same Message-IDs); all
-rows of the batch are marked sent in one transaction. As with immediate alerts, a crash
-between sending and that commit re-sends the batch once. A batch split into several
-messages (``max_length``) is re-sent whole when a later part fails.
+rows of the batch are marked sent in one transaction. The claim also takes the channel's
+send lease (``alerts.channel_state``), so a digest waits while its channel is paused or
+busy with another message. As with immediate alerts, a crash between sending and that
+commit re-sends the batch once. A batch split into several messages (``max_length``, by
+default the service's own limit) is re-sent whole when a later part fails.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -21,6 +23,7 @@ from croniter import croniter
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts import channel_state
 from alerts.channels import ChannelSender, SendResult, senders
 from alerts.outbox import (
     LEASE,
@@ -28,8 +31,10 @@ from alerts.outbox import (
     OutboxConfig,
     backoff,
     load_item,
+    note_answer,
     renderer_for,
     sent_in_window,
+    shifted_clock,
 )
 from alerts.watchlists import Watchlist
 from crawler.models import Delivery, utcnow
@@ -54,7 +59,8 @@ class DigestRoute:
 
 @dataclass
 class DigestReport:
-    """What one ``send_digest`` call did: ``status`` is sent|failed|dead|empty|busy|waiting."""
+    """What one ``send_digest`` call did: ``status`` is sent|failed|dead|empty|busy|waiting
+    (``busy``: its batch or its channel is taken, or the channel is paused)."""
 
     status: str
     batch_id: str | None = None
@@ -154,6 +160,9 @@ def _claim(
             return DigestReport("empty")
         key = f"{route.watchlist}|{route.channel}|" + ",".join(map(str, sorted(ids)))
         batch = hashlib.sha256(key.encode()).hexdigest()[:32]
+    if not channel_state.take(s, route.channel, owner, now, LEASE):
+        s.rollback()
+        return DigestReport("busy", batch)
     s.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids))
@@ -187,6 +196,7 @@ def send_digest(
         return report
     out = channel_senders if channel_senders is not None else senders(config.channels)
     sender = out.get(route.channel)
+    clock = shifted_clock(now)
     with sessions() as s:
         batch = s.scalars(
             select(Delivery)
@@ -195,27 +205,28 @@ def send_digest(
         ).all()
         items = [load_item(s, row.match_id) for row in batch]
         attempts = max(row.attempts for row in batch)
-    result = SendResult(False, False, f"channel {route.channel!r} is not configured")
+    result = SendResult(False, True, f"channel {route.channel!r} is not configured")
     messages = []
     if sender is not None:
         messages = renderer_for(config).digest_parts(
             route.watchlist,
             items,
             sender.format,
-            max_length=sender.channel.max_length,
+            max_length=sender.max_length,
             batch_id=report.batch_id or "",
         )
         for msg in messages:
             result = sender.send(msg)
             if not result.ok:
                 break
+    result = replace(result, answered_at=clock())
     report.messages = len(messages)
     with sessions() as s:
         values: dict[str, object] = {"lease_owner": None, "lease_until": None}
         if result.ok:
             values |= {
                 "status": "sent",
-                "sent_at": now,
+                "sent_at": result.answered_at,
                 "last_error": None,
                 "message_id": messages[0].message_id,
             }
@@ -225,9 +236,13 @@ def send_digest(
             values |= {
                 "status": "failed",
                 "last_error": result.reason or "failed",
-                "next_attempt_at": now + backoff(attempts, result.retry_after),
+                "next_attempt_at": result.answered_at + backoff(attempts, result.retry_after),
             }
-        s.execute(update(Delivery).where(Delivery.batch_id == report.batch_id).values(**values))
+        rows = [Delivery.batch_id == report.batch_id, Delivery.status.in_(RETRYABLE)]
+        if not result.ok:  # a failure is recorded only while the batch is still ours
+            rows.append(Delivery.lease_owner == owner)
+        s.execute(update(Delivery).where(*rows).values(**values))
+        note_answer(s, route.channel, owner, result)
         s.commit()
     report.status = str(values.get("status", "failed"))
     report.error = "" if result.ok else result.reason

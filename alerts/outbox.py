@@ -1,25 +1,29 @@
-"""The delivery outbox: claim due rows, send them, record the outcome.
+"""The delivery outbox: claim one due row per channel, send it, record the outcome.
 
-Protocol for one immediate delivery:
+Protocol for one immediate delivery (``drain_channel`` repeats it while rows are due):
 
-1. *Claim* (one transaction, committed): due rows (``pending``/``failed``, ``next_attempt_at``
-   reached, no live lease) get ``lease_owner``/``lease_until`` and ``attempts + 1``.
-   PostgreSQL claims ``FOR UPDATE SKIP LOCKED`` so concurrent dispatchers never share a row;
-   SQLite serialises the claim at ``BEGIN IMMEDIATE``.
-2. *Renew*: right before sending a row the lease is renewed if still ours (a row whose
-   lease was lost to another dispatcher is skipped).
-3. *Send* through the channel (no transaction open).
-4. *Record* (new transaction): ``sent`` with ``sent_at`` and the Message-ID; or ``failed``
-   with exponential backoff (never earlier than the service's Retry-After); or ``dead``
-   after ``max_attempts`` or a permanent error.
+1. *Claim* (one transaction, committed): the channel's send lease (``alerts.channel_state``:
+   refused while the channel is paused or another dispatcher is sending on it) and the
+   channel's next due row (``pending``/``failed``, ``next_attempt_at`` reached, no live
+   lease), which gets ``lease_owner``/``lease_until`` and ``attempts + 1``. PostgreSQL
+   claims ``FOR UPDATE SKIP LOCKED``; SQLite serialises the claim at ``BEGIN IMMEDIATE``.
+2. *Send* through the channel (no transaction open).
+3. *Record* (new transaction): ``sent`` with ``sent_at`` = when the service answered and
+   the Message-ID; or ``failed`` with exponential backoff from that answer (never earlier
+   than Retry-After, which also pauses the whole channel); or ``dead`` after
+   ``max_attempts`` or a clearly permanent refusal. A 429 is pace, not failure: the row is
+   due again when the pause ends, and the attempt is not counted. The channel lease is
+   given back.
 
-Window: a crash after step 3 and before step 4 commits loses only the record, not the
-message; the lease expires and the next dispatcher sends that row again. Rows are sent
-and recorded one at a time, so a crash re-sends at most the one message in flight (e-mail
-repeats the same Message-ID, which lets mail systems drop the copy). Every other failure
-leaves the row pending, so nothing is lost; a send that keeps crashing the process is
-counted by ``attempts`` (incremented at claim) and dead-lettered. The lease (default five
-minutes) must outlast one send; apprise's own timeouts are far shorter.
+Window: a crash after step 2 and before step 3 commits loses only the record, not the
+message; the leases expire (or a daemon restarting on the same host releases them) and
+the row is sent again. Only one row per channel is claimed at a time, so a crash re-sends
+at most the one message in flight on each channel (e-mail repeats the same Message-ID,
+which lets mail systems drop the copy). A send that keeps crashing the process is counted
+by ``attempts`` (incremented at claim) and dead-lettered. A dispatcher that stops on
+purpose claims nothing more, lets the sends in flight finish within a grace period and
+hands back the rest with the attempt undone (``channel_state.release_owner``). The lease
+(default five minutes) must outlast one send; channel timeouts are far shorter.
 
 Rate budgets: a channel with ``rate`` gets at most ``max`` messages per ``per`` (immediate
 rows plus digest batches sent in the window); rows over budget stay pending, untouched.
@@ -28,8 +32,8 @@ rows plus digest batches sent in the window); rows over budget stay pending, unt
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +41,8 @@ from typing import Any, Protocol
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts import channel_state
+from alerts.channel_state import RETRYABLE
 from alerts.channels import Channel, ChannelSender, SendResult, senders
 from alerts.render import AlertItem, OtherSource, Renderer
 from crawler.models import Article, Delivery, Match, Story, utcnow
@@ -44,7 +50,6 @@ from crawler.models import Article, Delivery, Match, Story, utcnow
 LEASE = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
-RETRYABLE = ("pending", "failed")
 
 
 class _AlertSettings(Protocol):
@@ -71,9 +76,16 @@ class DispatchReport:
     sent: int = 0
     failed: int = 0
     dead: int = 0
-    skipped: int = 0
     over_budget: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+
+    def count(self, status: str, error: str) -> None:
+        """Tally one recorded outcome."""
+        if status == "sent":
+            self.sent += 1
+        elif status in ("failed", "dead"):
+            setattr(self, status, getattr(self, status) + 1)
+            self.errors.append(error)
 
 
 def backoff(attempts: int, retry_after: float | None = None, *, jitter: bool = True) -> timedelta:
@@ -112,7 +124,8 @@ def sent_in_window(session: Session, channel: str, since: datetime) -> int:
     return int(singles or 0) + int(batches or 0)
 
 
-def _due(now: datetime) -> Any:
+def is_due(now: datetime) -> Any:
+    """The condition of a delivery that may be claimed at ``now``."""
     return and_(
         Delivery.status.in_(RETRYABLE),
         Delivery.next_attempt_at <= now,
@@ -120,51 +133,104 @@ def _due(now: datetime) -> Any:
     )
 
 
-def claim(
-    session: Session,
-    channels: Mapping[str, Channel],
+def claim_next(
+    s: Session,
+    name: str,
+    channel: Channel,
     *,
     owner: str,
-    limit: int,
     now: datetime,
     lease: timedelta = LEASE,
     report: DispatchReport | None = None,
-) -> list[int]:
-    """Claim due immediate deliveries within each channel's budget; commit; return ids."""
-    report = report or DispatchReport()
-    due = _due(now)
-    names = session.scalars(
-        select(Delivery.channel).where(due, Delivery.mode == "immediate").distinct()
-    ).all()
-    ids: list[int] = []
-    for name in sorted(names):
-        channel = channels.get(name)
-        if channel is None or not channel.enabled or len(ids) >= limit:
-            continue
-        room = limit - len(ids)
-        if channel.rate:
-            left = channel.rate.max - sent_in_window(session, name, now - channel.rate.per)
-            if left < room:
-                waiting = session.scalar(select(func.count()).where(due, Delivery.channel == name))
-                report.over_budget[name] = max(int(waiting or 0) - max(left, 0), 0)
-            room = min(room, left)
-        if room <= 0:
-            continue
-        ids += session.scalars(
-            select(Delivery.id)
-            .where(due, Delivery.mode == "immediate", Delivery.channel == name)
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(room)
-            .with_for_update(skip_locked=True)
-        ).all()
-    if ids:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids))
-            .values(lease_owner=owner, lease_until=now + lease, attempts=Delivery.attempts + 1)
-        )
-    session.commit()
-    return ids
+) -> int | None:
+    """Claim the channel's next due immediate delivery with its send lease; commit."""
+    due = and_(is_due(now), Delivery.mode == "immediate", Delivery.channel == name)
+    if channel.rate:
+        left = channel.rate.max - sent_in_window(s, name, now - channel.rate.per)
+        if left <= 0:
+            if report is not None:
+                report.over_budget[name] = int(s.scalar(select(func.count()).where(due)) or 0)
+            s.rollback()
+            return None
+    row_id = s.scalar(
+        select(Delivery.id)
+        .where(due)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if row_id is None or not channel_state.take(s, name, owner, now, lease):
+        s.rollback()
+        return None
+    s.execute(
+        update(Delivery)
+        .where(Delivery.id == row_id)
+        .values(lease_owner=owner, lease_until=now + lease, attempts=Delivery.attempts + 1)
+    )
+    s.commit()
+    return int(row_id)
+
+
+def drain_channel(
+    sessions: sessionmaker[Session],
+    config: OutboxConfig,
+    name: str,
+    sender: ChannelSender | None,
+    *,
+    owner: str,
+    report: DispatchReport,
+    limit: int = 100,
+    now: Callable[[], datetime] = utcnow,
+    lease: timedelta = LEASE,
+    stopping: Callable[[], bool] = lambda: False,
+) -> None:
+    """Send one channel's due immediate deliveries one at a time (see the module docstring)
+    until none is due, ``limit`` are claimed, the channel is paused or we are stopping."""
+    channel = config.channels.get(name)
+    if channel is None or not channel.enabled:
+        return
+    renderer = renderer_for(config)
+    max_attempts = config.settings.alerts.max_attempts
+    claimed = 0
+    while claimed < limit and not stopping():
+        with sessions() as s:
+            delivery_id = claim_next(
+                s, name, channel, owner=owner, now=now(), lease=lease, report=report
+            )
+        if delivery_id is None:
+            return
+        claimed += 1
+        report.claimed += 1
+        result = replace(_send_one(sessions, renderer, sender, delivery_id), answered_at=now())
+        with sessions() as s:
+            status = record(s, delivery_id, owner, result, max_attempts=max_attempts)
+        report.count(status, f"delivery {delivery_id}: {result.reason}")
+        if result.retry_after is not None:
+            return  # the channel is paused now
+
+
+def _send_one(
+    sessions: sessionmaker[Session],
+    renderer: Renderer,
+    sender: ChannelSender | None,
+    delivery_id: int,
+) -> SendResult:
+    if sender is None:
+        return SendResult(False, True, "channel is not configured or cannot be loaded")
+    with sessions() as s:
+        row = s.get(Delivery, delivery_id)
+        if row is None:
+            return SendResult(False, False, "delivery is gone")
+        try:
+            msg = renderer.immediate(
+                load_item(s, row.match_id),
+                sender.format,
+                message_id=message_id(row),
+                max_length=sender.max_length,
+            )
+        except Exception as exc:  # a broken user template must not stop the channel
+            return SendResult(False, True, f"could not render: {type(exc).__name__}: {exc}")
+    return sender.send(msg)
 
 
 def dispatch_due(
@@ -177,71 +243,39 @@ def dispatch_due(
     lease: timedelta = LEASE,
     channel_senders: Mapping[str, ChannelSender] | None = None,
 ) -> DispatchReport:
-    """Claim, send and record due immediate deliveries (see the module docstring)."""
-    now = now or utcnow()
+    """Drain every channel in turn, in this thread (the daemon gives each its own thread).
+
+    ``now`` sets the clock (claims, answer times) to start from there, for tests.
+    """
+    clock = utcnow if now is None else shifted_clock(now)
     report = DispatchReport()
-    with sessions() as s:
-        ids = claim(
-            s, config.channels, owner=owner, limit=limit, now=now, lease=lease, report=report
-        )
-    report.claimed = len(ids)
-    if not ids:
-        return report
     out = channel_senders if channel_senders is not None else senders(config.channels)
-    renderer = renderer_for(config)
-    max_attempts = config.settings.alerts.max_attempts
-    for delivery_id in ids:
-        with sessions() as s:
-            row = _renew(s, delivery_id, owner, now + lease)
-            if row is None:
-                report.skipped += 1
-                continue
-            sender = out.get(row.channel)
-            if sender is None:
-                result = SendResult(False, False, f"channel {row.channel!r} is not configured")
-            else:
-                item = load_item(s, row.match_id)
-                msg = renderer.immediate(
-                    item,
-                    sender.format,
-                    message_id=message_id(row),
-                    max_length=sender.channel.max_length,
-                )
-                s.commit()
-                result = sender.send(msg)
-        with sessions() as s:
-            status = record(s, delivery_id, owner, result, max_attempts=max_attempts, now=now)
-        if status == "sent":
-            report.sent += 1
-        elif status == "dead":
-            report.dead += 1
-            report.errors.append(f"delivery {delivery_id}: {result.reason}")
-        elif status == "failed":
-            report.failed += 1
-            report.errors.append(f"delivery {delivery_id}: {result.reason}")
+    for name in sorted(config.channels):
+        if report.claimed >= limit:
+            break
+        drain_channel(
+            sessions,
+            config,
+            name,
+            out.get(name),
+            owner=owner,
+            report=report,
+            limit=limit - report.claimed,
+            now=clock,
+            lease=lease,
+        )
     return report
+
+
+def shifted_clock(start: datetime) -> Callable[[], datetime]:
+    """A clock reading ``start`` now and running on from there."""
+    offset = start - utcnow()
+    return lambda: utcnow() + offset
 
 
 def message_id(row: Delivery) -> str:
     """The Message-ID of a delivery; the same on every attempt."""
     return f"<delivery-{row.id}.{row.story_id}@wirewatch>"
-
-
-def _renew(s: Session, delivery_id: int, owner: str, until: datetime) -> Delivery | None:
-    done = s.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.lease_owner == owner,
-            Delivery.status.in_(RETRYABLE),
-        )
-        .values(lease_until=until)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        s.rollback()
-        return None
-    s.commit()
-    return s.get(Delivery, delivery_id)
 
 
 def record(
@@ -251,24 +285,42 @@ def record(
     result: SendResult,
     *,
     max_attempts: int,
-    now: datetime | None = None,
 ) -> str:
-    """Store a send outcome for a claimed delivery; return its new status."""
-    now = now or utcnow()
+    """Store a send outcome for a claimed delivery, give the channel back; return the status.
+
+    A failure is recorded only while the row is still ours (a stop may have handed it back);
+    a success always is, so the message is not sent again."""
     row = s.get(Delivery, delivery_id)
     if row is None:
         return "gone"
-    if result.ok:
-        row.status, row.sent_at, row.last_error = "sent", now, None
+    at = result.answered_at
+    ours = row.lease_owner == owner
+    if row.status in RETRYABLE and result.ok:
+        row.status, row.sent_at, row.last_error = "sent", at, None
         row.message_id = message_id(row)
-    elif not result.retryable or row.attempts >= max_attempts:
-        row.status, row.last_error = "dead", result.reason or "failed"
-    else:
-        row.status, row.last_error = "failed", result.reason or "failed"
-        row.next_attempt_at = now + backoff(row.attempts, result.retry_after)
-    row.lease_owner, row.lease_until = None, None
+        row.lease_owner, row.lease_until = None, None
+    elif row.status in RETRYABLE and ours:
+        if result.throttled and result.retry_after is not None:  # paced, not failed
+            row.status, row.last_error = "failed", result.reason or "rate limited"
+            row.attempts -= 1
+            row.next_attempt_at = at + timedelta(seconds=result.retry_after)
+        elif not result.retryable or row.attempts >= max_attempts:
+            row.status, row.last_error = "dead", result.reason or "failed"
+        else:
+            row.status, row.last_error = "failed", result.reason or "failed"
+            row.next_attempt_at = at + backoff(row.attempts, result.retry_after)
+        row.lease_owner, row.lease_until = None, None
+    note_answer(s, row.channel, owner, result)
     s.commit()
     return row.status
+
+
+def note_answer(s: Session, channel: str, owner: str, result: SendResult) -> None:
+    """Pause the channel if the service asked for it, and give back its send lease."""
+    if result.retry_after is not None:
+        until = result.answered_at + timedelta(seconds=result.retry_after)
+        channel_state.pause(s, channel, until, result.reason or "rate limited")
+    channel_state.give_back(s, channel, owner)
 
 
 def load_item(s: Session, match_id: int) -> AlertItem:

@@ -222,6 +222,18 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
 
 
+class ChannelState(Base):
+    """Per-channel sending state shared by every dispatcher: a pause and a send lease."""
+
+    __tablename__ = "channel_states"
+
+    channel: Mapped[str] = mapped_column(String(80), primary_key=True)
+    paused_until: Mapped[datetime | None]
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+
+
 class AdminNotice(Base):
     """An operator alert about a source, sent once per distinct problem."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -97,6 +98,7 @@ class Daemon:
         self._matcher: Any = None
         self._lock: SingleInstanceLock | None = None
         self._crawl_task: asyncio.Task[Any] | None = None
+        self._dispatcher: Any = None
         self._busy: set[str] = set()
         self.counters = Counters()
         self._last_tick: datetime | None = None
@@ -131,6 +133,9 @@ class Daemon:
         if ensure_schema(self._engine):
             log.info("created the database schema")
         self._sessions = session_factory(self._engine)
+        from alerts.dispatcher import Dispatcher
+
+        self._dispatcher = Dispatcher(self._sessions, self.owner, count=self.counters.inc)
         with self._sessions.begin() as session:
             if n := release_dead_leases(session, socket.gethostname()):
                 log.info("released %d leases left by a stopped daemon", n)
@@ -177,12 +182,14 @@ class Daemon:
         )
 
     def stop(self) -> None:
-        """Stop scheduling, let the running crawl finish, then stop the reactor."""
+        """Stop scheduling and claiming; let the running crawl and sends finish; stop."""
         if self._stopping:
             return
         self._stopping = True
         log.info("stopping")
         sdnotify.stopping()
+        if self._dispatcher is not None:
+            self._dispatcher.stop_claiming()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         asyncio.get_event_loop().create_task(self._finish())
@@ -195,6 +202,17 @@ class Daemon:
                 await asyncio.wait_for(asyncio.shield(self._crawl_task), timeout=60)
             except (TimeoutError, Exception):
                 log.warning("the running crawl did not finish in time; its sources will re-poll")
+        if self._dispatcher is not None:
+            grace = self.config.settings.alerts.stop_grace.total_seconds()
+            released, channels = await asyncio.to_thread(self._dispatcher.finish, grace)
+            if channels:
+                log.warning(
+                    "sends on %s did not finish within %.0fs; %d deliveries handed back, "
+                    "they will be sent again after the restart",
+                    ", ".join(channels),
+                    grace,
+                    released,
+                )
         while self._busy:
             await asyncio.sleep(0.05)
         reactor.stop()  # type: ignore[attr-defined]
@@ -266,7 +284,6 @@ class Daemon:
                 **opts,
             )
             sched.add_job(self._thread_job("health", self._health), "interval", minutes=5, **opts)
-            sched.add_job(self._thread_job("digest", self._digests), "interval", seconds=30, **opts)
         sched.add_job(self._thread_job("retention", self._retention), "interval", hours=6, **opts)
         ping = sdnotify.watchdog_interval()
         if ping is not None:
@@ -282,16 +299,22 @@ class Daemon:
     def _thread_job(self, name: str, work: Callable[[], Any]) -> Callable[[], Awaitable[None]]:
         """Run blocking database/network work off the reactor thread, one at a time per name."""
 
-        async def job() -> None:
-            if self._stopping or name in self._busy:
-                return
-            self._busy.add(name)
+        async def run() -> None:
             try:
                 await asyncio.to_thread(work)
             except Exception:
                 log.exception("%s job failed; it will run again", name)
             finally:
                 self._busy.discard(name)
+
+        async def job() -> None:
+            if self._stopping or name in self._busy:
+                return
+            self._busy.add(name)
+            # A scheduler shutdown cancels the job, but the thread runs on: the work keeps
+            # its place in _busy until it really ends, and stop() waits for that.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(asyncio.ensure_future(run()))
 
         return job
 
@@ -373,23 +396,8 @@ class Daemon:
             log.info("merged %d split stories", len(merged))
 
     def _dispatch(self) -> None:
-        from alerts.outbox import dispatch_due
-
-        report = dispatch_due(self._sessions, self.config, owner=self.owner)
-        self.counters.inc("deliveries_sent", report.sent)
-        self.counters.inc("delivery_failures", report.failed + report.dead)
-
-    def _digests(self) -> None:
-        """Send every digest whose schedule has fired since its rows arrived (catches up)."""
-        from alerts.digest import due_digests, send_digest
-
-        now = datetime.now(UTC)
-        for route in due_digests(self._sessions, self.config, now):
-            done = send_digest(self._sessions, self.config, route.watchlist, route.index, now)
-            if done.status == "sent":
-                self.counters.inc("deliveries_sent", done.rows)
-            elif done.status in ("failed", "dead"):
-                self.counters.inc("delivery_failures", done.rows)
+        """Start a sending lane for each channel with due alerts or digests (alerts.dispatcher)."""
+        self._dispatcher.tick(self.config)
 
     def _health(self) -> None:
         from alerts.admin import check_sources
@@ -416,8 +424,7 @@ class Daemon:
         try:
             await self._poll_due(10_000)
             await asyncio.to_thread(self._match)
-            await asyncio.to_thread(self._dispatch)
-            await asyncio.to_thread(self._digests)
+            await asyncio.to_thread(self._dispatcher.run_once, self.config)
             await asyncio.to_thread(self._health)
         except Exception:
             log.exception("cycle failed")

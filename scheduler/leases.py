@@ -7,7 +7,7 @@ import os
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crawler.models import Delivery, Source
+from crawler.models import ChannelState, Delivery, Source
 
 
 def owner_alive(owner: str, host: str) -> bool:
@@ -25,9 +25,9 @@ def owner_alive(owner: str, host: str) -> bool:
 
 
 def release_dead_leases(session: Session, host: str) -> int:
-    """Clear the leases of dead local owners on sources and deliveries; return how many."""
+    """Clear dead local owners' leases on sources, deliveries, channels; return how many."""
     released = 0
-    for table in (Source, Delivery):
+    for table in (Source, Delivery, ChannelState):
         owners = set(
             session.scalars(select(table.lease_owner).where(table.lease_owner.is_not(None)))
         )

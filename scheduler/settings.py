@@ -36,6 +36,7 @@ class AlertSettings(_Section):
     silence_factor: float = Field(default=10.0, gt=1)
     max_attempts: int = Field(default=10, ge=1, le=100)
     dispatch_interval: Duration = timedelta(seconds=10)
+    stop_grace: Duration = timedelta(seconds=30)  # how long a stop waits for sends in flight
 
 
 class RetentionSettings(_Section):

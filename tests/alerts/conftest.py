@@ -1,19 +1,24 @@
-"""Real local endpoints for alert tests: an SMTP server, a Slack-like and a JSON webhook."""
+"""Real local endpoints for alert tests (an SMTP server, HTTP receivers for Slack and webhooks,
+black holes that accept and never answer) and the real daemon run as a subprocess."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import struct
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message as MimeMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -35,16 +40,26 @@ def free_port() -> int:
 
 
 class SmtpServer:
-    """aiosmtpd on loopback that can be taken down and brought back on the same port."""
+    """aiosmtpd on loopback that can be taken down and brought back on the same port.
+
+    ``refuse`` > 0 answers that many DATA commands with a temporary 451 (the refused
+    messages are kept in ``refused``)."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[MimeMessage] = []
+        self.refused: list[MimeMessage] = []
+        self.refuse = 0
         self.envelopes: list[tuple[str, list[str]]] = []
         self._controller: Controller | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.original_content))
+        mail = message_from_bytes(envelope.original_content)
+        if self.refuse > 0:
+            self.refuse -= 1
+            self.refused.append(mail)
+            return "451 4.3.0 try again later"
+        self.messages.append(mail)
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 
@@ -63,18 +78,25 @@ class SmtpServer:
 
 @dataclass
 class Reply:
+    """One scripted answer; ``fault`` "hang" never answers (until released), "reset" aborts
+    the connection with a TCP RST."""
+
     status: int = 200
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
+    fault: Literal["hang", "reset"] | None = None
 
 
 class HttpReceiver:
-    """A loopback HTTP server answering POSTs from a script of replies (then ``default``)."""
+    """A loopback HTTP server answering POSTs from a script of replies (then ``default``),
+    each after ``delay`` seconds; ``answers`` records (status, time) of each answer sent."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, Any, float]] = []
+        self.answers: list[tuple[int, float]] = []
         self.script: list[Reply] = []
         self.default = Reply()
+        self.delay = 0.0
         self.hold: int | None = None  # 1-based number of a request to hold until released
         self.release = threading.Event()
         receiver = self
@@ -90,17 +112,32 @@ class HttpReceiver:
                 if receiver.hold == len(receiver.requests):
                     receiver.release.wait(30)
                 reply = receiver.script.pop(0) if receiver.script else receiver.default
+                time.sleep(receiver.delay)
+                if reply.fault == "hang":
+                    receiver.release.wait(60)
+                    return
+                if reply.fault == "reset":
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.close_connection = True
+                    return
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 self.wfile.write(reply.body)
+                receiver.answers.append((reply.status, time.time()))
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client that gave up on a held answer is expected here
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -109,6 +146,66 @@ class HttpReceiver:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class BlackHole:
+    """A TCP server on loopback that accepts connections and never says a word."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.port = int(self._sock.getsockname()[1])
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+
+    def close(self) -> None:
+        self._sock.close()
+        for conn in self.connections:
+            conn.close()
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``cond`` every 0.1 s until true; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# Slack's own host cannot be reached from here: the daemon's process points the Slack plugin's
+# webhook endpoint at a local receiver (the HTTP boundary) before running the real CLI.
+LAUNCH = """
+import os, sys
+port = os.environ.get("TEST_SLACK_PORT")
+if port:
+    from apprise.plugins.slack import NotifySlack
+    NotifySlack.webhook_url = f"http://127.0.0.1:{port}/services"
+    NotifySlack.request_rate_per_sec = 0
+from scheduler.cli import main
+main()
+"""
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start_daemon(root: Path, db: str, slack_port: int | None = None) -> subprocess.Popen[str]:
+    """``wirewatch run -c root`` on database ``db`` as a subprocess (output in stdout)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
+    env["WIREWATCH_DATABASE_URL"] = db
+    if slack_port:
+        env["TEST_SLACK_PORT"] = str(slack_port)
+    cmd = [sys.executable, "-c", LAUNCH, "run", "-c", str(root)]
+    return subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 @pytest.fixture

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import io
 
-from alerts.channels import Channel, ChannelSender, Message, clean_header, parse_retry_after
+import pytest
+
+from alerts.channels import (
+    Channel,
+    ChannelSender,
+    Message,
+    classify,
+    clean_header,
+    parse_retry_after,
+)
 from tests.alerts.conftest import SLACK_URL, HttpReceiver, Reply, SmtpServer
 
 
@@ -86,3 +95,50 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("7") == 7
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
     assert parse_retry_after("soon") is None
+
+
+@pytest.mark.parametrize("scheme", ["json", "form", "xml"])
+def test_generic_webhooks_report_retry_after(http: HttpReceiver, scheme: str) -> None:
+    sender = ChannelSender("hook", Channel(url=f"{scheme}://127.0.0.1:{http.port}/hook"))
+    http.script = [Reply(429, b"", {"Retry-After": "45"}), Reply(503, b"", {"Retry-After": "45"})]
+    paced = sender.send(Message("t", "b"))
+    assert not paced.ok and paced.retryable
+    assert (paced.retry_after, paced.throttled) == (45, True)
+    down = sender.send(Message("t", "b"))
+    assert (down.retryable, down.retry_after, down.throttled) == (True, 45, False)
+    assert sender.send(Message("t", "b")).ok
+
+
+def test_a_call_apprise_could_not_dispatch_is_retried() -> None:
+    """No service result at all (e.g. apprise's pool refusing work while the process stops)
+    is not a permanent failure: it was the reason alerts went dead on their first attempt."""
+    from apprise.result import AppriseResult, AppriseResultStatus
+
+    crashed = classify(AppriseResult(status=AppriseResultStatus.FAILURE, results=[]))
+    assert not crashed.ok and crashed.retryable
+    assert classify(AppriseResult(status=AppriseResultStatus.NOMATCH, results=[])).retryable
+    assert not classify(AppriseResult(status=AppriseResultStatus.FAILURE), [403]).retryable
+
+
+def test_webhook_messages_are_capped_by_default(http: HttpReceiver) -> None:
+    hook = ChannelSender("hook", Channel(url=f"json://127.0.0.1:{http.port}/hook"))
+    assert hook.max_length == 32768  # apprise's own limit for the service
+    assert ChannelSender("d", Channel(url="discord://1234/abcd")).max_length == 2000
+    assert ChannelSender("hook", Channel(url=hook.channel.url, max_length=500)).max_length == 500
+
+
+def test_channel_timeout_bounds_each_wait() -> None:
+    from datetime import timedelta
+
+    from tests.alerts.conftest import BlackHole
+
+    hole = BlackHole()
+    try:
+        channel = Channel(url=f"json://127.0.0.1:{hole.port}/h", timeout="1s")
+        assert channel.timeout == timedelta(seconds=1)
+        result = ChannelSender("hook", channel).send(Message("t", "b"))
+        assert not result.ok and result.retryable
+    finally:
+        hole.close()
+    with pytest.raises(ValueError, match="timeout"):
+        Channel(url="json://127.0.0.1/h", timeout="0s")

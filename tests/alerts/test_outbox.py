@@ -125,14 +125,14 @@ def test_rate_budget_makes_rows_wait(db, http: HttpReceiver) -> None:  # type: i
 
 def test_expired_lease_is_delivered_by_the_next_dispatcher(db, http: HttpReceiver) -> None:  # type: ignore[no-untyped-def]
     """A dispatcher claimed and died before sending: its lease runs out, another sends."""
-    from alerts.outbox import claim
+    from alerts.outbox import claim_next
 
     _, sessions = db
     cfg = make_cfg({"hook": f"json://127.0.0.1:{http.port}/h"})
     [did] = _queue(sessions, "hook")
     now = datetime.now(UTC)
     with sessions() as s:
-        assert claim(s, cfg.channels, owner="dead-worker", limit=10, now=now) == [did]
+        assert claim_next(s, "hook", cfg.channels["hook"], owner="dead-worker", now=now) == did
     assert dispatch_due(sessions, cfg, owner="w2", now=now).claimed == 0  # lease still live
     report = dispatch_due(sessions, cfg, owner="w2", now=now + timedelta(minutes=6))
     assert report.sent == 1 and len(http.requests) == 1

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,23 +13,13 @@ from sqlalchemy import select
 from benchmarks.newsserver import NewsServer
 from crawler.db import make_engine, session_factory
 from crawler.models import Source
-from tests.alerts.conftest import SLACK_URL, HttpReceiver, SmtpServer
-from tests.conftest import REPO
+from tests.alerts.conftest import SLACK_URL, HttpReceiver, SmtpServer, start_daemon, wait_for
 
 STORY = (
     "Taiwan's Ministry of Economic Affairs signed six memoranda of understanding with US "
     "firms including Microsoft and Boeing, among them long-term patent licensing pacts, "
     "before the delegation wound up its week-long visit on Thursday. "
 )
-
-
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -100,31 +87,6 @@ def write_config(
     )
 
 
-# Slack's own host cannot be reached from here: the daemon's process points the Slack plugin's
-# webhook endpoint at a local receiver (the HTTP boundary) before running the real CLI.
-LAUNCH = """
-import os, sys
-port = os.environ.get("TEST_SLACK_PORT")
-if port:
-    from apprise.plugins.slack import NotifySlack
-    NotifySlack.webhook_url = f"http://127.0.0.1:{port}/services"
-    NotifySlack.request_rate_per_sec = 0
-from scheduler.cli import main
-main()
-"""
-
-
-def start(root: Path, db: str, slack_port: int | None = None) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
-    env["WIREWATCH_DATABASE_URL"] = db
-    if slack_port:
-        env["TEST_SLACK_PORT"] = str(slack_port)
-    cmd = [sys.executable, "-c", LAUNCH, "run", "-c", str(root)]
-    return subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-
-
 def alerts_with(hook: HttpReceiver, text: str) -> int:
     return sum(text in str(payload) for _, payload, _ in hook.requests)
 
@@ -140,7 +102,7 @@ def test_daemon_end_to_end(
     write_config(root, news, hook, "taiwan AND mou AND us", smtp)
     db = f"sqlite:///{tmp_path / 'w.db'}"
     feeds = news.feed_ids()
-    proc = start(root, db, slack.port)
+    proc = start_daemon(root, db, slack.port)
     engine = make_engine(db)
     sessions = session_factory(engine)
     procs = [proc]
@@ -169,7 +131,7 @@ def test_daemon_end_to_end(
         wait_for(lambda: alerts_with(hook, "semiconductor export") >= 1, 60, "alert after reload")
 
         # A second daemon on the same SQLite database refuses to start.
-        second = start(root, db, slack.port)
+        second = start_daemon(root, db, slack.port)
         out, _ = second.communicate(timeout=60)
         assert second.returncode == 1
         assert "already using this SQLite database" in out
@@ -184,7 +146,7 @@ def test_daemon_end_to_end(
             "A Taiwanese research institute and a United States university signed an MOU "
             "covering joint patent licensing of battery chemistry, officials said on Monday.",
         )
-        proc = start(root, db, slack.port)
+        proc = start_daemon(root, db, slack.port)
         procs.append(proc)
         wait_for(lambda: alerts_with(hook, "patent licensing with United") >= 1, 90, "restart")
         wait_for(lambda: len(smtp.messages) >= 3 and len(slack.requests) >= 3, 60, "mail, slack")

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.newsserver import NewsServer
-from tests.alerts.conftest import HttpReceiver
-from tests.scheduler.test_daemon_e2e import alerts_with, start, wait_for, write_config
+from tests.alerts.conftest import HttpReceiver, wait_for
+from tests.alerts.conftest import start_daemon as start
+from tests.scheduler.test_daemon_e2e import alerts_with, write_config
 
 pytestmark = pytest.mark.postgres
 
