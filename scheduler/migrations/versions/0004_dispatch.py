@@ -1,7 +1,7 @@
 """dispatch: per-channel state (Retry-After pause, send lease) shared by dispatchers
 
-Revision ID: 0003_dispatch
-Revises: 0002
+Revision ID: 0004_dispatch
+Revises: 0003_pages
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_dispatch"
-down_revision = "0002"
+revision = "0004_dispatch"
+down_revision = "0003_pages"
 branch_labels = None
 depends_on = None
 
