@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from alerts.folding import fold
-from alerts.matcher import Document, Engine, Match, _prefilter, _Regex
+from alerts.matcher import Document, Engine, Match, _Regex
 from alerts.query import QuerySyntaxError
+from alerts.regex_terms import required_literal
 from alerts.watchlists import RegexTerm, Watchlist
 
 EXAMPLE = {
@@ -273,7 +274,7 @@ def test_regex_cjk_characters_are_folded() -> None:
     ],
 )
 def test_prefilter_extraction(pattern: str, literal: str | None) -> None:
-    assert _prefilter(pattern) == literal
+    assert required_literal(pattern) == literal
 
 
 class _Counting:
