@@ -28,9 +28,10 @@ Terms:
 
 Bounds, so that no document can stall the matcher: each field is matched on its first
 ``MAX_FIELD_CHARS`` characters (what the crawler stores of a body); a regex keeps its first
-``MAX_REGEX_HITS`` matches per field (RE2 is linear per match, and a report needs no more);
-NEAR compares each left position with the nearest right ones only (sorted, bisected: never
-all pairs); a match reports at most ``MAX_HITS_PER_TERM`` occurrences of a term per field.
+``MAX_REGEX_HITS`` matches per field (finding one is linear in the text, so this bounds the
+total; a report needs no more); NEAR compares each left position with the nearest right
+ones only (sorted, bisected: never all pairs); a match reports at most
+``MAX_HITS_PER_TERM`` occurrences of a term per field.
 
 ``exclude`` is evaluated like ``match``; when true the match is dropped. ``sources`` limits a
 watchlist to documents whose ``source_id`` or one of whose ``source_tags`` is listed.

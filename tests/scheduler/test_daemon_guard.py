@@ -1,9 +1,10 @@
 """The real daemon against a ReDoS article and against hostile links.
 
 ``wirewatch run`` as a subprocess, local feed servers, a webhook receiver: a regex term that
-backtracks catastrophically in Python's ``re`` must not stall polling, /healthz or SIGTERM;
-a feed that redirects to another loopback port and a listing that links there must not make
-the crawler fetch that "internal service", and the refusal must show on the source.
+backtracks catastrophically in Python's ``re`` must not stall polling, /healthz or SIGTERM,
+nor may an edit nesting 200 parentheses do more than log one error with its place; a feed
+that redirects to another loopback port and a listing that links there must not make the
+crawler fetch that "internal service", and the refusal must show on the source.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import signal
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 from sqlalchemy import select
@@ -31,6 +34,7 @@ from tests.scheduler.test_cli_check import wirewatch
 from tests.scheduler.test_daemon_e2e import alerts_with, start, wait_for
 
 REDOS_BODY = "a" * 5000 + "!"
+NESTED = "(" * 200 + "taiwan" + ")" * 200
 
 
 @pytest.fixture
@@ -91,7 +95,24 @@ def healthz(port: int) -> tuple[int, float]:
         return response.status, time.monotonic() - started
 
 
-def stop(proc, timeout: float = 30) -> tuple[int, str, float]:  # type: ignore[no-untyped-def]
+@contextmanager
+def running(tmp_path: Path, root: Path) -> Iterator[tuple[Popen[str], sessionmaker[Session], str]]:
+    """The daemon on a fresh SQLite database; killed, its output shown, if the test fails."""
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    engine = make_engine(db)
+    proc = start(root, db)
+    try:
+        yield proc, session_factory(engine), db
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+        print(proc.communicate(timeout=30)[0])
+        raise
+    finally:
+        engine.dispose()
+
+
+def stop(proc: Popen[str], timeout: float = 30) -> tuple[int, str, float]:
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=timeout)
@@ -106,10 +127,7 @@ def test_redos_article_does_not_stall_the_daemon(
     write_config(
         root, f"  - id: feed0\n    type: rss\n    url: {feed}\n    interval: 5s\n", hook, port
     )
-    db = f"sqlite:///{tmp_path / 'w.db'}"
-    sessions = session_factory(engine := make_engine(db))
-    proc = start(root, db)
-    try:
+    with running(tmp_path, root) as (proc, sessions, _):
 
         def polled() -> datetime | None:
             row = source_row(sessions, "feed0")
@@ -130,6 +148,12 @@ def test_redos_article_does_not_stall_the_daemon(
         took = time.monotonic() - published
         status, answered = healthz(port)
         assert status == 200 and answered < 1.0
+        # An edit nesting 200 parentheses is refused once, with its place; the last good
+        # config keeps running.
+        watch = root / "watchlists" / "watch.yaml"
+        good = watch.read_text()
+        watch.write_text(good.replace("match: evil OR taiwan OR secret", f"match: {NESTED}"))
+        time.sleep(5)  # two reload ticks and more
         # Polling, matching and delivery go on: a later story alerts, and polls continue.
         before = polled()
         news.publish(feed_id, "Taiwan signs a patent pact", "Taiwan and partners signed.")
@@ -139,15 +163,11 @@ def test_redos_article_does_not_stall_the_daemon(
         status, answered_again = healthz(port)
         assert status == 200 and answered_again < 1.0
         code, out, stopping = stop(proc)
-    except BaseException:
-        if proc.poll() is None:
-            proc.kill()
-        print(proc.communicate(timeout=30)[0])
-        raise
-    finally:
-        engine.dispose()
     assert code == 0, out
-    assert "Traceback" not in out
+    assert "Traceback" not in out and "RecursionError" not in out
+    refused = [line for line in out.splitlines() if "config not reloaded" in line]
+    assert len(refused) == 1, refused
+    assert f"{watch}:5:72: match: expression nested too deeply" in refused[0]
     print(
         f"ReDoS article: published → matched in {took:.1f} s (poll interval 5 s); /healthz "
         f"answered in {answered * 1000:.0f} ms and {answered_again * 1000:.0f} ms; SIGTERM → "
@@ -174,10 +194,7 @@ def test_redirect_and_links_to_an_internal_service_are_refused(
         "    fetch_article: true\n    selectors: {list: li}\n"
     )
     write_config(root, sources, hook, port)
-    db = f"sqlite:///{tmp_path / 'w.db'}"
-    sessions = session_factory(engine := make_engine(db))
-    proc = start(root, db)
-    try:
+    with running(tmp_path, root) as (proc, sessions, db):
 
         def row(source_id: str) -> Source | None:
             return source_row(sessions, source_id)
@@ -200,13 +217,6 @@ def test_redirect_and_links_to_an_internal_service_are_refused(
         with sessions() as s:
             stored = s.scalars(select(Article).where(Article.url == hostile[1])).one()
         code, out, _ = stop(proc)
-    except BaseException:
-        if proc.poll() is None:
-            proc.kill()
-        print(proc.communicate(timeout=30)[0])
-        raise
-    finally:
-        engine.dispose()
     assert code == 0, out
     assert internal.requests == []
     assert alerts_with(hook, "INTERNAL SECRET") == 0
