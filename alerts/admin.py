@@ -6,6 +6,18 @@ hash of the error with numbers, URLs and hex ids removed, so "timeout after 30.2
 silence notice is keyed by the last time the source had something new, so one silent
 stretch gives one notice. Notices are sent like deliveries (claimed, retried with backoff,
 dead after ``max_attempts``).
+
+Silence is judged on the source's own publishing history: the dates of its newest items
+(baseline items included; an item's date is its published date, never later than when it
+was fetched; an undated new item counts when it was fetched), and a new item found later
+than its date says counts as news at that moment. Its usual gap is the mean gap
+between the newest ``HISTORY_SAMPLE`` of them, but never less than its poll interval or
+``SILENCE_FLOOR``; it is silent when nothing is newer than ``silence_factor`` usual gaps.
+
+Grouping: the notices claimed together for one channel go out as one message
+(:func:`group_notices`): one notice as itself, several as a list, so a restart that finds
+180 silent sources sends one message, not 180. Each row is still marked by the outcome of
+the message it went out in, so every problem is reported once.
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ import hashlib
 import os
 import re
 import socket
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -29,6 +42,10 @@ from alerts.pipeline import dialect_insert
 from crawler.models import AdminNotice, Article, Source, utcnow
 
 CLAIM = timedelta(minutes=5)
+HISTORY_SAMPLE = 20
+SILENCE_FLOOR = timedelta(hours=1)
+# A grouped message lists this many problems in full, then the ids of the rest.
+MAX_LISTED = 50
 _VOLATILE = re.compile(
     r"https?://\S+|\b[0-9a-f]{8,}\b|\d+(?:\.\d+)?|'[^']*'|\"[^\"]*\"", re.IGNORECASE
 )
@@ -78,17 +95,37 @@ def error_fingerprint(error: str | None) -> str:
     return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:32]
 
 
-def mean_gap(session: Session, source_id: str, *, sample: int = 20) -> timedelta | None:
-    """The mean time between a source's recent new articles (``None`` with too few)."""
-    times = session.scalars(
-        select(Article.fetched_at)
-        .where(Article.source_id == source_id, Article.baseline.is_(False))
-        .order_by(Article.fetched_at.desc())
-        .limit(sample)
+@dataclass(frozen=True)
+class History:
+    """When a source last had something new, and its mean gap between items (None: too few).
+
+    ``last`` is the newest item date, or the newest fetch of a non-baseline item if later.
+    """
+
+    last: datetime | None
+    gap: timedelta | None
+
+
+def publishing_history(session: Session, source_id: str) -> History:
+    """The source's newest item dates (see the module docstring) and their mean gap."""
+    rows = session.execute(
+        select(Article.published_at, Article.fetched_at, Article.baseline)
+        .where(Article.source_id == source_id)
+        .order_by(Article.id.desc())
+        .limit(10 * HISTORY_SAMPLE)
     ).all()
-    if len(times) < 3:
-        return None
-    return (times[0] - times[-1]) / (len(times) - 1)
+    times = sorted(
+        (
+            min(published, fetched) if published is not None else fetched
+            for published, fetched, baseline in rows
+            if published is not None or not baseline
+        ),
+        reverse=True,
+    )[:HISTORY_SAMPLE]
+    found = [fetched for _, fetched, baseline in rows if not baseline]
+    last = max([*times[:1], *found], default=None)
+    gap = (times[0] - times[-1]) / (len(times) - 1) if len(times) >= 3 else None
+    return History(last, gap)
 
 
 def _problems(
@@ -104,10 +141,10 @@ def _problems(
                 f"{(src.last_error or 'unknown error')[:300]}",
             )
         )
-    last_new = src.last_new_item_at or src.last_success_at
+    history = publishing_history(s, src.id)
+    last_new = history.last or src.last_new_item_at or src.last_success_at
     if last_new is not None:
-        gap = mean_gap(s, src.id)
-        usual = max(cfg.interval, gap) if gap else cfg.interval
+        usual = max(history.gap or timedelta(0), cfg.interval, SILENCE_FLOOR)
         if now - last_new > usual * settings.silence_factor:
             hours = (now - last_new).total_seconds() / 3600
             found.append(
@@ -119,6 +156,53 @@ def _problems(
                 )
             )
     return found
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A claimed notice row: what grouping needs to know of it."""
+
+    id: int
+    channel: str
+    kind: str
+    source_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class NoticeBatch:
+    """Notices that go out as one message through one channel."""
+
+    channel: str
+    ids: tuple[int, ...]
+    message: Message
+
+
+def group_notices(notices: Sequence[Notice]) -> list[NoticeBatch]:
+    """One message per channel: a single notice as itself, several as one list."""
+    by_channel: dict[str, list[Notice]] = {}
+    for notice in notices:
+        by_channel.setdefault(notice.channel, []).append(notice)
+    batches = []
+    for channel, group in by_channel.items():
+        ids = tuple(n.id for n in group)
+        if len(group) == 1:
+            [one] = group
+            title, text = f"[wirewatch] source {one.kind}", one.message
+        else:
+            kinds = Counter(n.kind for n in group)
+            title = f"[wirewatch] {len(group)} source problems: " + ", ".join(
+                f"{count} {kind}" for kind, count in sorted(kinds.items())
+            )
+            lines = [f"- {n.message}" for n in group[:MAX_LISTED]]
+            rest = group[MAX_LISTED:]
+            if rest:
+                more = ", ".join(f"{n.source_id} ({n.kind})" for n in rest)
+                lines.append(f"… and {len(rest)} more: {more}")
+            lines.append("`wirewatch sources` shows every source's state.")
+            text = "\n".join(lines)
+        batches.append(NoticeBatch(channel, ids, Message(title, text, "text", text)))
+    return batches
 
 
 def check_sources(
@@ -180,7 +264,7 @@ def _send_due(
             .order_by(AdminNotice.id)
             .with_for_update(skip_locked=True)
         ).all()
-        notices = [(n.id, n.channel, n.kind, n.message, n.attempts + 1) for n in due]
+        notices = [Notice(n.id, n.channel, n.kind, n.source_id, n.message) for n in due]
         # Pushing next_attempt_at forward is the claim: no other checker picks these up.
         ids = [n.id for n in due]
         if ids:
@@ -196,36 +280,35 @@ def _send_due(
     max_attempts = config.settings.alerts.max_attempts
     owner = f"{socket.gethostname()}:{os.getpid()}"
     clock = shifted_clock(now)
-    for notice_id, channel, kind, text, attempts in notices:
-        sender = out.get(channel)
+    for batch in group_notices(notices):
+        sender = out.get(batch.channel)
         with sessions() as s:
-            took = channel_state.take(s, channel, owner, clock(), CLAIM)
+            took = channel_state.take(s, batch.channel, owner, clock(), CLAIM)
             if not took:  # not an attempt: hand the claim back for the next check
                 s.execute(
                     update(AdminNotice)
-                    .where(AdminNotice.id == notice_id)
-                    .values(next_attempt_at=now, attempts=attempts - 1)
+                    .where(AdminNotice.id.in_(batch.ids))
+                    .values(next_attempt_at=now, attempts=AdminNotice.attempts - 1)
                 )
             s.commit()
         if not took:
             continue
-        title = f"[wirewatch] source {kind}"
         result = (
-            sender.send(Message(title, text, "text", text))
+            sender.send(batch.message)
             if sender
-            else SendResult(False, True, f"channel {channel!r} unavailable")
+            else SendResult(False, True, f"channel {batch.channel!r} unavailable")
         )
         result = replace(result, answered_at=clock())
         with sessions() as s:
-            n = s.get(AdminNotice, notice_id)
-            if n is not None and result.ok:
-                n.status, n.sent_at, n.last_error = "sent", result.answered_at, None
-                report.sent += 1
-            elif n is not None:
+            for n in s.scalars(select(AdminNotice).where(AdminNotice.id.in_(batch.ids))):
+                if result.ok:
+                    n.status, n.sent_at, n.last_error = "sent", result.answered_at, None
+                    report.sent += 1
+                    continue
                 n.last_error = result.reason
-                dead = attempts >= max_attempts or not result.retryable
+                dead = n.attempts >= max_attempts or not result.retryable
                 n.status = "dead" if dead else "failed"
-                n.next_attempt_at = result.answered_at + backoff(attempts, result.retry_after)
+                n.next_attempt_at = result.answered_at + backoff(n.attempts, result.retry_after)
                 report.failed += 1
-            note_answer(s, channel, owner, result)
+            note_answer(s, batch.channel, owner, result)
             s.commit()

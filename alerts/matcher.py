@@ -19,11 +19,19 @@ Terms:
 * ``"=US"`` (a leading ``=``) is case-sensitive: found case-insensitively, then kept only if
   the original text, width- and script-folded but not casefolded, equals ``US``. Without it,
   ``US`` also matches the pronoun "us". Width and Chinese folding still apply.
-* ``RegexTerm`` runs with ``re.IGNORECASE`` on folded text (its CJK characters are folded
-  too). When the pattern has a literal run every match must contain (``US\\s*\\d{7}`` →
-  ``us``), that run joins the automaton as a prefilter and the regex runs only if it is found.
-  Regexes are evaluated lazily: AND/OR evaluate literal-only operands first, so a regex runs
-  only when the boolean outcome still depends on it.
+* ``RegexTerm`` is RE2 syntax (``alerts.regex_terms``), run case-insensitively on folded text
+  (its CJK characters are folded too), in time linear in the text. When the pattern has a
+  literal run every match must contain (``US\\s*\\d{7}`` → ``us``), that run joins the
+  automaton as a prefilter and the regex runs only if it is found. Regexes are evaluated
+  lazily: AND/OR evaluate literal-only operands first, so a regex runs only when the boolean
+  outcome still depends on it.
+
+Bounds, so that no document can stall the matcher: each field is matched on its first
+``MAX_FIELD_CHARS`` characters (what the crawler stores of a body); a regex keeps its first
+``MAX_REGEX_HITS`` matches per field (finding one is linear in the text, so this bounds the
+total; a report needs no more); NEAR compares each left position with the nearest right
+ones only (sorted, bisected: never all pairs); a match reports at most
+``MAX_HITS_PER_TERM`` occurrences of a term per field.
 
 ``exclude`` is evaluated like ``match``; when true the match is dropped. ``sources`` limits a
 watchlist to documents whose ``source_id`` or one of whose ``source_tags`` is listed.
@@ -32,7 +40,7 @@ watchlist to documents whose ``source_id`` or one of whose ``source_tags`` is li
 from __future__ import annotations
 
 import bisect
-import re
+import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,12 +60,17 @@ from alerts.query import (
     Phrase,
     parse,
 )
-from alerts.scripts import NON_SPACED, WORD_UNITS, is_word_char
+from alerts.regex_terms import compile_term, required_literal
+from alerts.scripts import WORD_UNITS, is_word_char
 from alerts.snippet import make_snippet
 from alerts.watchlists import RegexTerm, Term, Watchlist
 
 __all__ = ["Document", "Engine", "Hit", "Match", "is_word_char"]
 
+# What the crawler keeps of a body (crawler.pipelines.MAX_BODY); longer text is cut here.
+MAX_FIELD_CHARS = 500_000
+MAX_REGEX_HITS = 100
+MAX_HITS_PER_TERM = 20
 _ALL_FIELDS = 0b111
 _FIELD_BITS = {name: 1 << i for i, name in enumerate(FIELDS)}
 
@@ -106,7 +119,7 @@ class _Literal:
 @dataclass(frozen=True, slots=True)
 class _Regex:
     pattern: str
-    regex: re.Pattern[str]
+    regex: Any  # a compiled RE2 regex (google-re2 has no type stubs)
     prefilter: str | None
 
 
@@ -160,39 +173,6 @@ def _parse_term(term: str) -> tuple[str, str | None]:
     return folded, fold_case_preserving(text).text.strip() if exact else None
 
 
-def _prefilter(pattern: str) -> str | None:
-    """The longest literal run every match of ``pattern`` contains, if usable."""
-    try:
-        from re import _constants, _parser  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover
-        return None
-    best = ""
-    run: list[str] = []
-
-    def walk(items: Any) -> None:
-        nonlocal best, run
-        for op, av in items:
-            if op is _constants.LITERAL and (chr(av).isascii() or NON_SPACED.match(chr(av))):
-                run.append(chr(av).casefold())
-                continue
-            if op is _constants.SUBPATTERN and av[1] == 0 and av[2] == 0:
-                walk(av[3])
-                continue
-            if len(run) > len(best):
-                best = "".join(run)
-            run = []
-
-    walk(_parser.parse(pattern, re.IGNORECASE).data)
-    if len(run) > len(best):
-        best = "".join(run)
-    return best if len(best) >= 2 else None
-
-
-def _fold_pattern(pattern: str) -> str:
-    """Fold only CJK characters: other characters may be regex syntax (``\\S``, ``（``)."""
-    return "".join(fold(ch).text if NON_SPACED.match(ch) else ch for ch in pattern)
-
-
 class _Compiler:
     def __init__(self) -> None:
         self.literals: list[_Literal] = []
@@ -211,11 +191,9 @@ class _Compiler:
 
     def regex(self, pattern: str) -> int:
         if pattern not in self.regex_ids:
-            folded = _fold_pattern(pattern)
+            compiled = compile_term(pattern)
             self.regex_ids[pattern] = len(self.regexes)
-            self.regexes.append(
-                _Regex(pattern, re.compile(folded, re.IGNORECASE), _prefilter(folded))
-            )
+            self.regexes.append(_Regex(pattern, compiled, required_literal(compiled.pattern)))
         return self.regex_ids[pattern]
 
     def operand(self, label: str, group: str | None, terms: Sequence[Term]) -> int:
@@ -319,14 +297,24 @@ class _Doc:
             rx = self.engine._regexes[rid]
             found: list[tuple[int, int, int]] = []
             if rx.prefilter is None or rid in self.prefiltered:
-                for fi, folded in enumerate(self.fields):
-                    found.extend(
+                for fi in range(len(self.fields)):
+                    spans = (
                         (fi, m.start(), m.end())
-                        for m in rx.regex.finditer(folded.text)
+                        for m in rx.regex.finditer(self.regex_text(fi))
                         if m.end() > m.start()
                     )
+                    found.extend(itertools.islice(spans, MAX_REGEX_HITS))
             self.regex_hits[rid] = found
         return self.regex_hits[rid]
+
+    def regex_text(self, fi: int) -> str:
+        """The folded field as RE2 can take it: lone surrogates (not UTF-8) become '?'."""
+        text = self.fields[fi].text
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "replace").decode("utf-8")  # one '?' per surrogate
+        return text
 
     def present(self, oid: int, mask: int) -> bool:
         op = self.engine._operands[oid]
@@ -360,21 +348,35 @@ class _Doc:
         left = self.positions(node.items[0], mask)
         if not left:
             return False
-        right = self.positions(node.items[1], mask)
+        # Per field: right positions by start, and the largest end among the first k of them.
+        right: dict[int, tuple[list[int], list[int], list[tuple[int, int, int]]]] = {}
+        for hit in sorted(self.positions(node.items[1], mask)):
+            starts, max_ends, hits = right.setdefault(hit[0], ([], [], []))
+            starts.append(hit[1])
+            max_ends.append(max(hit[2], max_ends[-1]) if max_ends else hit[2])
+            hits.append(hit)
         limit = 2 * node.value
         for a in left:
-            for b in right:
-                if a[0] != b[0]:
-                    continue
-                first, second = (a, b) if a[1] <= b[1] else (b, a)
-                if second[1] < first[2]:
-                    return True  # overlapping
-                starts, cumulative = self.units(a[0])
-                i = bisect.bisect_left(starts, first[2])
-                j = bisect.bisect_left(starts, second[1])
-                if cumulative[j] - cumulative[i] <= limit:
-                    return True
+            if a[0] not in right:
+                continue
+            starts, max_ends, hits = right[a[0]]
+            k = bisect.bisect_left(starts, a[1])
+            # The nearest right hit starting at or after ``a``, and among those starting
+            # before it the one ending last: no other pair can be closer.
+            if k < len(hits) and self.close(a, hits[k], limit):
+                return True
+            if k > 0 and self.close((a[0], starts[k - 1], max_ends[k - 1]), a, limit):
+                return True
         return False
+
+    def close(self, first: tuple[int, int, int], second: tuple[int, int, int], limit: int) -> bool:
+        """Whether ``second`` (starting no earlier than ``first``) is within ``limit`` units."""
+        if second[1] < first[2]:
+            return True  # overlapping
+        starts, cumulative = self.units(first[0])
+        i = bisect.bisect_left(starts, first[2])
+        j = bisect.bisect_left(starts, second[1])
+        return cumulative[j] - cumulative[i] <= limit
 
     def eval(self, node: Any, mask: int = _ALL_FIELDS) -> bool:
         if isinstance(node, _Ref):
@@ -431,7 +433,7 @@ class Engine:
                     raise
                 try:
                     nodes.append(compiler.expr(expr, wl, cache))
-                except (ValueError, re.error) as exc:
+                except ValueError as exc:
                     raise ValueError(f"watchlist {wl.name!r}: {exc}") from exc
             positives: set[tuple[int, int]] = set()
             _positives(nodes[0], _ALL_FIELDS, positives)
@@ -486,7 +488,11 @@ class Engine:
 
     def match(self, doc: Document) -> list[Match]:
         """All watchlists that match ``doc``, in compile order."""
-        originals = (doc.title, doc.summary, doc.body)
+        originals = (
+            doc.title[:MAX_FIELD_CHARS],
+            doc.summary[:MAX_FIELD_CHARS],
+            doc.body[:MAX_FIELD_CHARS],
+        )
         fields = [fold(text) for text in originals]
         hits, prefiltered = self._scan(fields, originals)
         candidates = set(self._always)
@@ -550,9 +556,11 @@ class Engine:
             sources = [(term, state.hits.get(lid, ())) for term, lid in op.literals]
             sources += [(pattern, state.regex(rid)) for pattern, rid in op.regexes]
             for term, positions in sources:
+                per_field = [0] * len(FIELDS)
                 for fi, start, end in positions:
-                    if not mask >> fi & 1:
+                    if not mask >> fi & 1 or per_field[fi] >= MAX_HITS_PER_TERM:
                         continue
+                    per_field[fi] += 1
                     a, b = state.fields[fi].span(start, end)
                     key = (op.group, fi, a, b)
                     if key not in found or originals[fi][a:b] == term:

@@ -21,6 +21,9 @@ Grammar (keywords are case-insensitive; precedence NOT > NEAR > AND > OR)::
   NEAR does not chain.
 * There is no implicit AND: ``taiwan mou`` is an error, so a missing operator is reported
   rather than guessed. ``-term`` is not NOT: write ``NOT term``.
+* Limits, each an error at its position: ``MAX_DEPTH`` levels of parentheses and NOT, and
+  ``MAX_EXPRESSION_CHARS`` characters. Everything that walks an expression recurses, so the
+  depth limit is what keeps any input from ending in a RecursionError.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from typing import Literal
 
 __all__ = [
     "FIELDS",
+    "MAX_DEPTH",
+    "MAX_EXPRESSION_CHARS",
     "And",
     "Expr",
     "Field",
@@ -49,6 +54,8 @@ __all__ = [
 FieldName = Literal["title", "summary", "body"]
 FIELDS: tuple[FieldName, ...] = ("title", "summary", "body")
 _KEYWORDS = {"and", "or", "not", "near"}
+MAX_DEPTH = 64
+MAX_EXPRESSION_CHARS = 20_000
 
 
 class QuerySyntaxError(ValueError):
@@ -243,6 +250,7 @@ class _Parser:
         self.tokens = _tokenize(text)
         self.groups = groups
         self.index = 0
+        self.depth = 0
 
     @property
     def tok(self) -> _Token:
@@ -286,9 +294,22 @@ class _Parser:
 
     def parse_not(self) -> Expr:
         if self.tok.kind == "not":
+            self.enter(self.tok)
             self.operator_needs_operand()
-            return Not(self.parse_not())
+            expr = Not(self.parse_not())
+            self.depth -= 1
+            return expr
         return self.parse_near()
+
+    def enter(self, token: _Token) -> None:
+        """One level deeper (a '(' or a NOT); an error past ``MAX_DEPTH``."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QuerySyntaxError(
+                f"expression nested too deeply (more than {MAX_DEPTH} levels of "
+                "parentheses and NOT)",
+                token.pos,
+            )
 
     def parse_near(self) -> Expr:
         start = self.tok.pos
@@ -326,10 +347,12 @@ class _Parser:
             name: FieldName = token.text  # type: ignore[assignment]
             return Field(name, self.parse_primary(scoped=True))
         if token.kind == "(":
+            self.enter(token)
             self.advance()
             if self.tok.kind == ")":
                 raise QuerySyntaxError("empty parentheses", token.pos)
             inner = self.parse_or_scoped(scoped)
+            self.depth -= 1
             if self.tok.kind != ")":
                 if self.tok.kind == "end":
                     raise QuerySyntaxError("unclosed '('", token.pos)
@@ -403,4 +426,8 @@ def parse(text: str, groups: Collection[str]) -> Expr:
 
     Raises :class:`QuerySyntaxError` with the offending token's position.
     """
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise QuerySyntaxError(
+            f"expression too long ({len(text)} characters; at most {MAX_EXPRESSION_CHARS})", 0
+        )
     return _Parser(text, groups).parse()

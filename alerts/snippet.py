@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -31,13 +32,16 @@ def make_snippet(
         key=lambda f: (len({h.group or h.term for h in by_field[f]}), _FIELD_PREFERENCE[f]),
     )
     text = originals[FIELDS.index(name)]
-    field_hits = by_field[name]
+    field_hits = sorted(by_field[name], key=lambda h: h.start)
+    starts = [h.start for h in field_hits]
     best: tuple[int, int, int] | None = None
     for anchor in field_hits:
         start = max(0, anchor.start - SNIPPET_WIDTH // 3)
         end = min(len(text), start + SNIPPET_WIDTH)
         start = max(0, end - SNIPPET_WIDTH)
-        inside = {h.group or h.term for h in field_hits if h.start >= start and h.end <= end}
+        # Only the hits starting inside the window (bisected): linear in hits, not quadratic.
+        window = field_hits[bisect_left(starts, start) : bisect_right(starts, end)]
+        inside = {h.group or h.term for h in window if h.end <= end}
         if best is None or len(inside) > best[0]:
             best = (len(inside), start, end)
     assert best is not None

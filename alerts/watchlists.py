@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
-from crawler.sources import check_regex, check_timezone
+from alerts.regex_terms import check_term
+from crawler.sources import check_timezone
+
+MAX_TERM_CHARS = 500
+MAX_TERMS = 50_000  # per watchlist; compiling 100,000 terms takes ~1.5 s
 
 
 class RegexTerm(BaseModel):
-    """A term given as a regular expression (matched on folded text)."""
+    """A term given as a regular expression, RE2 syntax (see ``alerts.regex_terms``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     regex: str
 
-    _check = field_validator("regex")(check_regex)
+    _check = field_validator("regex")(check_term)
 
 
 Term = str | RegexTerm
+# Union branch names pydantic puts in error locations; the config loader drops them.
+TERM_TAGS = frozenset({"text-term", "regex-term"})
+
+
+def _term_kind(value: Any) -> str:
+    return "regex-term" if isinstance(value, dict | RegexTerm) else "text-term"
+
+
+# One error per bad term, for the branch the value is meant for (not one per union branch).
+_TermField = Annotated[
+    Annotated[Annotated[str, StringConstraints(max_length=MAX_TERM_CHARS)], Tag("text-term")]
+    | Annotated[RegexTerm, Tag("regex-term")],
+    Discriminator(_term_kind),
+]
 # Words the match expression reads as operators or field scopes, not as group names.
 RESERVED_NAMES = frozenset({"and", "or", "not", "near", "title", "summary", "body"})
 
@@ -63,7 +90,7 @@ class Watchlist(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     description: str = ""
     enabled: bool = True
-    groups: dict[str, list[Term]] = Field(default_factory=dict)
+    groups: dict[str, list[_TermField]] = Field(default_factory=dict)
     match: str
     exclude: str | None = None
     sources: list[str] = Field(default_factory=list)
@@ -72,6 +99,11 @@ class Watchlist(BaseModel):
     @field_validator("groups")
     @classmethod
     def _group_names(cls, value: dict[str, list[Term]]) -> dict[str, list[Term]]:
+        total = sum(len(terms) for terms in value.values())
+        if total > MAX_TERMS:
+            raise ValueError(
+                f"{total} terms; a watchlist holds at most {MAX_TERMS} (split it into several)"
+            )
         for name, terms in value.items():
             if not name.replace("_", "").replace("-", "").isalnum():
                 raise ValueError(f"group name {name!r} must be letters, digits, '_' or '-'")

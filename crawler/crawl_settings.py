@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from crawler.durations import Duration
+from crawler.netpolicy import parse_allowance
+
+
+def _allowance(entry: str) -> str:
+    parse_allowance(entry)
+    return entry
+
 
 DEFAULT_USER_AGENT = "wirewatch/0.1 (+https://github.com/wirewatch/wirewatch; news monitor)"
 
@@ -25,3 +33,6 @@ class CrawlSettings(BaseModel):
     obey_robots: bool = True
     retries: int = Field(default=2, ge=0, le=10)
     max_backoff: Duration = timedelta(hours=6)
+    # Hosts and networks a redirect or link may reach although they are not public
+    # (see crawler.netpolicy), e.g. ["intranet.example.org", "10.20.0.0/16"].
+    allow_private: list[Annotated[str, AfterValidator(_allowance)]] = Field(default_factory=list)

@@ -19,10 +19,11 @@ PERMANENT_REDIRECTS = frozenset({301, 308})
 class Fetch:
     """Per-request bookkeeping, kept in ``request.meta[META_KEY]`` (shared across redirects).
 
-    ``role`` is index, page (follow-up of a collector), article or resolve. ``etag``/
-    ``last_modified`` are the stored validators to send (index requests only); the
-    middleware fills ``new_etag``/``new_last_modified`` from the response and ``moved_to``
-    when the chain started with permanent redirects.
+    ``role`` is index, page (follow-up of a collector), article or resolve. ``origin`` is
+    the source's configured URL (the link policy of :mod:`crawler.netpolicy` compares with
+    it). ``etag``/``last_modified`` are the stored validators to send (index requests only);
+    the middleware fills ``new_etag``/``new_last_modified`` from the response and
+    ``moved_to`` when the chain started with permanent redirects.
     """
 
     source_id: str
@@ -33,6 +34,7 @@ class Fetch:
     new_etag: str | None = None
     new_last_modified: str | None = None
     moved_to: str | None = None
+    origin: str | None = None
 
 
 def fetch_of(request: Request) -> Fetch | None:

@@ -46,7 +46,11 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
         "COOKIES_ENABLED": False,
         "HTTPCACHE_ENABLED": False,
         "AUTOTHROTTLE_ENABLED": False,
+        "WIREWATCH_ALLOW_PRIVATE": list(crawl.allow_private),  # crawler.netguard
         "DOWNLOADER_MIDDLEWARES": {
+            # First of all, before robots.txt is asked: no request reaches a private
+            # network unless the link policy allows it (redirect hops come back here too).
+            "crawler.netguard.LinkPolicyMiddleware": 50,
             # Below RedirectMiddleware (600) and HttpCompressionMiddleware (590): responses
             # reach it final and inflated, with their redirect chain in the meta.
             "crawler.middlewares.ConditionalGetMiddleware": 580,

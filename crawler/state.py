@@ -46,6 +46,7 @@ class PollOutcome:
     duplicates: int = 0
     new_ids: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # follow-ups the link policy refused
 
     @property
     def failed(self) -> bool:
@@ -181,9 +182,15 @@ def record_success(
     last_modified: str | None = None,
     moved_to: str | None = None,
     new_items: int = 0,
+    problem: str | None = None,
 ) -> Source:
-    """A successful fetch: reset failures, store validators, finish the baseline, schedule."""
+    """A successful fetch: reset failures, store validators, finish the baseline, schedule.
+
+    ``problem`` (a refused follow-up) leaves the source degraded with it as the last error.
+    """
     row = _healthy(session, source_id, now, interval, status, moved_to)
+    if problem:
+        row.state, row.last_error, row.last_error_at = "degraded", problem[:MAX_ERROR_CHARS], now
     row.etag = etag
     row.last_modified = last_modified
     row.baseline_done = True
@@ -286,6 +293,7 @@ def record(
             last_modified=outcome.last_modified,
             moved_to=outcome.moved_to,
             new_items=outcome.new,
+            problem=outcome.refused[0] if outcome.refused else None,
         )
     elif outcome.status == "not_modified":
         record_not_modified(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from typing import Annotated, TypeVar
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -108,7 +109,12 @@ def print_summary(cfg: Config) -> None:
 
 
 def _service(url: str) -> str:
-    """A channel's service and host, never its secrets."""
+    """A channel's service and host, never its secrets.
+
+    apprise's ``url(privacy=True)`` masks what the service marks private (passwords, tokens,
+    a token in the host part); a path it does not mark (``json://host/SECRET/x``) may still
+    hold one, so only the scheme and host of that private URL are shown.
+    """
     if url == "console://":
         return "console"
     from apprise import Apprise
@@ -116,7 +122,9 @@ def _service(url: str) -> str:
     plugin = Apprise.instantiate(url)
     if plugin is None:
         return url.split("://", 1)[0]
-    return f"{plugin.service_name} ({plugin.url(privacy=True).split('?', 1)[0]})"
+    private = urlsplit(plugin.url(privacy=True))
+    more = "/…" if private.path.strip("/") or private.query else ""
+    return f"{plugin.service_name} ({private.scheme}://{private.netloc}{more})"
 
 
 def _fmt_interval(seconds: float) -> str:

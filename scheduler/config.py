@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from alerts.channels import CONSOLE_URL, Channel, ChannelsFile
-from alerts.watchlists import Watchlist
-from crawler.sources import SourcesFile
+from alerts.watchlists import TERM_TAGS, Watchlist
+from crawler.sources import SOURCE_TYPES, SourcesFile
 from scheduler.settings import AppSettings
 from scheduler.yamlsource import ConfigError, Loc, Problem, YamlDoc, load_yaml
 
@@ -146,6 +146,9 @@ def _read(
     except ConfigError as exc:
         problems.extend(exc.problems)
         return None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        problems.append(Problem(str(path), None, "", "YAML nested too deeply"))
+        return None
 
 
 def _validate(model: type[BaseModel], doc: YamlDoc | None, problems: list[Problem], data=None):
@@ -180,10 +183,8 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> Loc:
         )
         if inside:
             node = node[part]
-        elif (
-            isinstance(node, dict)
-            and isinstance(part, str)
-            and ("[" in part or part in {"rss", "atom", "html", "sitemap"})
+        elif isinstance(part, str) and (
+            part in TERM_TAGS or (isinstance(node, dict) and ("[" in part or part in SOURCE_TYPES))
         ):
             continue  # a discriminator branch name, not a field
         else:

@@ -3,7 +3,8 @@
 Collectors are registered by the YAML ``type`` names they handle (:data:`COLLECTORS`); a new
 source type is one :class:`~crawler.spiders.base.Collector` subclass in one file, added here.
 Only the index request of a source decides its outcome; follow-up pages, article pages and
-redirector lookups that fail just lose what they would have added.
+redirector lookups that fail just lose what they would have added. A follow-up the link
+policy refused (:mod:`crawler.netguard`) also marks the source degraded with that error.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from crawler.fetch_article import google_news_target, merge_article
 from crawler.items import Entry
 from crawler.middlewares import META_KEY, Fetch, fetch_of
 from crawler.models import utcnow
+from crawler.netguard import RefusedHop
 from crawler.pipelines import EntryBatch, Normalized, known_items, normalize
 from crawler.spiders.base import CollectError, Collector, SourceRun, content_type
 from crawler.spiders.feed import FeedCollector
@@ -105,6 +107,7 @@ class PollSpider(scrapy.Spider):
             depth=depth,
             etag=run.etag if index else None,
             last_modified=run.last_modified if index else None,
+            origin=run.config.url,
         )
         callbacks = {"article": self.on_article, "resolve": self.on_resolved, "fill": self.on_fill}
         cb_kwargs: dict[str, Any] = {"entry": entry} if entry is not None else {}
@@ -287,6 +290,8 @@ class PollSpider(scrapy.Spider):
         if fetch is None:
             return
         run = self.runs[fetch.source_id]
+        if isinstance(failure.value, RefusedHop) and fetch.role != "index":
+            run.outcome.refused.append(str(failure.value))
         entry = request.cb_kwargs.get("entry")
         if fetch.role in ("article", "resolve") and isinstance(entry, Entry):
             yield entry
@@ -315,6 +320,8 @@ def describe_failure(failure: Failure, settings: Any) -> tuple[str, int | None, 
             retry_after = parse_retry_after(response.headers.get(b"Retry-After"), utcnow())
         suffix = f" (Retry-After {int(retry_after.total_seconds())}s)" if retry_after else ""
         return f"HTTP {response.status} {reason}{suffix}".strip(), response.status, retry_after
+    if isinstance(exc, RefusedHop):
+        return str(exc), None, None
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
         if "robots.txt" in text:

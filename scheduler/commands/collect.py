@@ -61,7 +61,7 @@ def poll(
             status = o.status.replace("_", " ")
             if o.baseline and o.status == "ok":
                 status += " (baseline)"
-            note = o.error or (o.warnings[0] if o.warnings else "")
+            note = o.error or (o.refused or o.warnings or [""])[0]
             style = "red" if o.failed else None
             t.add_row(
                 o.source_id,
@@ -117,7 +117,7 @@ def sources_cmd(config: ConfigOption = None) -> None:
                 state,
                 _when(row.last_success_at, tz),
                 str(row.consecutive_failures or 0),
-                (row.last_error or "")[:120] if row.consecutive_failures else "",
+                (row.last_error or "")[:120] if row.state != "ok" else "",
                 _when(row.next_poll_at, tz) if row.enabled else "",
                 str(counts.get(row.id, 0)),
                 style=styles.get(state),

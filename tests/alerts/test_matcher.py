@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from alerts.folding import fold
-from alerts.matcher import Document, Engine, Match, _prefilter, _Regex
+from alerts.matcher import Document, Engine, Match, _Regex
 from alerts.query import QuerySyntaxError
+from alerts.regex_terms import required_literal
 from alerts.watchlists import RegexTerm, Watchlist
 
 EXAMPLE = {
@@ -270,10 +271,16 @@ def test_regex_cjk_characters_are_folded() -> None:
         (r"\d+", None),
         ("專利.{0,3}授權", "專利"),
         (r"x(?i:abc)", None),
+        # Python reads these differently from RE2 (or not at all): no prefilter, never a wrong one.
+        ("ab[[:digit:]]cd", None),
+        (r"\pL+xy", None),
+        (r"ab\x{41}cd", None),
+        ("(?i)ab(?-i)cd", None),
+        ("x{,2}yz", "yz"),
     ],
 )
 def test_prefilter_extraction(pattern: str, literal: str | None) -> None:
-    assert _prefilter(pattern) == literal
+    assert required_literal(pattern) == literal
 
 
 class _Counting:
@@ -384,3 +391,15 @@ def test_folding_keeps_offsets() -> None:
     assert expanded.text == "fi strasse"
     assert expanded.span(0, 2) == (0, 1)
     assert expanded.span(3, 10) == (2, 8)
+
+
+def test_regex_terms_run_on_re2_behind_their_prefilter() -> None:
+    engine = Engine.compile([wl(groups={"a": [RegexTerm(regex=r"US\s*\d{7}")]})])
+    [rx] = engine._regexes
+    assert type(rx.regex).__module__ == "re2" and rx.prefilter == "us"
+    counter = _Counting(r"us\s*\d{7}")
+    engine._regexes[0] = _Regex(rx.pattern, counter, rx.prefilter)  # type: ignore[arg-type]
+    assert names(engine, body("patent 1234567 granted")) == []
+    assert counter.calls == 0  # "us" is not in the text: the regex never ran
+    assert names(engine, body("patent US 1234567 granted")) == ["w"]
+    assert counter.calls == 3

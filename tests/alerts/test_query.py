@@ -112,6 +112,10 @@ def test_referenced_groups() -> None:
         ("taiwan NEAR/3 us NEAR/3 mou", 17, "cannot be chained"),
         ("taiwan NEAR/3 NOT us", 14, "NEAR operands"),
         ("(taiwan mou)", 8, "expected AND, OR or ')'"),
+        ("(" * 200 + "taiwan" + ")" * 200, 64, "nested too deeply (more than 64 levels"),
+        ("NOT " * 65 + "taiwan", 256, "nested too deeply"),
+        ("NOT (" * 33 + "mou" + ")" * 33, 160, "nested too deeply"),
+        ("taiwan OR " * 2000 + "mou", 0, "expression too long (20003 characters; at most 20000)"),
     ],
 )
 def test_syntax_errors(text: str, position: int, fragment: str) -> None:
@@ -127,3 +131,9 @@ def test_unknown_group_lists_groups_when_nothing_is_close() -> None:
         parse("zzzzzz", GROUPS)
     with pytest.raises(QuerySyntaxError, match="none defined"):
         parse("zzzzzz", [])
+
+
+def test_nesting_up_to_the_limit_parses() -> None:
+    expr = parse("(" * 64 + "taiwan" + ")" * 64, GROUPS)
+    assert expr == Group("taiwan")
+    assert parse("NOT " * 32 + "(" * 32 + "mou" + ")" * 32, GROUPS) is not None

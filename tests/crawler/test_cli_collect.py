@@ -78,3 +78,36 @@ def test_poll_named_sources_and_unknown_ids(config: tuple[Path, NewsServer]) -> 
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines() == ["error: unknown source id(s): nope"]
     assert _run(root, "articles", "--since", "soon").returncode == 1
+
+
+def test_refused_link_shows_on_the_source(tmp_path: Path) -> None:
+    from tests.hostile.test_links import InternalService, listing_page
+
+    internal = InternalService("127.0.0.1")
+    html = {"Content-Type": "text/html"}
+    try:
+        with NewsServer(hosts=1, feeds_per_host=1, items_per_feed=1) as srv:
+            first = ("Tariff notice", srv.add_static("/n/1.html", b"<p>notice</p>", html))
+            page = srv.add_static("/n/", listing_page([first]), html)
+            root = tmp_path / "config"
+            (root / "watchlists").mkdir(parents=True)
+            (root / "wirewatch.yaml").write_text(
+                f"database_url: sqlite:///{tmp_path / 'ww.db'}\ncrawl: {{retries: 0}}\n"
+            )
+            (root / "sources.yaml").write_text(
+                "sources:\n"
+                f"  - {{id: notices, type: html, url: '{page}', fetch_article: true,\n"
+                "      selectors: {list: li}}\n"
+            )
+            assert _run(root, "poll").returncode == 0  # the baseline fetches no article
+            admin = f"http://127.0.0.1:{internal.port}/admin"
+            srv.add_static("/n/", listing_page([("Admin", admin), first]), html)
+            done = _run(root, "poll")
+            health = _run(root, "sources")
+    finally:
+        internal.close()
+    assert done.returncode == 0, done.stderr
+    assert f"refused link to {admin}: 127.0.0.1 is a loopback address" in done.stdout
+    [line] = [line for line in health.stdout.splitlines() if "notices" in line]
+    assert "degraded" in line and f"refused link to {admin}" in line, health.stdout
+    assert internal.requests == []

@@ -73,3 +73,51 @@ def test_unreachable_database_is_one_line(bundled_config: Path) -> None:
     assert res.returncode == 1
     assert res.stderr.startswith("error: database upgrade failed:")
     assert "Traceback" not in res.stderr
+
+
+def test_secrets_in_channel_urls_are_not_printed(bundled_config: Path) -> None:
+    (bundled_config / "channels.yaml").write_text(
+        "channels:\n"
+        "  hook:\n    url: json://hooks.example.org/PATHSECRET/x\n"
+        "  auth:\n    url: json://bob:PWSECRET@hooks.example.org:8080/a?-token=QSECRET\n"
+        "  slack:\n    url: slack://T1JJ3T3L2/A1BRTD4JD/TOKENSECRETiajkdnlazkcOXrIdevi7\n"
+    )
+    res = wirewatch("check", "--config", str(bundled_config))
+    assert res.returncode == 0, res.stderr
+    shown = res.stdout + res.stderr
+    for secret in ("PATHSECRET", "PWSECRET", "QSECRET", "TOKENSECRET", "A1BRTD4JD"):
+        assert secret not in shown
+    assert "JSON (json://hooks.example.org/…)" in shown
+    assert "json://bob:****@hooks.example.org:8080/…" in shown
+    assert "Slack (slack://T...2/…)" in shown
+
+
+def test_regex_re2_cannot_take_and_deep_nesting_are_named_by_file_and_line(
+    bundled_config: Path,
+) -> None:
+    wl = bundled_config / "watchlists" / "look.yaml"
+    wl.write_text(
+        "groups:\n"
+        "  law: [patent]\n"
+        "  re:\n"
+        "    - trademark\n"
+        "    - regex: '(?<!US )patent law'\n"
+        "match: law OR re\n"
+    )
+    res = wirewatch("check", "--config", str(bundled_config))
+    assert res.returncode == 1
+    assert res.stderr.splitlines() == [
+        f"{wl}:5: groups.re[1].regex: invalid regular expression (RE2 syntax): invalid perl "
+        "operator: (?<! (lookbehind is not supported)",
+        "error: 1 problem in the configuration",
+    ]
+    nested = "(" * 200 + "law" + ")" * 200
+    wl.write_text(wl.read_text().replace("'(?<!US )patent law'", "patent law[s]?"))
+    wl.write_text(wl.read_text().replace("match: law OR re", f"match: {nested} OR re"))
+    res = wirewatch("check", "--config", str(bundled_config))
+    assert res.returncode == 1
+    assert res.stderr.splitlines() == [
+        f"{wl}:6:72: match: expression nested too deeply (more than 64 levels of parentheses "
+        "and NOT)",
+        "error: 1 problem in the configuration",
+    ]

@@ -229,3 +229,15 @@ def test_group_named_like_a_keyword(write_config) -> None:
     wl = "groups:\n  near: [nearby]\n  tw: [Taiwan]\nmatch: tw\n"
     [msg] = problems(write_config({"watchlists/k.yaml": wl}))
     assert msg.endswith(":2: groups: group name 'near' is a keyword of the match language")
+
+
+def test_allow_private_entries_are_checked(write_config) -> None:
+    text = "crawl:\n  allow_private:\n    - intranet.example.org\n    - 10.20.0.0/16\n"
+    text += "    - '*.corp'\n"
+    [msg] = problems(write_config({"wirewatch.yaml": text}))
+    assert ":5: crawl.allow_private[2]: '*.corp' is neither an IP address" in msg, msg
+    root = write_config({"wirewatch.yaml": text.replace("    - '*.corp'\n", "")})
+    assert load_config(root).settings.crawl.allow_private == [
+        "intranet.example.org",
+        "10.20.0.0/16",
+    ]
