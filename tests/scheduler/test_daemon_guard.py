@@ -28,10 +28,11 @@ from benchmarks.faults import Fault
 from benchmarks.newsserver import NewsServer
 from crawler.db import make_engine, session_factory
 from crawler.models import Article, Source
-from tests.alerts.conftest import HttpReceiver, free_port
+from tests.alerts.conftest import HttpReceiver, free_port, wait_for
+from tests.alerts.conftest import start_daemon as start
 from tests.hostile.test_links import InternalService, listing_page
 from tests.scheduler.test_cli_check import wirewatch
-from tests.scheduler.test_daemon_e2e import alerts_with, start, wait_for
+from tests.scheduler.test_daemon_e2e import alerts_with
 
 REDOS_BODY = "a" * 5000 + "!"
 NESTED = "(" * 200 + "taiwan" + ")" * 200
