@@ -26,11 +26,20 @@ POLL_JITTER = 0.05
 BACKOFF_JITTER = 0.1
 MAX_RETRY_AFTER = timedelta(days=7)
 MAX_ERROR_CHARS = 500
+MAX_NOTES_CHARS = 2000
+DUPLICATE = "duplicate"
+FAILED_TO_STORE = "failed to store"
 
 
 @dataclass
 class PollOutcome:
-    """What one poll of one source produced; ``status`` is ok, not_modified, failed or skipped."""
+    """What one poll of one source produced; ``status`` is ok, not_modified, failed or skipped.
+
+    Accounting: every entry read is counted in ``found`` and ends up either stored (``new``)
+    or in ``skipped`` under a reason a user can read ("duplicate: same guid", "no link and
+    no guid", "failed to store: …"); ``duplicates`` counts the duplicate reasons among them.
+    After a pass, ``found == new + sum(skipped.values())``.
+    """
 
     source_id: str
     status: str = "pending"
@@ -44,8 +53,17 @@ class PollOutcome:
     found: int = 0
     new: int = 0
     duplicates: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
     new_ids: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        """Count ``count`` entries left out for ``reason`` (a duplicate when it says so)."""
+        if count <= 0:
+            return
+        self.skipped[reason] = self.skipped.get(reason, 0) + count
+        if reason.startswith(DUPLICATE):
+            self.duplicates += count
 
     @property
     def failed(self) -> bool:
@@ -181,8 +199,15 @@ def record_success(
     last_modified: str | None = None,
     moved_to: str | None = None,
     new_items: int = 0,
+    found: int | None = None,
+    skipped: dict[str, int] | None = None,
+    notes: Sequence[str] = (),
 ) -> Source:
-    """A successful fetch: reset failures, store validators, finish the baseline, schedule."""
+    """A successful fetch: reset failures, store validators, finish the baseline, schedule.
+
+    ``found``/``new_items``/``skipped``/``notes`` become the source's last-poll accounting
+    (what ``wirewatch sources`` shows).
+    """
     row = _healthy(session, source_id, now, interval, status, moved_to)
     row.etag = etag
     row.last_modified = last_modified
@@ -190,6 +215,10 @@ def record_success(
     row.items_seen = (row.items_seen or 0) + new_items
     if new_items:
         row.last_new_item_at = now
+    row.last_poll_found = found if found is not None else new_items
+    row.last_poll_new = new_items
+    row.last_poll_skipped = dict(skipped or {})
+    row.last_poll_notes = "\n".join(notes)[:MAX_NOTES_CHARS] or None
     return row
 
 
@@ -276,16 +305,21 @@ def record(
 ) -> None:
     """Store an outcome through the matching ``record_*`` function."""
     if outcome.status == "ok":
+        # Entries that failed to store are read again next time: no 304 may hide them.
+        retry = any(reason.startswith(FAILED_TO_STORE) for reason in outcome.skipped)
         record_success(
             session,
             outcome.source_id,
             now=now,
             interval=interval,
             status=outcome.http_status,
-            etag=outcome.etag,
-            last_modified=outcome.last_modified,
+            etag=None if retry else outcome.etag,
+            last_modified=None if retry else outcome.last_modified,
             moved_to=outcome.moved_to,
             new_items=outcome.new,
+            found=outcome.found,
+            skipped=outcome.skipped,
+            notes=outcome.warnings,
         )
     elif outcome.status == "not_modified":
         record_not_modified(

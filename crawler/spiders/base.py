@@ -7,6 +7,7 @@ the fetching, error handling and bookkeeping for all of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -50,12 +51,17 @@ class Page:
 
     ``follow`` lists URLs to fetch next with the same collector (next listing pages, child
     sitemaps). With ``stop_when_known`` they are dropped when every entry was seen before.
+    ``skipped`` counts entries the collector read but could not turn into an
+    :class:`Entry`, by reason. ``more`` yields further parts of the same page, produced
+    lazily in the worker thread (a large feed, a batch of entries at a time).
     """
 
     entries: list[Entry] = field(default_factory=list)
     follow: list[str] = field(default_factory=list)
     stop_when_known: bool = False
     notes: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    more: Iterator[Page] | None = None
 
 
 class Collector:
