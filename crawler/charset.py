@@ -36,7 +36,7 @@ DETECT_BYTES = 200_000
 # reported so, as feedparser does).
 _ALIASES = {"gb2312": "gb18030", "gbk": "gb18030"}
 # Decoded by a superset when it can, but reported as labelled.
-_SUPERSETS = {"latin_1": "cp1252"}
+_SUPERSETS = {"iso8859-1": "cp1252"}
 _UNICODE = re.compile(r"^utf[-_]?(8|16|32)")
 _HIGH_RUN = re.compile(rb"[\x80-\xff]+")
 # Latin-looking: high bytes come alone or in pairs (ç, õ, "çã"), rarely in longer runs.
@@ -63,7 +63,7 @@ class Decoded:
 
 
 def codec_name(label: str | None) -> str | None:
-    """Python's name for an encoding label (``"ISO-8859-1"`` → ``"latin_1"``), or None."""
+    """Python's name for an encoding label (``"ISO-8859-1"`` → ``"iso8859-1"``), or None."""
     if not label:
         return None
     try:
