@@ -26,7 +26,7 @@ import re
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -38,8 +38,9 @@ from lxml import etree
 
 from crawler import charset
 from crawler.dates import parse_date
-from crawler.feedsplit import split_items
+from crawler.feedsplit import Split, item_guid, split_items
 from crawler.items import Entry
+from crawler.reasons import duplicate_reason
 from crawler.text import html_to_text, normalize_text
 from crawler.urls import clean_href, entry_link, entry_source, unwrap_redirect
 
@@ -391,6 +392,7 @@ def open_feed(
     tz: tzinfo | None = None,
     language: str | None = None,
     batch_size: int = BATCH_ENTRIES,
+    known_guids: Callable[[list[str]], set[str]] | None = None,
 ) -> FeedStream:
     """Decode and check a feed now; parse its entries lazily, ``batch_size`` at a time.
 
@@ -398,11 +400,16 @@ def open_feed(
     noted when it cuts). A large XML feed is cut into documents of ``batch_size`` items
     (:mod:`crawler.feedsplit`), so memory is bounded by the byte cap and the batch size,
     not by the item count. Every entry comes out, even one with neither link nor guid
-    (storage counts it as skipped); ``skipped`` counts what could not be read as an entry
-    at all. Raises :class:`FeedError` when the bytes are not a feed at all.
+    (storage counts it as skipped); ``skipped`` counts what was read but not handed out.
+
+    ``known_guids`` (given a batch's plain guids, the ones the source has stored) lets a
+    large feed skip parsing items already stored: they are counted in ``skipped`` as
+    duplicates by guid, as storage would have. Raises :class:`FeedError` when the bytes
+    are not a feed at all.
     """
     notes: list[str] = []
-    if len(body) > MAX_FEED_BYTES:
+    truncated = len(body) > MAX_FEED_BYTES
+    if truncated:
         body = body[:MAX_FEED_BYTES]
         notes.append(f"feed truncated to {MAX_FEED_BYTES} bytes; entries beyond it unread")
     body = inflate(body, MAX_FEED_BYTES)
@@ -425,8 +432,11 @@ def open_feed(
     text = _repair_rss_prefix(text)
     if note:
         notes.append(note)
-    split = split_items(text) if text.count("<", start) > batch_size else None
-    parts = split.parts(text, batch_size) if split and len(split.spans) > batch_size else None
+    split = split_items(text, partial=truncated) if text.count("<", start) > batch_size else None
+    skipped: Counter[str] = Counter()
+    parts = None
+    if split is not None and len(split.spans) > batch_size:
+        parts = _parts(text, split, batch_size, known_guids, skipped)
     parsed = _feedparser(next(parts) if parts else text, language, notes)
     feed = parsed.get("feed", {})
     if not parsed.get("version") and not parsed.get("entries") and not feed.get("title"):
@@ -450,9 +460,33 @@ def open_feed(
         encoding=encoding,
         ttl_minutes=_ttl(feed),
         notes=notes,
-        skipped=Counter(),
+        skipped=skipped,
         _batches=batches(),
     )
+
+
+def _parts(
+    text: str,
+    split: Split,
+    size: int,
+    known_guids: Callable[[list[str]], set[str]] | None,
+    skipped: Counter[str],
+) -> Iterator[str]:
+    """The documents of a split feed, without the items whose guid is already stored.
+
+    The first document is always made (the feed's metadata comes from it), the others
+    only when they still hold items.
+    """
+    for n, items in enumerate(split.batches(text, size)):
+        if known_guids is not None:
+            guids = [item_guid(item) for item in items]
+            stored = known_guids([g for g in guids if g])
+            if stored:
+                kept = [item for item, g in zip(items, guids, strict=True) if g not in stored]
+                skipped[duplicate_reason("guid")] += len(items) - len(kept)
+                items = kept
+        if items or n == 0:
+            yield split.document(text, items)
 
 
 def _feedparser(text: str, language: str | None, notes: list[str]) -> Any:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.dedupe import attach_article, content_hash
 from crawler.items import Entry
 from crawler.models import Article, utcnow
-from crawler.state import FAILED_TO_STORE
+from crawler.reasons import NO_IDENTITY, duplicate_reason, failed_reason
 from crawler.text import normalize_text
 from crawler.urls import canonical_url, unwrap_redirect
 
@@ -388,41 +388,38 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
 
 
-_DUPLICATE_OF = {
-    "url": "duplicate: same URL",
-    "guid": "duplicate: same guid",
-    "content": "duplicate: same content",
-    "race": "duplicate: stored concurrently",
-}
-NO_IDENTITY = "no link and no guid"  # no http(s) link, no guid: nothing identifies it
-
-
 def skip_reason(result: Stored) -> str | None:
     """Why ``result`` stored nothing, in words a user sees; None when it was stored."""
     if result.article_id is not None:
         return None
     if result.error is not None:
-        return f"{FAILED_TO_STORE}: {result.error}"[:200]
-    return _DUPLICATE_OF.get(result.duplicate_of or "", f"duplicate: {result.duplicate_of}")
+        return failed_reason(result.error)
+    return duplicate_reason(result.duplicate_of or "unknown")
 
 
-def known_items(
-    session: Session, source_id: str, items: Sequence[Normalized]
-) -> list[str | None]:
+def known_items(session: Session, source_id: str, items: Sequence[Normalized]) -> list[str | None]:
     """For each item, "url" or "guid" when its canonical URL or (source, guid) is stored."""
-    urls = {i.canonical_url for i in items if i.canonical_url}
-    guids = {i.guid for i in items if i.guid}
+    url_list = list({i.canonical_url for i in items if i.canonical_url})
     seen_urls: set[str] = set()
-    seen_guids: set[str] = set()
-    url_list, guid_list = list(urls), list(guids)
     for start in range(0, len(url_list), _LOOKUP_CHUNK):
         chunk = url_list[start : start + _LOOKUP_CHUNK]
         seen_urls.update(
             session.scalars(select(Article.canonical_url).where(Article.canonical_url.in_(chunk)))
         )
+    seen_guids = stored_guids(session, source_id, [i.guid for i in items if i.guid])
+    return [
+        "url" if i.canonical_url in seen_urls else "guid" if i.guid in seen_guids else None
+        for i in items
+    ]
+
+
+def stored_guids(session: Session, source_id: str, guids: Sequence[str]) -> set[str]:
+    """Which of ``guids`` the source already has an article for."""
+    seen: set[str] = set()
+    guid_list = list(set(guids))
     for start in range(0, len(guid_list), _LOOKUP_CHUNK):
         chunk = guid_list[start : start + _LOOKUP_CHUNK]
-        seen_guids.update(
+        seen.update(
             g
             for (g,) in session.execute(
                 select(Article.guid).where(
@@ -430,10 +427,7 @@ def known_items(
                 )
             )
         )
-    return [
-        "url" if i.canonical_url in seen_urls else "guid" if i.guid in seen_guids else None
-        for i in items
-    ]
+    return seen
 
 
 class StoragePipeline:
@@ -481,7 +475,7 @@ class StoragePipeline:
                 )
             except Exception as exc:  # one bad batch must not lose the rest of the pass
                 logger.exception("storing items of %s failed", item.source_id)
-                run.outcome.skip(f"{FAILED_TO_STORE}: {_describe(exc)}"[:200], len(items))
+                run.outcome.skip(failed_reason(_describe(exc)), len(items))
                 return item
         outcome = run.outcome
         for result in results:

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from crawler.models import Source
+from crawler.reasons import DUPLICATE, FAILED_TO_STORE
 from crawler.sources import FeedSource, ListingSource, SitemapSource
 
 SourceConfig = FeedSource | ListingSource | SitemapSource
@@ -27,8 +28,6 @@ BACKOFF_JITTER = 0.1
 MAX_RETRY_AFTER = timedelta(days=7)
 MAX_ERROR_CHARS = 500
 MAX_NOTES_CHARS = 2000
-DUPLICATE = "duplicate"
-FAILED_TO_STORE = "failed to store"
 
 
 @dataclass

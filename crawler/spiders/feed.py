@@ -32,6 +32,7 @@ class FeedCollector(Collector):
                 content_type=content_type(response),
                 tz=run.tz,
                 language=run.config.language,
+                known_guids=run.known_guids,
             )
         except FeedError as exc:
             raise CollectError(f"not a feed: {exc}") from exc

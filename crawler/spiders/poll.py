@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
@@ -29,15 +30,8 @@ from crawler.fetch_article import google_news_target, merge_article
 from crawler.items import Entry
 from crawler.middlewares import META_KEY, Fetch, fetch_of
 from crawler.models import utcnow
-from crawler.pipelines import (
-    NO_IDENTITY,
-    EntryBatch,
-    Normalized,
-    Stored,
-    known_items,
-    normalize,
-    skip_reason,
-)
+from crawler.pipelines import EntryBatch, Normalized, known_items, normalize, stored_guids
+from crawler.reasons import NO_IDENTITY, duplicate_reason
 from crawler.spiders.base import CollectError, Collector, Page, SourceRun, content_type
 from crawler.spiders.feed import FeedCollector
 from crawler.spiders.listing import ListingCollector
@@ -83,6 +77,15 @@ class PollSpider(scrapy.Spider):
         reader = make_reader(bind) if isinstance(bind, Engine) else None
         self._reader = reader if reader is not None and reader is not bind else None
         self.reads = sessionmaker(self._reader) if self._reader is not None else sessions
+        for run in self.runs.values():
+            run.known_guids = partial(self._stored_guids, run.config.id)
+
+    def _stored_guids(self, source_id: str, guids: list[str]) -> set[str]:
+        """Which of ``guids`` ``source_id`` has stored (called from worker threads)."""
+        if not guids:
+            return set()
+        with self.reads() as session:
+            return stored_guids(session, source_id, guids)
 
     def closed(self, reason: str) -> None:
         """Dispose of the pass's read-only engine."""
@@ -201,7 +204,7 @@ class PollSpider(scrapy.Spider):
         outputs: list[EntryBatch | Request] = []
         for (entry, norm), seen in zip(valid, known, strict=True):
             if seen:
-                run.outcome.skip(skip_reason(Stored(None, seen)) or seen)
+                run.outcome.skip(duplicate_reason(seen))
             elif is_google_news(norm.url) and run.resolve_budget > 0:
                 run.resolve_budget -= 1
                 outputs.append(self.source_request(run, norm.url, role="resolve", entry=entry))
@@ -216,7 +219,7 @@ class PollSpider(scrapy.Spider):
     def _screen(
         self, run: SourceRun, entries: list[Entry]
     ) -> tuple[list[tuple[Entry, Normalized]], list[str | None]]:
-        """Normalise ``entries`` (dropping those without a link) and look up the stored ones.
+        """Normalise ``entries`` (dropping those with neither link nor guid), look up stored ones.
 
         Runs in a worker thread.
         """
@@ -230,7 +233,8 @@ class PollSpider(scrapy.Spider):
 
     def _article_request(self, run: SourceRun, entry: Entry) -> Request | None:
         """A request for the entry's article page when the source wants its text."""
-        if entry.url and run.config.fetch_article and not run.baseline and run.article_budget > 0:
+        fetchable = entry.url.startswith(("http://", "https://"))
+        if fetchable and run.config.fetch_article and not run.baseline and run.article_budget > 0:
             run.article_budget -= 1
             return self.source_request(run, entry.url, role="article", entry=entry)
         return None

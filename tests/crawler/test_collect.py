@@ -232,3 +232,33 @@ def test_conditional_get_with_last_modified_only(
     assert "if-none-match" not in headers
     row = _source(sessions, "lm")
     assert row.last_modified == modified and row.state == "ok"
+
+
+def test_a_large_feed_is_read_whole_and_stored_items_are_counted(
+    db: Any, db_url: str, server: NewsServer, poller_factory: Any
+) -> None:
+    """1,203 items (three parse batches): all stored, then counted as seen, one new one stored."""
+    _, sessions = db
+    base = server.host_urls()[0]
+
+    def body(first: int, last: int) -> bytes:
+        items = "".join(
+            f"<item><title>Notice {n}</title><link>{base}/notice/{n}</link>"
+            f"<guid isPermaLink='false'>notice-{n}</guid></item>"
+            for n in range(last, first - 1, -1)
+        )
+        return f"<rss version='2.0'><channel><title>All</title>{items}</channel></rss>".encode()
+
+    headers = {"Content-Type": "application/rss+xml"}
+    url = server.add_static("/all.xml", body(1, 1_203), headers)
+    poller = poller_factory(db_url)
+    first = poller.poll([feed("all", url)], FAST)["all"]
+    assert (first["found"], first["new"], first["skipped"]) == (1_203, 1_203, {})
+    server.add_static("/all.xml", body(1, 1_204), headers)
+    second = poller.poll([feed("all", url)], FAST)["all"]
+    assert (second["found"], second["new"]) == (1_204, 1)
+    assert second["skipped"] == {"duplicate: same guid": 1_203}
+    assert second["duplicates"] == 1_203
+    row = _source(sessions, "all")
+    assert (row.last_poll_found, row.last_poll_new) == (1_204, 1)
+    assert len(_articles(sessions, "all")) == 1_204
