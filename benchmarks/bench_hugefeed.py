@@ -21,7 +21,7 @@ import tempfile
 from typing import Any
 
 from benchmarks.bench_archive import migrated_sqlite
-from benchmarks.bench_poll import REPO, worker_env, write_spec
+from benchmarks.bench_poll import served_passes, write_spec
 from benchmarks.newsserver import NewsServer
 from benchmarks.registry import Result, RunOptions, register
 
@@ -67,7 +67,6 @@ def parse_only(data: bytes) -> dict[str, float]:
 
 def two_polls(items: int) -> tuple[list[dict[str, Any]], bytes]:
     """Poll the huge feed twice (one new item the second time); each pass's JSON summary."""
-    results: list[dict[str, Any]] = []
     with (
         NewsServer(hosts=1, feeds_per_host=1, items_per_feed=1) as server,
         migrated_sqlite("wirewatch-hugefeed-") as (_, db_url),
@@ -78,36 +77,12 @@ def two_polls(items: int) -> tuple[list[dict[str, Any]], bytes]:
         first = huge_feed(base, items, first=1)
         url = server.add_static("/huge.rss", first, headers)
         spec = write_spec(tmp, db_url, [url], CRAWL)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._poll_worker", "serve", spec],
-            cwd=REPO,
-            env=worker_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdin is not None and proc.stdout is not None
-        try:
-            for second in (False, True):
-                if second:
-                    server.add_static("/huge.rss", huge_feed(base, items + 1, first=1), headers)
-                proc.stdin.write("poll\n")
-                proc.stdin.flush()
-                line = proc.stdout.readline()
-                if not line:
-                    raise RuntimeError("hugefeed worker died")
-                results.append(json.loads(line))
-            proc.stdin.write("\n")
-            proc.stdin.flush()
-            proc.wait(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            stderr = proc.stderr.read() if proc.stderr else ""
-        if len(results) < 2:
-            raise RuntimeError(f"hugefeed worker stopped early: {stderr[-2000:]}")
+
+        def grow(n: int) -> None:  # the second poll: one new item on top
+            if n:
+                server.add_static("/huge.rss", huge_feed(base, items + 1, first=1), headers)
+
+        results = served_passes(spec, 2, grow)
     return results, first
 
 

@@ -23,23 +23,28 @@ def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _config(tmp_path: Path, sources: str) -> Path:
+    """A config directory on a fresh SQLite file with ``sources`` (YAML list lines)."""
+    root = tmp_path / "config"
+    (root / "watchlists").mkdir(parents=True)
+    (root / "wirewatch.yaml").write_text(
+        f"database_url: sqlite:///{tmp_path / 'ww.db'}\ncrawl:\n  timeout: 5s\n  retries: 0\n",
+        encoding="utf-8",
+    )
+    (root / "sources.yaml").write_text("sources:\n" + sources, encoding="utf-8")
+    return root
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> object:
     with NewsServer(hosts=2, feeds_per_host=1, items_per_feed=4) as srv:
         good, bad = srv.feed_urls()
         srv.set_fault(bad, Fault("status", status=500))
-        root = tmp_path / "config"
-        (root / "watchlists").mkdir(parents=True)
-        (root / "wirewatch.yaml").write_text(
-            f"database_url: sqlite:///{tmp_path / 'ww.db'}\ncrawl:\n  timeout: 5s\n  retries: 0\n",
-            encoding="utf-8",
-        )
-        (root / "sources.yaml").write_text(
-            "sources:\n"
+        root = _config(
+            tmp_path,
             f"  - {{id: good, type: rss, url: '{good}', interval: 15m}}\n"
             f"  - {{id: bad, type: rss, url: '{bad}'}}\n"
             f"  - {{id: paused, type: rss, url: '{good}?x=1', enabled: false}}\n",
-            encoding="utf-8",
         )
         yield root, srv
 
@@ -97,15 +102,7 @@ def test_poll_report_sources_and_articles_show_what_happened_to_each_entry(
         )
         body = f"<rss version='2.0'><channel><title>t</title>{items}</channel></rss>".encode()
         url = srv.add_static("/mixed.xml", body, {"Content-Type": "application/rss+xml"})
-        root = tmp_path / "config"
-        (root / "watchlists").mkdir(parents=True)
-        (root / "wirewatch.yaml").write_text(
-            f"database_url: sqlite:///{tmp_path / 'ww.db'}\ncrawl:\n  timeout: 5s\n  retries: 0\n",
-            encoding="utf-8",
-        )
-        (root / "sources.yaml").write_text(
-            f"sources:\n  - {{id: gnews, type: rss, url: '{url}'}}\n", encoding="utf-8"
-        )
+        root = _config(tmp_path, f"  - {{id: gnews, type: rss, url: '{url}'}}\n")
         done = _run(root, "poll")
     assert done.returncode == 0, done.stderr
     assert "1 no link and no guid" in done.stdout  # the poll report's skipped column
