@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from benchmarks.newsserver import Fault, NewsServer
-from tests.crawler.conftest import REPO
-
-WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
-
-
-def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "400", "WIREWATCH_CONFIG": str(config)}
-    env.pop("WIREWATCH_DATABASE_URL", None)
-    return subprocess.run(
-        [WIREWATCH, *args], capture_output=True, text=True, timeout=120, cwd=REPO, env=env
-    )
+from tests.crawler.conftest import run_cli as _run
 
 
 def _config(tmp_path: Path, sources: str) -> Path:

@@ -15,9 +15,6 @@ The counts are printed (``pytest -s`` or ``-rA`` shows them).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +25,8 @@ from sqlalchemy import select
 from benchmarks.newsserver import NewsServer, headers_from_comment
 from crawler.db import make_engine, session_factory
 from crawler.models import Article, Source
-from tests.crawler.conftest import REPO
+from tests.crawler.conftest import run_cli
 
-WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
 _TYPES = {
     ".json": "application/json",
     ".html": "text/html",
@@ -64,14 +60,6 @@ def _oracle_guids(path: Path, body: bytes) -> set[str]:
     return {i.strip() for i in ids if isinstance(i, str) and i.strip()}
 
 
-def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "400", "WIREWATCH_CONFIG": str(config)}
-    env.pop("WIREWATCH_DATABASE_URL", None)
-    return subprocess.run(
-        [WIREWATCH, *args], capture_output=True, text=True, timeout=900, cwd=REPO, env=env
-    )
-
-
 def test_every_corpus_entry_is_stored_or_accounted_for(corpus_dir: Path, tmp_path: Path) -> None:
     feeds = corpus_dir / "feeds"
     files = sorted(p for p in feeds.rglob("*") if p.is_file())
@@ -100,10 +88,10 @@ def test_every_corpus_entry_is_stored_or_accounted_for(corpus_dir: Path, tmp_pat
             ),
             encoding="utf-8",
         )
-        poll = _run(config, "poll")
+        poll = run_cli(config, "poll", timeout=900)
     assert poll.returncode == 0, poll.stderr[-3000:]
     assert "Traceback" not in poll.stderr
-    health = _run(config, "sources")
+    health = run_cli(config, "sources")
     assert health.returncode == 0, health.stderr[-3000:]
     shown = {line.split()[1]: line for line in health.stdout.splitlines() if "│ c" in line[:4]}
 
