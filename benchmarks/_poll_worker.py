@@ -6,7 +6,9 @@ new and duplicate counts).
 
 ``python -m benchmarks._poll_worker serve SPEC_FILE`` installs the asyncio reactor once and then,
 for every line read on stdin, awaits one ``crawler.collect.collect`` pass and prints one JSON
-line (the same fields plus ``rss_kb``, VmRSS after the pass); an empty line or EOF ends it.
+line (the same fields plus ``rss_kb``, VmRSS after the pass; ``peak_kb``, the pass's own
+VmHWM; ``cpu_s``, its CPU seconds; ``skipped``, entries not stored by reason); an empty
+line or EOF ends it.
 This is how the daemon uses ``collect``: many passes in one long-running reactor.
 
 SPEC_FILE holds JSON: ``{"db_url": ..., "sources": [{"id", "type", "url"}, ...], "crawl": {...}}``
