@@ -3,7 +3,13 @@
 ``parse_feed`` never raises for a malformed feed: problems end up in ``FeedResult.bozo`` and
 whatever entries could be recovered are returned. It raises :class:`FeedError` only when the
 bytes are positively not a feed (an HTML page, a sitemap, plain text, unknown JSON), so the
-caller can mark the source as misconfigured rather than "empty".
+caller can mark the source as misconfigured rather than "empty". ``open_feed`` is the same
+as a stream: every entry comes out (no count cap), a large document in batches of
+:data:`BATCH_ENTRIES` items, so memory follows the byte cap, not the item count.
+
+Identity is left as published: an empty or blank link is no link (an http(s) guid stands in),
+and guids are kept as written (feedparser is never told the feed's URL, so it cannot
+resolve a relative ``<id>`` against it).
 
 Safety measures, all before feedparser sees the document:
 
