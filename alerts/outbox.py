@@ -331,16 +331,16 @@ def load_item(s: Session, match_id: int) -> AlertItem:
     article = s.get(Article, m.article_id)
     story = s.get(Story, m.story_id)
     others = s.execute(
-        select(Article.source_id, Article.title, Article.url)
+        select(Article.source_id, Article.title, Article.url, Article.publisher)
         .where(Article.story_id == m.story_id, Article.id != m.article_id)
         .order_by(Article.id)
     ).all()
-    seen = {article.source_id} if article else set()
+    seen = {(article.source_id, article.publisher)} if article else set()
     other_sources = []
-    for source_id, title, url in others:
-        if source_id not in seen:
-            seen.add(source_id)
-            other_sources.append(OtherSource(source_id, title or "", url))
+    for source_id, title, url, publisher in others:
+        if (source_id, publisher) not in seen:
+            seen.add((source_id, publisher))
+            other_sources.append(OtherSource(source_id, title or "", url, publisher))
     terms = sorted({str(h.get("term", "")) for h in m.hits or [] if h.get("term")})
     return AlertItem(
         watchlist=m.watchlist,
@@ -352,6 +352,8 @@ def load_item(s: Session, match_id: int) -> AlertItem:
         terms=terms,
         published_at=article.published_at if article else None,
         others=tuple(other_sources),
+        publisher=article.publisher if article else None,
+        fetched_at=article.fetched_at if article else None,
     )
 
 

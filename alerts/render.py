@@ -30,6 +30,7 @@ _CTRL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u
 # The punctuation that can start markup or a Slack anchor; apprise's CommonMark-to-mrkdwn step
 # turns ``\<``/``\>`` into entities and drops the backslash before ``()[]!#``.
 _MD_PUNCT = re.compile(r"([\\`*_~<>\[\]()!#])")
+_TIME = "%Y-%m-%d %H:%M UTC"
 _MENTION = re.compile(r"@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
 
 
@@ -82,11 +83,16 @@ def _finalize_text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class OtherSource:
-    """Another source carrying the same story."""
+    """Another source carrying the same story (``publisher``: who published it, if known)."""
 
     source: str
     title: str
     url: str
+    publisher: str | None = None
+
+    def byline(self) -> str:
+        """The publisher named through the source ("Reuters via gnews"), or the source."""
+        return byline(self.source, self.publisher)
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,20 @@ class AlertItem:
     terms: Sequence[str] = ()
     published_at: datetime | None = None
     others: Sequence[OtherSource] = field(default_factory=tuple)
+    publisher: str | None = None
+    fetched_at: datetime | None = None
+
+    def byline(self) -> str:
+        """The publisher named through the source ("Reuters via gnews"), or the source."""
+        return byline(self.source, self.publisher)
+
+    def when(self) -> str:
+        """The publication time, or a visible "no date (fetched …)" when the source gave none."""
+        if self.published_at is not None:
+            return self.published_at.strftime(_TIME)
+        if self.fetched_at is not None:
+            return f"no date (fetched {self.fetched_at.strftime(_TIME)})"
+        return "no date"
 
     def snippet_parts(self) -> list[tuple[str, bool]]:
         """The snippet cut at highlight offsets: (text, highlighted) pieces."""
@@ -114,6 +134,11 @@ class AlertItem:
             pos = end
         parts.append((self.snippet[pos:], False))
         return [p for p in parts if p[0]]
+
+
+def byline(source: str, publisher: str | None) -> str:
+    """``publisher via source`` when an aggregator named the publisher, else ``source``."""
+    return f"{publisher} via {source}" if publisher and publisher != source else source
 
 
 class Renderer:

@@ -6,7 +6,9 @@ new and duplicate counts).
 
 ``python -m benchmarks._poll_worker serve SPEC_FILE`` installs the asyncio reactor once and then,
 for every line read on stdin, awaits one ``crawler.collect.collect`` pass and prints one JSON
-line (the same fields plus ``rss_kb``, VmRSS after the pass); an empty line or EOF ends it.
+line (the same fields plus ``rss_kb``, VmRSS after the pass; ``peak_kb``, the pass's own
+VmHWM; ``cpu_s``, its CPU seconds; ``skipped``, entries not stored by reason); an empty
+line or EOF ends it.
 This is how the daemon uses ``collect``: many passes in one long-running reactor.
 
 SPEC_FILE holds JSON: ``{"db_url": ..., "sources": [{"id", "type", "url"}, ...], "crawl": {...}}``
@@ -16,8 +18,10 @@ SPEC_FILE holds JSON: ``{"db_url": ..., "sources": [{"id", "type", "url"}, ...],
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import resource
 import sys
 import time
 from collections import Counter
@@ -33,19 +37,31 @@ _COMPONENTS = (
 )
 
 
-def rss_kb() -> int:
-    """Resident set size of this process in KiB (VmRSS), 0 when unknown."""
+def rss_kb(field: str = "VmRSS") -> int:
+    """Resident set size of this process in KiB (``VmRSS``; ``VmHWM``: peak), 0 when unknown."""
     status = Path("/proc/self/status")
     if not status.is_file():
         return 0
     for line in status.read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
 
 
-def summary(report: Any, seconds: float) -> dict[str, Any]:
-    """The JSON a pass answers with."""
+def reset_peak_rss() -> None:
+    """Restart the VmHWM peak at the current RSS (Linux >= 4.0), so a pass reports its own."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def summary(report: Any, seconds: float, cpu: float = 0.0) -> dict[str, Any]:
+    """The JSON a pass answers with (``cpu_s``: CPU seconds of the pass, ``peak_kb``: VmHWM)."""
     return {
         "seconds": seconds,
         "report_seconds": report.seconds,
@@ -54,6 +70,11 @@ def summary(report: Any, seconds: float) -> dict[str, Any]:
         "duplicates": report.duplicates,
         "errors": sorted({o.error for o in report.outcomes if o.error})[:5],
         "rss_kb": rss_kb(),
+        "peak_kb": rss_kb("VmHWM"),
+        "cpu_s": cpu,
+        "skipped": dict(
+            sum((Counter(getattr(o, "skipped", None) or {}) for o in report.outcomes), Counter())
+        ),
     }
 
 
@@ -121,9 +142,10 @@ def serve(spec: dict[str, Any]) -> None:
             line = await asyncio.to_thread(sys.stdin.readline)
             if not line.strip():
                 return
-            started = time.perf_counter()
+            reset_peak_rss()
+            started, cpu = time.perf_counter(), cpu_seconds()
             report = await collect(sessions, sources, crawl, owner="bench")
-            out = summary(report, time.perf_counter() - started)
+            out = summary(report, time.perf_counter() - started, cpu_seconds() - cpu)
             sys.stdout.write(json.dumps(out) + "\n")
             sys.stdout.flush()
 

@@ -11,15 +11,12 @@ Target: growth < 10 %. Only collection runs in the child: no scheduler jobs, no 
 
 from __future__ import annotations
 
-import json
 import random
-import subprocess
-import sys
 import tempfile
 from typing import Any
 
 from benchmarks.bench_archive import migrated_sqlite
-from benchmarks.bench_poll import REPO, worker_env, write_spec
+from benchmarks.bench_poll import served_passes, write_spec
 from benchmarks.newsserver import NewsServer
 from benchmarks.registry import Result, RunOptions, register
 
@@ -42,7 +39,6 @@ def _headline(rng: random.Random, n: int) -> tuple[str, str]:
 def run_cycles(cycles: int, hosts: int = 20, feeds_per_host: int = 5) -> list[dict[str, Any]]:
     """Run ``cycles`` collection passes in one child process; the JSON summary of each."""
     rng = random.Random(3)
-    results: list[dict[str, Any]] = []
     with (
         NewsServer(hosts=hosts, feeds_per_host=feeds_per_host, items_per_feed=20) as server,
         migrated_sqlite() as (_, db_url),
@@ -50,38 +46,13 @@ def run_cycles(cycles: int, hosts: int = 20, feeds_per_host: int = 5) -> list[di
     ):
         spec = write_spec(tmp, db_url, server.feed_urls(), CRAWL)
         feed_ids = server.feed_ids()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._poll_worker", "serve", spec],
-            cwd=REPO,
-            env=worker_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdin is not None and proc.stdout is not None
-        try:
-            for cycle in range(cycles):
-                if cycle:
-                    for k in range(PUBLISH_PER_CYCLE):
-                        title, summary = _headline(rng, cycle * PUBLISH_PER_CYCLE + k)
-                        server.publish(rng.choice(feed_ids), title, summary)
-                proc.stdin.write("poll\n")
-                proc.stdin.flush()
-                line = proc.stdout.readline()
-                if not line:
-                    raise RuntimeError("memory worker died")
-                results.append(json.loads(line))
-            proc.stdin.write("\n")
-            proc.stdin.flush()
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            stderr = proc.stderr.read() if proc.stderr else ""
-        if len(results) < cycles:
-            raise RuntimeError(f"memory worker stopped early: {stderr[-2000:]}")
+
+        def publish(cycle: int) -> None:
+            for k in range(PUBLISH_PER_CYCLE if cycle else 0):
+                title, summary = _headline(rng, cycle * PUBLISH_PER_CYCLE + k)
+                server.publish(rng.choice(feed_ids), title, summary)
+
+        results = served_passes(spec, cycles, publish)
     return results
 
 

@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -110,6 +110,48 @@ def wirewatch_pass(spec_file: str) -> dict[str, Any]:
         raise RuntimeError(f"poll worker failed ({proc.returncode}): {proc.stderr[-2000:]}")
     summary: dict[str, Any] = json.loads(lines[-1])
     return summary
+
+
+def served_passes(
+    spec_file: str, passes: int, before: Callable[[int], None] | None = None
+) -> list[dict[str, Any]]:
+    """Run ``passes`` collection passes in one long-lived child (``_poll_worker serve``).
+
+    ``before(n)`` runs ahead of pass ``n`` (publish items, swap a feed). Returns the JSON
+    summary of each pass; raises with the child's stderr when it stops early.
+    """
+    results: list[dict[str, Any]] = []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks._poll_worker", "serve", spec_file],
+        cwd=REPO,
+        env=worker_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        for n in range(passes):
+            if before is not None:
+                before(n)
+            proc.stdin.write("poll\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+            if not line:
+                break
+            results.append(json.loads(line))
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        stderr = proc.stderr.read() if proc.stderr else ""
+    if len(results) < passes:
+        raise RuntimeError(f"poll worker stopped early: {stderr[-2000:]}")
+    return results
 
 
 @dataclass

@@ -570,7 +570,7 @@ class NewsServer:
                 writer, 404, [("Content-Type", "text/plain")], b"not found\n", keep_alive, method
             )
             return keep_alive
-        record.status = await self._send_resource(writer, resource, headers, method, keep_alive)
+        await self._send_resource(writer, resource, headers, method, keep_alive, record)
         return keep_alive
 
     async def _send_resource(
@@ -580,23 +580,27 @@ class NewsServer:
         request_headers: dict[str, str],
         method: str,
         keep_alive: bool,
-    ) -> int:
+        record: RequestRecord,
+    ) -> None:
+        # The status is recorded before the answer goes out: a client that has read it
+        # must find it in the request log.
         headers = [("Content-Type", resource.content_type), *resource.headers]
         if resource.etag and not resource.raw_validators:
             headers.append(("ETag", resource.etag))
         if resource.last_modified and not resource.raw_validators:
             headers.append(("Last-Modified", http_date(resource.last_modified)))
         if _not_modified(resource, request_headers):
+            record.status = 304
             await self._send(writer, 304, headers, b"", keep_alive, method, length=False)
-            return 304
+            return
         body = resource.body
         if resource.compressible:
             headers.append(("Vary", "Accept-Encoding"))
             if _accepts_gzip(request_headers.get("accept-encoding", "")):
                 body = self._gzipped(resource)
                 headers.append(("Content-Encoding", "gzip"))
+        record.status = 200
         await self._send(writer, 200, headers, body, keep_alive, method)
-        return 200
 
     def _gzipped(self, resource: _Resource) -> bytes:
         key = resource.etag or _etag(resource.body)

@@ -60,6 +60,15 @@ class PollReport:
         return sum(o.duplicates for o in self.outcomes)
 
     @property
+    def skipped(self) -> dict[str, int]:
+        """Entries read but not stored in this pass, by reason (duplicates included)."""
+        total: dict[str, int] = {}
+        for outcome in self.outcomes:
+            for reason, count in outcome.skipped.items():
+                total[reason] = total.get(reason, 0) + count
+        return total
+
+    @property
     def failed(self) -> list[PollOutcome]:
         """Outcomes of the sources whose poll failed."""
         return [o for o in self.outcomes if o.failed]

@@ -10,8 +10,11 @@ from datetime import datetime
 class Entry:
     """One news item found by a collector, before normalisation and storage.
 
-    ``published_at`` is timezone-aware UTC when known; ``date_rule`` names the rule that
-    produced it (``feed``, ``time[datetime]``, ``json-ld``, ``text``, ``last-modified``...).
+    ``url`` is "" for an entry known only by its ``guid``. ``published_at`` is
+    timezone-aware UTC when known, None when the source gave no parseable date (never the
+    fetch time); ``date_rule`` names the rule that produced it (``feed``, ``time[datetime]``,
+    ``json-ld``, ``text``, ``last-modified``...). ``publisher`` names the original publisher
+    when an aggregator says so (Google News ``<source>``).
     """
 
     source_id: str
@@ -25,3 +28,4 @@ class Entry:
     language: str | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
     date_rule: str | None = None
+    publisher: str | None = None

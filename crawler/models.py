@@ -87,6 +87,12 @@ class Source(Base):
     state: Mapped[str] = mapped_column(String(16), default="new")
     baseline_done: Mapped[bool] = mapped_column(Boolean, default=False)
     items_seen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What the last poll that read the source found: entries, new articles, entries left
+    # out by reason ({"duplicate: same guid": 7, ...}), and its notes (feed problems).
+    last_poll_found: Mapped[int | None] = mapped_column(Integer)
+    last_poll_new: Mapped[int | None] = mapped_column(Integer)
+    last_poll_skipped: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    last_poll_notes: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -111,7 +117,14 @@ class Story(Base):
 
 
 class Article(Base):
-    """One article, stored once per canonical URL."""
+    """One article, stored once per canonical URL, or once per (source, guid) without one.
+
+    ``canonical_url`` keeps a fragment that tells entries of one page apart (see
+    :func:`crawler.urls.canonical_url`); it is NULL (and ``url`` is "") for an entry
+    known only by its guid. ``published_at`` is NULL when the source gave no date;
+    ``fetched_at`` is when we stored it. ``publisher`` names the original publisher
+    of an aggregated item (Google News ``<source>``).
+    """
 
     __tablename__ = "articles"
     __table_args__ = (
@@ -136,12 +149,13 @@ class Article(Base):
         ForeignKey("stories.id", ondelete="SET NULL"), index=True
     )
     url: Mapped[str] = mapped_column(Text)
-    canonical_url: Mapped[str] = mapped_column(Text, unique=True)
+    canonical_url: Mapped[str | None] = mapped_column(Text, unique=True)
     guid: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(Text)
+    publisher: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(16))
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     published_at: Mapped[datetime | None]

@@ -3,7 +3,13 @@
 ``parse_feed`` never raises for a malformed feed: problems end up in ``FeedResult.bozo`` and
 whatever entries could be recovered are returned. It raises :class:`FeedError` only when the
 bytes are positively not a feed (an HTML page, a sitemap, plain text, unknown JSON), so the
-caller can mark the source as misconfigured rather than "empty".
+caller can mark the source as misconfigured rather than "empty". ``open_feed`` is the same
+as a stream: every entry comes out (no count cap), a large document in batches of
+:data:`BATCH_ENTRIES` items, so memory follows the byte cap, not the item count.
+
+Identity is left as published: an empty or blank link is no link (an http(s) guid stands in),
+and guids are kept as written (feedparser is never told the feed's URL, so it cannot
+resolve a relative ``<id>`` against it).
 
 Safety measures, all before feedparser sees the document:
 
@@ -11,9 +17,9 @@ Safety measures, all before feedparser sees the document:
 - the DOCTYPE internal subset is removed: feedparser's loose parser expands entities without
   limit (a 106 KB "quadratic blowup" feed reaches hundreds of MB). Simple text entities are
   substituted by us within a size budget, so harmless feeds that define one still parse;
-- the character encoding is decided here (BOM, HTTP charset and XML declaration per
-  RFC 3023 as feedparser does, then charset-normalizer instead of an optional chardet), and
-  feedparser receives UTF-8.
+- the character encoding is decided here (:mod:`crawler.charset`: BOM, HTTP charset, a
+  declaration the bytes satisfy, strict UTF-8, windows-1252 for Latin-looking bytes, then
+  a detector), and feedparser receives UTF-8.
 """
 
 from __future__ import annotations
@@ -25,27 +31,31 @@ import json
 import re
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin
 
-import charset_normalizer
 import feedparser
 from feedparser.encodings import parse_content_type
 from lxml import etree
 
+from crawler import charset
 from crawler.dates import parse_date
+from crawler.feedsplit import Split, item_guid, split_items
 from crawler.items import Entry
+from crawler.reasons import duplicate_reason
 from crawler.text import html_to_text, normalize_text
-from crawler.urls import clean_href, entry_link, unwrap_redirect
+from crawler.urls import clean_href, entry_link, entry_source, unwrap_redirect
 
 MAX_FEED_BYTES = 16 * 1024 * 1024
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
 MAX_SITEMAP_URLS = 50_000
 ENTITY_BUDGET = 1024 * 1024  # characters our own entity substitution may add
 MAX_TAGS = 50
+BATCH_ENTRIES = 500  # entries per batch a feed is parsed and stored in
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
 _UTF_FAMILY = {
@@ -89,6 +99,8 @@ _ENTITY_DECL = re.compile(
 )
 _MAX_ENTITIES = 256
 _RSS_PREFIX = re.compile(r"<(/?)rss:(?=[A-Za-z])")
+_JSON_FEED_VERSION = re.compile(r"^1(?:\.\d+)?$")
+_PUBLISHER_SEPARATORS = (" - ", " | ", " – ", " — ")
 _TTL_PERIODS = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
 
 
@@ -106,6 +118,7 @@ class FeedResult:
     encoding: str | None = None
     bozo: str | None = None
     ttl_minutes: int | None = None
+    skipped: dict[str, int] = field(default_factory=dict)  # entries left out, by reason
 
 
 @dataclass(slots=True)
@@ -150,24 +163,17 @@ def _inflate_chunks(body: bytes, limit: int, chunk: int = 1 << 20) -> Iterator[b
             raise FeedError(f"corrupt gzip body: {exc}") from exc
 
 
-def _lookup(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
 def decode_xml(body: bytes, content_type: str | None = None) -> tuple[str, str | None, str | None]:
     """Decode XML bytes to text: returns ``(text, encoding, problem)``.
 
-    Follows RFC 3023 as feedparser does (``text/*`` without a charset means us-ascii,
-    ``application/*xml`` lets the XML declaration decide), strips a BOM, and for documents
-    that declare nothing and are not UTF-8 uses charset-normalizer. ``problem`` is a message
-    when the declared encoding could not be used or the content type is not XML.
+    The evidence is weighed by :func:`crawler.charset.decode`: BOM, HTTP charset, the XML
+    declaration, strict UTF-8, windows-1252 for Latin-looking bytes, then a detector. The
+    HTTP charset follows RFC 3023 as feedparser does: ``text/*`` without one means
+    us-ascii (which loses to the declaration when the bytes are not ASCII). ``problem`` is
+    a message when a declared encoding could not be used, nothing was declared for
+    non-UTF-8 bytes, or the content type is not XML.
     """
-    bom_enc = ""
+    bom_enc = None
     for bom, name in _BOMS:
         if body.startswith(bom) and not (name.startswith("utf-16") and body[2:4] == b"\0\0"):
             bom_enc, body = name, body[len(bom) :]
@@ -183,7 +189,7 @@ def decode_xml(body: bytes, content_type: str | None = None) -> tuple[str, str |
         head_text = head.decode(bom_enc or "latin-1", "ignore")
     except LookupError:
         head_text = ""
-    xml_enc = ""
+    xml_enc = None
     if m := _XML_ENCODING.search(head_text):
         xml_enc = m.group(1).lower()
         if bom_enc and xml_enc in _UTF_FAMILY:
@@ -192,52 +198,15 @@ def decode_xml(body: bytes, content_type: str | None = None) -> tuple[str, str |
     mime, http_enc = parse_content_type(content_type or "")
     mime = mime.lower()
     problem = None
-    if mime in (
-        "application/xml",
-        "application/xml-dtd",
-        "application/xml-external-parsed-entity",
-    ) or (mime.startswith("application/") and mime.endswith("+xml")):
-        declared = http_enc or xml_enc or "utf-8"
-    elif mime in ("text/xml", "text/xml-external-parsed-entity") or (
-        mime.startswith("text/") and mime.endswith("+xml")
-    ):
-        declared = http_enc or "us-ascii"
-    elif mime.startswith("text/"):
-        declared = http_enc or "us-ascii"
+    if mime.startswith("text/"):
+        http_enc = http_enc or "us-ascii"
+        if not mime.endswith("xml") and "xml-" not in mime:
+            problem = f"{content_type} is not an XML media type"
+    elif mime and not (mime.endswith("xml") or mime.endswith("-entity") or mime.endswith("-dtd")):
         problem = f"{content_type} is not an XML media type"
-    elif mime:
-        declared = xml_enc or http_enc or "utf-8"
-        problem = f"{content_type} is not an XML media type"
-    else:
-        declared = xml_enc or bom_enc or ""
-    if declared.lower() == "gb2312":
-        declared = "gb18030"
-    if xml_enc == "gb2312":
-        xml_enc = "gb18030"
-
-    candidates = [declared, xml_enc, bom_enc, "utf-8", "<detect>", "windows-1252"]
-    tried: list[str] = []
-    for candidate in candidates:
-        name = _detect(body) if candidate == "<detect>" else candidate
-        codec = _lookup(name)
-        if not codec or codec in tried:
-            continue
-        tried.append(codec)
-        try:
-            text = body.decode(codec)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        if declared and name != declared:
-            problem = f"document declared as {declared}, but parsed as {name}"
-        elif not declared and candidate == "<detect>":
-            problem = f"no encoding declared; detected {name}"
-        return text, name, problem
-    return body.decode("utf-8", "replace"), "utf-8", "document encoding unknown; decoded lossily"
-
-
-def _detect(body: bytes) -> str | None:
-    best = charset_normalizer.from_bytes(body[:200_000]).best()
-    return best.encoding if best else None
+    decoded = charset.decode(body, bom=bom_enc, http=http_enc or None, declared=xml_enc)
+    problems = [p for p in (problem, decoded.problem) if p]
+    return decoded.text, decoded.encoding, "; ".join(problems) or None
 
 
 # --------------------------------------------------------------------------- prolog hygiene
@@ -355,6 +324,40 @@ def _substitute_entities(text: str, entities: dict[str, str]) -> tuple[str, str 
 # --------------------------------------------------------------------------- feeds
 
 
+@dataclass(slots=True)
+class FeedStream:
+    """A decoded, checked feed whose entries are parsed lazily, a batch at a time.
+
+    The feed's metadata is known when :func:`open_feed` returns. ``notes`` (problems) and
+    ``skipped`` (entries left out, counted by reason) grow while :meth:`batches` is read.
+    """
+
+    title: str
+    link: str | None
+    encoding: str | None
+    ttl_minutes: int | None
+    notes: list[str]
+    skipped: Counter[str]
+    _batches: Iterator[list[Entry]]
+
+    def batches(self) -> Iterator[list[Entry]]:
+        """The entries, at most ``batch_size`` per list (read once)."""
+        return self._batches
+
+    @property
+    def bozo(self) -> str | None:
+        """The problems found so far, or None."""
+        return "; ".join(dict.fromkeys(self.notes)) or None
+
+
+@dataclass(frozen=True, slots=True)
+class _EntryContext:
+    base: str
+    source_id: str
+    tz: tzinfo | None
+    language: str | None
+
+
 def parse_feed(
     body: bytes,
     *,
@@ -363,25 +366,66 @@ def parse_feed(
     content_type: str | None = None,
     tz: tzinfo | None = None,
     language: str | None = None,
-    max_entries: int = 1000,
 ) -> FeedResult:
-    """Parse RSS/Atom/RDF (or JSON Feed) bytes into entries.
+    """Parse RSS/Atom/RDF (or JSON Feed) bytes into all their entries.
 
     ``url`` is the feed's own URL (base for relative links), ``content_type`` the HTTP
     header if any, ``tz`` the zone for dates without one, ``language`` the default language.
-    Raises :class:`FeedError` only when the bytes are not a feed at all.
+    Raises :class:`FeedError` only when the bytes are not a feed at all. The collector uses
+    :func:`open_feed` instead, which holds one batch of entries at a time.
+    """
+    stream = open_feed(
+        body, url=url, source_id=source_id, content_type=content_type, tz=tz, language=language
+    )
+    entries = [entry for batch in stream.batches() for entry in batch]
+    return FeedResult(
+        entries=entries,
+        title=stream.title,
+        link=stream.link,
+        encoding=stream.encoding,
+        bozo=stream.bozo,
+        ttl_minutes=stream.ttl_minutes,
+        skipped=dict(stream.skipped),
+    )
+
+
+def open_feed(
+    body: bytes,
+    *,
+    url: str,
+    source_id: str,
+    content_type: str | None = None,
+    tz: tzinfo | None = None,
+    language: str | None = None,
+    batch_size: int = BATCH_ENTRIES,
+    known_guids: Callable[[list[str]], set[str]] | None = None,
+) -> FeedStream:
+    """Decode and check a feed now; parse its entries lazily, ``batch_size`` at a time.
+
+    Every entry is read: there is no count cap, only the byte cap (:data:`MAX_FEED_BYTES`,
+    noted when it cuts). A large XML feed is cut into documents of ``batch_size`` items
+    (:mod:`crawler.feedsplit`), so memory is bounded by the byte cap and the batch size,
+    not by the item count. Every entry comes out, even one with neither link nor guid
+    (storage counts it as skipped); ``skipped`` counts what was read but not handed out.
+
+    ``known_guids`` (given a batch's plain guids, the ones the source has stored) lets a
+    large feed skip parsing items already stored: they are counted in ``skipped`` as
+    duplicates by guid, as storage would have. Raises :class:`FeedError` when the bytes
+    are not a feed at all.
     """
     notes: list[str] = []
-    if len(body) > MAX_FEED_BYTES:
+    truncated = len(body) > MAX_FEED_BYTES
+    if truncated:
         body = body[:MAX_FEED_BYTES]
-        notes.append(f"feed truncated to {MAX_FEED_BYTES} bytes")
+        notes.append(f"feed truncated to {MAX_FEED_BYTES} bytes; entries beyond it unread")
     body = inflate(body, MAX_FEED_BYTES)
 
     text, encoding, problem = decode_xml(body, content_type)
+    del body
     if problem:
         notes.append(problem)
     if text.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
-        return parse_json_feed(text, url=url, source_id=source_id, tz=tz, language=language)
+        return _open_json_feed(text, url, source_id, tz, language, notes, batch_size)
     start = _prolog_end(text)
     if start >= len(text):
         return _empty_or_not_a_feed(text, encoding, notes)
@@ -394,7 +438,70 @@ def parse_feed(
     text = _repair_rss_prefix(text)
     if note:
         notes.append(note)
-    headers = {"content-type": "application/xml; charset=utf-8", "content-location": url}
+    split = split_items(text, partial=truncated) if text.count("<", start) > batch_size else None
+    skipped: Counter[str] = Counter()
+    parts = None
+    if split is not None and len(split.spans) > batch_size:
+        parts = _parts(text, split, batch_size, known_guids, skipped)
+    parsed = _feedparser(next(parts) if parts else text, language, notes)
+    feed = parsed.get("feed", {})
+    if not parsed.get("version") and not parsed.get("entries") and not feed.get("title"):
+        what = "an HTML page" if root_name in ("html", "head", "body") else f"<{root_name}>"
+        raise FeedError(f"no RSS, Atom or RDF feed found in {what}")
+
+    feed_link = _abs(url, feed.get("link"))
+    context = _EntryContext(
+        feed_link or url, source_id, tz, _lang(feed.get("language")) or _lang(language)
+    )
+
+    def batches() -> Iterator[list[Entry]]:
+        yield from _batched(_entries(parsed.get("entries", []), context), batch_size)
+        for part in parts or ():
+            raw = _feedparser(part, language, notes).get("entries", [])
+            yield from _batched(_entries(raw, context), batch_size)
+
+    return FeedStream(
+        title=_text_of(feed, "title"),
+        link=feed_link,
+        encoding=encoding,
+        ttl_minutes=_ttl(feed),
+        notes=notes,
+        skipped=skipped,
+        _batches=batches(),
+    )
+
+
+def _parts(
+    text: str,
+    split: Split,
+    size: int,
+    known_guids: Callable[[list[str]], set[str]] | None,
+    skipped: Counter[str],
+) -> Iterator[str]:
+    """The documents of a split feed, without the items whose guid is already stored.
+
+    The first document is always made (the feed's metadata comes from it), the others
+    only when they still hold items.
+    """
+    for n, items in enumerate(split.batches(text, size)):
+        if known_guids is not None:
+            guids = [item_guid(item) for item in items]
+            stored = known_guids([g for g in guids if g])
+            if stored:
+                kept = [item for item, g in zip(items, guids, strict=True) if g not in stored]
+                skipped[duplicate_reason("guid")] += len(items) - len(kept)
+                items = kept
+        if items or n == 0:
+            yield split.document(text, items)
+
+
+def _feedparser(text: str, language: str | None, notes: list[str]) -> Any:
+    """feedparser on decoded text; its bozo problem is added to ``notes``.
+
+    feedparser is not told where the feed came from: it would resolve relative ``<id>``s
+    against that URL, and ids are identity, kept as written. Links are resolved by us.
+    """
+    headers = {"content-type": "application/xml; charset=utf-8"}
     if language:
         headers["content-language"] = language
     parsed = feedparser.parse(
@@ -406,33 +513,30 @@ def parse_feed(
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         notes.append(f"{type(exc).__name__}: {exc}" if exc else "ill-formed feed")
-    feed = parsed.get("feed", {})
-    if not parsed.get("version") and not parsed.get("entries") and not feed.get("title"):
-        what = "an HTML page" if root_name in ("html", "head", "body") else f"<{root_name}>"
-        raise FeedError(f"no RSS, Atom or RDF feed found in {what}")
-
-    feed_link = _abs(url, feed.get("link"))
-    base = feed_link or url
-    feed_lang = _lang(feed.get("language")) or _lang(language)
-    entries: list[Entry] = []
-    for raw in parsed.get("entries", [])[:max_entries]:
-        entry = _entry(raw, base=base, source_id=source_id, tz=tz, language=feed_lang)
-        if entry is not None:
-            entries.append(entry)
-    return FeedResult(
-        entries=entries,
-        title=_text_of(feed, "title"),
-        link=feed_link,
-        encoding=encoding,
-        bozo="; ".join(notes) or None,
-        ttl_minutes=_ttl(feed),
-    )
+    return parsed
 
 
-def _empty_or_not_a_feed(text: str, encoding: str | None, notes: list[str]) -> FeedResult:
+def _batched(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+    batch: list[Entry] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _entries(raws: Iterable[Mapping[str, Any]], context: _EntryContext) -> Iterator[Entry]:
+    for raw in raws:
+        yield _entry(raw, context)
+
+
+def _empty_or_not_a_feed(text: str, encoding: str | None, notes: list[str]) -> FeedStream:
     if _PI.sub("", _COMMENT.sub("", text)).strip("\ufeff \t\r\n"):
         raise FeedError("no XML element found: not a feed")
-    return FeedResult(entries=[], encoding=encoding, bozo="; ".join([*notes, "empty document"]))
+    notes.append("empty document")
+    return FeedStream("", None, encoding, None, notes, Counter(), iter(()))
 
 
 def _repair_rss_prefix(text: str) -> str:
@@ -446,30 +550,44 @@ def _repair_rss_prefix(text: str) -> str:
     return _RSS_PREFIX.sub(r"<\1", text).replace(" rss:version=", " version=")
 
 
-def _entry(
-    raw: Mapping[str, Any], *, base: str, source_id: str, tz: tzinfo | None, language: str | None
-) -> Entry | None:
-    link = entry_link(raw)
-    link = _abs(base, link) if link else None
+def _entry(raw: Mapping[str, Any], context: _EntryContext) -> Entry:
+    """One entry, as read: storage decides what identifies it (link, else guid).
+
+    An empty or blank link is no link: the guid stands in when it is an http(s) URL, else
+    ``url`` is "". The guid is kept exactly as written (no resolution against any base).
+    """
+    link = _abs(context.base, entry_link(raw))
     guid = raw.get("id")
     guid = guid.strip() if isinstance(guid, str) and guid.strip() else None
-    if not link and not guid:
-        return None
-    published, rule = _entry_date(raw, tz)
+    published, rule = _entry_date(raw, context.tz)
     detail = raw.get("title_detail") or raw.get("summary_detail") or {}
+    publisher, _ = entry_source(raw)
+    publisher = normalize_text(publisher) or None if publisher else None
     return Entry(
-        source_id=source_id,
+        source_id=context.source_id,
         url=link or "",
-        title=_text_of(raw, "title"),
+        title=strip_publisher(_text_of(raw, "title"), publisher),
         summary=_text_of(raw, "summary"),
         body=_content_text(raw),
         guid=guid,
         author=_author(raw),
         published_at=published,
-        language=_lang(detail.get("language")) or language,
+        language=_lang(detail.get("language")) or context.language,
         tags=_tags(raw),
         date_rule=rule,
+        publisher=publisher,
     )
+
+
+def strip_publisher(title: str, publisher: str | None) -> str:
+    """``title`` without a trailing `` - Publisher`` naming ``publisher`` (Google News style)."""
+    if not publisher:
+        return title
+    for sep in _PUBLISHER_SEPARATORS:
+        suffix = f"{sep}{publisher}"
+        if title.endswith(suffix) and len(title) > len(suffix):
+            return title[: -len(suffix)].rstrip()
+    return title
 
 
 def _abs(base: str, link: Any) -> str | None:
@@ -560,57 +678,100 @@ def _ttl(feed: Mapping[str, Any]) -> int | None:
 # --------------------------------------------------------------------------- JSON Feed
 
 
-def parse_json_feed(
-    text: str, *, url: str, source_id: str, tz: tzinfo | None = None, language: str | None = None
-) -> FeedResult:
-    """Parse a JSON Feed (jsonfeed.org 1.x); raises FeedError for any other JSON."""
+def is_json_feed(data: Any) -> bool:
+    """True for a JSON Feed: ``version`` is the jsonfeed.org URL, or "1"/"1.0"/"1.1" with items.
+
+    Some publishers write the bare version number instead of the URL; the document is still
+    recognisably a JSON Feed when it also has an ``items`` list.
+    """
+    if not isinstance(data, dict):
+        return False
+    version = data.get("version")
+    if isinstance(version, str) and "jsonfeed.org" in version:
+        return True
+    if isinstance(version, int | float) and not isinstance(version, bool):
+        version = str(version)
+    return (
+        isinstance(version, str)
+        and bool(_JSON_FEED_VERSION.match(version.strip()))
+        and isinstance(data.get("items"), list)
+    )
+
+
+def _open_json_feed(
+    text: str,
+    url: str,
+    source_id: str,
+    tz: tzinfo | None,
+    language: str | None,
+    notes: list[str],
+    batch_size: int,
+) -> FeedStream:
+    """A JSON Feed (jsonfeed.org 1.x) as a stream; raises FeedError for any other JSON."""
     try:
         data = json.loads(text)
     except ValueError as exc:
         raise FeedError(f"not a feed: invalid JSON ({exc})") from exc
-    version = data.get("version", "") if isinstance(data, dict) else ""
-    if not isinstance(version, str) or "jsonfeed.org" not in version:
+    if not is_json_feed(data):
         raise FeedError("JSON document that is not a JSON Feed")
-    feed_link = _abs(url, data.get("home_page_url"))
     feed_lang = _lang(data.get("language")) or _lang(language)
-    entries: list[Entry] = []
-    for item in data.get("items") or []:
-        if not isinstance(item, dict):
-            continue
-        link = _abs(url, item.get("url") or item.get("external_url"))
-        guid = str(item["id"]).strip() if item.get("id") is not None else None
-        if not link and not guid:
-            continue
-        published = parse_date(item.get("date_published"), tz=tz) or parse_date(
-            item.get("date_modified"), tz=tz
-        )
-        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-        names = [normalize_text(a.get("name")) for a in authors if isinstance(a, dict)]
-        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
-        body = item.get("content_html")
-        entries.append(
-            Entry(
-                source_id=source_id,
-                url=link or "",
-                title=normalize_text(item.get("title") or ""),
-                summary=normalize_text(item.get("summary") or "", keep_paragraphs=True),
-                body=html_to_text(body)
-                if isinstance(body, str)
-                else normalize_text(item.get("content_text") or "", keep_paragraphs=True),
-                guid=guid or None,
-                author=", ".join(n for n in names if n) or None,
-                published_at=published,
-                language=_lang(item.get("language")) or feed_lang,
-                tags=tuple(dict.fromkeys(normalize_text(str(t)) for t in tags if t))[:MAX_TAGS],
-                date_rule="feed" if published else None,
-            )
-        )
-    return FeedResult(
-        entries=entries,
-        title=normalize_text(data.get("title") or ""),
-        link=feed_link,
+    items = data.get("items") if isinstance(data.get("items"), list) else []
+    skipped: Counter[str] = Counter()
+
+    def entries() -> Iterator[Entry]:
+        for item in items:
+            entry = _json_entry(item, url, source_id, tz, feed_lang)
+            if entry is None:
+                skipped["not a JSON Feed item"] += 1
+            else:
+                yield entry
+
+    return FeedStream(
+        title=normalize_text(_str(data.get("title"))),
+        link=_abs(url, data.get("home_page_url")),
         encoding="utf-8",
+        ttl_minutes=None,
+        notes=notes,
+        skipped=skipped,
+        _batches=_batched(entries(), batch_size),
     )
+
+
+def _json_entry(
+    item: Any, url: str, source_id: str, tz: tzinfo | None, language: str | None
+) -> Entry | None:
+    if not isinstance(item, dict):
+        return None
+    guid = str(item["id"]).strip() if item.get("id") is not None else None
+    link = _abs(url, item.get("url")) or _abs(url, item.get("external_url"))
+    if not link and guid and guid.lower().startswith(("http://", "https://")):
+        link = _abs(url, guid)
+    published = parse_date(_str(item.get("date_published")), tz=tz) or parse_date(
+        _str(item.get("date_modified")), tz=tz
+    )
+    authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+    names = [normalize_text(_str(a.get("name"))) for a in authors if isinstance(a, dict)]
+    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    body = item.get("content_html")
+    return Entry(
+        source_id=source_id,
+        url=link or "",
+        title=normalize_text(_str(item.get("title"))),
+        summary=normalize_text(_str(item.get("summary")), keep_paragraphs=True),
+        body=html_to_text(body)
+        if isinstance(body, str)
+        else normalize_text(_str(item.get("content_text")), keep_paragraphs=True),
+        guid=guid or None,
+        author=", ".join(n for n in names if n) or None,
+        published_at=published,
+        language=_lang(item.get("language")) or language,
+        tags=tuple(dict.fromkeys(normalize_text(str(t)) for t in tags if t))[:MAX_TAGS],
+        date_rule="feed" if published else None,
+    )
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 # --------------------------------------------------------------------------- sitemaps

@@ -1,8 +1,14 @@
 """Storage: normalise an entry, drop exact duplicates, insert the article, attach it to a story.
 
-Exact duplicates are, in this order: the same canonical URL (anywhere), the same guid from
-the same source, the same content hash from the same source. The same text from *another*
-source is stored and joins the existing story (syndication), so it alerts once per story.
+Identity: an entry with an http(s) link is the article at its canonical URL (tracking
+parameters stripped, a fragment that tells entries of one page apart kept); an entry with
+only a guid is the article with that guid from that source, with no URL. Exact duplicates
+are, in this order: the same canonical URL (anywhere), the same guid from the same source,
+the same content hash from the same source. The same text from *another* source is stored
+and joins the existing story (syndication), so it alerts once per story.
+
+Every entry a poll reads ends up counted: stored, or skipped with a reason a user sees
+(:func:`skip_reason`: "duplicate: same URL", "failed to store: …").
 
 The crawler stores the entries of one response together (:func:`store_many`): one
 transaction, one savepoint per item, so a failing or racing item loses only itself.
@@ -24,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.dedupe import attach_article, content_hash
 from crawler.items import Entry
 from crawler.models import Article, utcnow
+from crawler.reasons import NO_IDENTITY, duplicate_reason, failed_reason
 from crawler.text import normalize_text
 from crawler.urls import canonical_url, unwrap_redirect
 
@@ -47,13 +54,14 @@ class Normalized:
     """An entry ready to store: cleaned text, its identity and its content hash."""
 
     source_id: str
-    url: str
-    canonical_url: str
+    url: str  # "" for an entry known only by its guid
+    canonical_url: str | None
     guid: str | None
     title: str
     summary: str
     body: str
     author: str | None
+    publisher: str | None
     language: str | None
     tags: list[str]
     published_at: datetime | None
@@ -86,16 +94,22 @@ def normalize(
     language: str | None = None,
     tags: Sequence[str] = (),
 ) -> Normalized | None:
-    """Clean an entry and compute its identity; None when it has no http(s) link."""
+    """Clean an entry and compute its identity; None when it has neither link nor guid.
+
+    Text is cleaned, never folded (:func:`crawler.text.normalize_text`); the content hash
+    folds (:func:`crawler.dedupe.content_hash`).
+    """
     url = unwrap_redirect(entry.url or "")
-    canonical = canonical_url(url)
-    if not canonical.startswith(("http://", "https://")):
-        return None
+    canonical: str | None = canonical_url(url)
+    guid = (entry.guid or "").strip() or None
+    if not canonical or not canonical.startswith(("http://", "https://")):
+        if guid is None:
+            return None
+        url, canonical = "", None
     title = normalize_text(entry.title)[:MAX_TITLE]
     summary = normalize_text(entry.summary, keep_paragraphs=True)[:MAX_SUMMARY]
     body = normalize_text(entry.body, keep_paragraphs=True)[:MAX_BODY]
     merged_tags = list(dict.fromkeys([*tags, *entry.tags]))[:MAX_TAGS]
-    guid = (entry.guid or "").strip() or None
     return Normalized(
         source_id=entry.source_id,
         url=url,
@@ -105,6 +119,7 @@ def normalize(
         summary=summary,
         body=body,
         author=normalize_text(entry.author)[:500] or None,
+        publisher=normalize_text(entry.publisher)[:500] or None,
         language=(entry.language or language or None),
         tags=merged_tags,
         published_at=entry.published_at,
@@ -118,7 +133,11 @@ def find_duplicate(session: Session, item: Normalized) -> str | None:
 
     One query: the three checks are EXISTS subqueries, each served by its own index.
     """
-    by_url = exists().where(Article.canonical_url == item.canonical_url)
+    by_url = (
+        exists().where(Article.canonical_url == item.canonical_url)
+        if item.canonical_url
+        else false()
+    )
     by_guid = (
         exists().where(Article.source_id == item.source_id, Article.guid == item.guid)
         if item.guid
@@ -156,7 +175,7 @@ class StoredKeys:
     def load(cls, session: Session, items: Sequence[Normalized]) -> StoredKeys:
         """The stored identities among ``items`` (at most ``_LOOKUP_CHUNK`` of them)."""
         keys = cls()
-        urls = list({i.canonical_url for i in items})
+        urls = list({i.canonical_url for i in items if i.canonical_url})
         keys.urls.update(
             session.scalars(select(Article.canonical_url).where(Article.canonical_url.in_(urls)))
         )
@@ -194,7 +213,7 @@ class StoredKeys:
 
     def duplicate(self, item: Normalized) -> str | None:
         """Why ``item`` is a duplicate ("url", "guid", "content"), or None."""
-        if item.canonical_url in self.urls:
+        if item.canonical_url and item.canonical_url in self.urls:
             return "url"
         if item.guid and (item.source_id, item.guid) in self.guids:
             return "guid"
@@ -208,7 +227,8 @@ class StoredKeys:
 
     def add(self, item: Normalized) -> None:
         """Record that ``item`` was stored."""
-        self.urls.add(item.canonical_url)
+        if item.canonical_url:
+            self.urls.add(item.canonical_url)
         if item.guid:
             self.guids.add((item.source_id, item.guid))
         if item.content_hash:
@@ -228,6 +248,7 @@ def _insert(
         summary=item.summary,
         body=item.body,
         author=item.author,
+        publisher=item.publisher,
         language=item.language,
         tags=item.tags,
         published_at=item.published_at,
@@ -334,7 +355,7 @@ def _store_chunk(
                 results.append(Stored(None, "race"))
                 continue
             except Exception as exc:  # skip this item, keep the others of the transaction
-                logger.warning("storing %s failed", item.canonical_url, exc_info=True)
+                logger.warning("storing %s failed", _name(item), exc_info=True)
                 results.append(Stored(None, error=_describe(exc)))
                 continue
             stored.add(item)
@@ -354,30 +375,51 @@ def _store_each(
         try:
             results.append(store_one(sessions, item, baseline=baseline, now=now, official=official))
         except Exception as exc:  # one bad row must not lose the rest
-            logger.warning("storing %s failed", item.canonical_url, exc_info=True)
+            logger.warning("storing %s failed", _name(item), exc_info=True)
             results.append(Stored(None, error=_describe(exc)))
     return results
+
+
+def _name(item: Normalized) -> str:
+    return item.canonical_url or f"guid {item.guid!r} of {item.source_id}"
 
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
 
 
-def known_items(session: Session, source_id: str, items: Sequence[Normalized]) -> list[bool]:
-    """For each item, whether its canonical URL or (source, guid) is already stored."""
-    urls = {i.canonical_url for i in items}
-    guids = {i.guid for i in items if i.guid}
+def skip_reason(result: Stored) -> str | None:
+    """Why ``result`` stored nothing, in words a user sees; None when it was stored."""
+    if result.article_id is not None:
+        return None
+    if result.error is not None:
+        return failed_reason(result.error)
+    return duplicate_reason(result.duplicate_of or "unknown")
+
+
+def known_items(session: Session, source_id: str, items: Sequence[Normalized]) -> list[str | None]:
+    """For each item, "url" or "guid" when its canonical URL or (source, guid) is stored."""
+    url_list = list({i.canonical_url for i in items if i.canonical_url})
     seen_urls: set[str] = set()
-    seen_guids: set[str] = set()
-    url_list, guid_list = list(urls), list(guids)
     for start in range(0, len(url_list), _LOOKUP_CHUNK):
         chunk = url_list[start : start + _LOOKUP_CHUNK]
         seen_urls.update(
             session.scalars(select(Article.canonical_url).where(Article.canonical_url.in_(chunk)))
         )
+    seen_guids = stored_guids(session, source_id, [i.guid for i in items if i.guid])
+    return [
+        "url" if i.canonical_url in seen_urls else "guid" if i.guid in seen_guids else None
+        for i in items
+    ]
+
+
+def stored_guids(session: Session, source_id: str, guids: Sequence[str]) -> set[str]:
+    """Which of ``guids`` the source already has an article for."""
+    seen: set[str] = set()
+    guid_list = list(set(guids))
     for start in range(0, len(guid_list), _LOOKUP_CHUNK):
         chunk = guid_list[start : start + _LOOKUP_CHUNK]
-        seen_guids.update(
+        seen.update(
             g
             for (g,) in session.execute(
                 select(Article.guid).where(
@@ -385,7 +427,7 @@ def known_items(session: Session, source_id: str, items: Sequence[Normalized]) -
                 )
             )
         )
-    return [i.canonical_url in seen_urls or (i.guid in seen_guids) for i in items]
+    return seen
 
 
 class StoragePipeline:
@@ -417,7 +459,7 @@ class StoragePipeline:
         if isinstance(item, Entry):
             normalized = normalize(item, language=run.config.language, tags=run.config.tags)
             if normalized is None:
-                run.outcome.warnings.append(f"item without a link skipped: {item.title[:80]!r}")
+                run.outcome.skip(NO_IDENTITY)
                 return item
             items = [normalized]
         else:
@@ -433,15 +475,14 @@ class StoragePipeline:
                 )
             except Exception as exc:  # one bad batch must not lose the rest of the pass
                 logger.exception("storing items of %s failed", item.source_id)
-                run.outcome.warnings.append(f"store failed: {_describe(exc)}")
+                run.outcome.skip(failed_reason(_describe(exc)), len(items))
                 return item
         outcome = run.outcome
         for result in results:
-            if result.article_id is not None:
+            reason = skip_reason(result)
+            if reason is None:
                 outcome.new += 1
-                outcome.new_ids.append(result.article_id)
-            elif result.error is not None:
-                outcome.warnings.append(f"store failed: {result.error}")
+                outcome.new_ids.append(result.article_id)  # type: ignore[arg-type]
             else:
-                outcome.duplicates += 1
+                outcome.skip(reason)
         return item

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from crawler.models import Source
+from crawler.reasons import DUPLICATE, FAILED_TO_STORE
 from crawler.sources import FeedSource, ListingSource, SitemapSource
 
 SourceConfig = FeedSource | ListingSource | SitemapSource
@@ -26,11 +27,18 @@ POLL_JITTER = 0.05
 BACKOFF_JITTER = 0.1
 MAX_RETRY_AFTER = timedelta(days=7)
 MAX_ERROR_CHARS = 500
+MAX_NOTES_CHARS = 2000
 
 
 @dataclass
 class PollOutcome:
-    """What one poll of one source produced; ``status`` is ok, not_modified, failed or skipped."""
+    """What one poll of one source produced; ``status`` is ok, not_modified, failed or skipped.
+
+    Accounting: every entry read is counted in ``found`` and ends up either stored (``new``)
+    or in ``skipped`` under a reason a user can read ("duplicate: same guid", "no link and
+    no guid", "failed to store: …"); ``duplicates`` counts the duplicate reasons among them.
+    After a pass, ``found == new + sum(skipped.values())``.
+    """
 
     source_id: str
     status: str = "pending"
@@ -44,9 +52,18 @@ class PollOutcome:
     found: int = 0
     new: int = 0
     duplicates: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
     new_ids: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # follow-ups the link policy refused
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        """Count ``count`` entries left out for ``reason`` (a duplicate when it says so)."""
+        if count <= 0:
+            return
+        self.skipped[reason] = self.skipped.get(reason, 0) + count
+        if reason.startswith(DUPLICATE):
+            self.duplicates += count
 
     @property
     def failed(self) -> bool:
@@ -183,10 +200,15 @@ def record_success(
     moved_to: str | None = None,
     new_items: int = 0,
     problem: str | None = None,
+    found: int | None = None,
+    skipped: dict[str, int] | None = None,
+    notes: Sequence[str] = (),
 ) -> Source:
     """A successful fetch: reset failures, store validators, finish the baseline, schedule.
 
     ``problem`` (a refused follow-up) leaves the source degraded with it as the last error.
+    ``found``/``new_items``/``skipped``/``notes`` become the source's last-poll accounting
+    (what ``wirewatch sources`` shows).
     """
     row = _healthy(session, source_id, now, interval, status, moved_to)
     if problem:
@@ -197,6 +219,10 @@ def record_success(
     row.items_seen = (row.items_seen or 0) + new_items
     if new_items:
         row.last_new_item_at = now
+    row.last_poll_found = found if found is not None else new_items
+    row.last_poll_new = new_items
+    row.last_poll_skipped = dict(skipped or {})
+    row.last_poll_notes = "\n".join(notes)[:MAX_NOTES_CHARS] or None
     return row
 
 
@@ -283,17 +309,22 @@ def record(
 ) -> None:
     """Store an outcome through the matching ``record_*`` function."""
     if outcome.status == "ok":
+        # Entries that failed to store are read again next time: no 304 may hide them.
+        retry = any(reason.startswith(FAILED_TO_STORE) for reason in outcome.skipped)
         record_success(
             session,
             outcome.source_id,
             now=now,
             interval=interval,
             status=outcome.http_status,
-            etag=outcome.etag,
-            last_modified=outcome.last_modified,
+            etag=None if retry else outcome.etag,
+            last_modified=None if retry else outcome.last_modified,
             moved_to=outcome.moved_to,
             new_items=outcome.new,
             problem=outcome.refused[0] if outcome.refused else None,
+            found=outcome.found,
+            skipped=outcome.skipped,
+            notes=outcome.warnings,
         )
     elif outcome.status == "not_modified":
         record_not_modified(

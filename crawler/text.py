@@ -1,9 +1,16 @@
-"""Plain-text normalisation for titles, summaries and article bodies."""
+"""Plain-text cleanup for titles, summaries and article bodies: what is stored and shown.
+
+Stored text is what the source published, minus markup: no Unicode normalisation here
+(NFKC would turn the full-width ``，`` of a Chinese title into ``,`` and compatibility
+ideographs into others). Folding (NFKC, casefold, Chinese variants) belongs to match and
+dedupe keys only (``alerts.folding``, ``crawler.shingles``). What is removed: control and
+invisible characters and surrogates; whitespace collapses to single spaces (a lone
+ideographic space ``\u3000`` stays as published).
+"""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -29,8 +36,10 @@ _DELETE_TABLE = {cp: None for cp in _INVISIBLE} | {
     cp: None for cp in _CONTROLS if chr(cp) not in _KEEP_CONTROLS
 }
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
-_HSPACE = re.compile(r"[^\S\n]+")
-_ANY_SPACE = re.compile(r"\s+")
+# Runs of whitespace, and any single whitespace character but the ideographic space (a
+# full-width character of CJK text, kept as published), become one space.
+_HSPACE = re.compile(r"[^\S\n]{2,}|[^\S\n\u3000]")
+_ANY_SPACE = re.compile(r"\s{2,}|[^\S\u3000]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 _DROP_TAGS = (
@@ -61,15 +70,15 @@ _LINE_TAGS = frozenset({"br"})
 
 
 def normalize_text(s: str | None, *, keep_paragraphs: bool = False) -> str:
-    """NFKC-normalise ``s``, drop control and invisible characters, collapse whitespace.
+    """Drop control and invisible characters and collapse whitespace; no other change.
 
     With ``keep_paragraphs`` line breaks survive (runs of blank lines become one blank line);
-    otherwise all whitespace collapses to single spaces.
+    otherwise every run of whitespace becomes one space. The characters themselves are
+    kept as published (full-width punctuation, compatibility characters, accents).
     """
     if not s:
         return ""
     s = _SURROGATES.sub("", s)
-    s = unicodedata.normalize("NFKC", s)
     s = s.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
     s = s.translate(_DELETE_TABLE)
     if not keep_paragraphs:

@@ -1,9 +1,15 @@
 """URL canonicalisation and offline unwrapping of redirector links.
 
 An article is stored once per canonical URL, so :func:`canonical_url` must be stable
-(idempotent) and conservative: it removes what is certainly noise (tracking parameters,
-fragments, default ports, case in scheme and host) and nothing that could name a different
-resource.
+(idempotent) and conservative: it removes what is certainly noise (tracking parameters, in
+the query or the fragment; empty fragments and text-highlight directives; default ports;
+case in scheme and host) and nothing that could name a different resource.
+
+The fragment stays: a blog that publishes several posts on one page links them as
+``2017/06/26.html#a080605`` and ``#a030658``, and hash-routed sites name whole pages with
+``#!/news/123``. Dropping it merged distinct entries into one (and lost the rest as
+"already seen"); grouping copies of one story is the job of story clustering, never of the
+canonical URL.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ TRACKING_PARAMS = frozenset(
         "at_custom3",
         "at_custom4",
         "__twitter_impression",
+        "xtor",
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_")
@@ -92,8 +99,11 @@ _MAX_UNWRAP = 4
 def canonical_url(url: str) -> str:
     """Return the canonical form of an http(s) URL used as the article's identity.
 
-    Removes tracking parameters, the fragment and default ports, lower-cases scheme and
-    host, sorts the query and normalises percent-encoding (``w3lib.url.canonicalize_url``).
+    Removes tracking parameters (from the query, and from a ``#key=value`` fragment such
+    as ``#xtor=RSS-3``), empty fragments, text directives (``#:~:text=``) and default
+    ports, lower-cases scheme and host, sorts the query and normalises percent-encoding
+    (``w3lib.url.canonicalize_url``). Any other fragment is kept: it may tell entries of
+    one page apart.
 
     Deliberately kept as is:
 
@@ -115,12 +125,16 @@ def canonical_url(url: str) -> str:
             return url
         scheme = parts.scheme.lower()
         netloc = _clean_netloc(parts.netloc, scheme)
-        url = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
-        # Strip after canonicalising too: percent-decoding can reveal a tracking key.
+        url = urlunsplit((scheme, netloc, parts.path or "/", parts.query, parts.fragment))
+        # Strip after canonicalising too: percent-decoding can reveal a tracking key. A
+        # second round runs only when stripping changed something.
         for _ in range(2):
-            url = canonicalize_url(url, keep_fragments=False)
+            url = canonicalize_url(url, keep_fragments=True)
             parts = urlsplit(url)
-            url = urlunsplit(parts._replace(query=_strip_tracking(parts.query)))
+            query, fragment = _strip_tracking(parts.query), _clean_fragment(parts.fragment)
+            if (query, fragment) == (parts.query, parts.fragment):
+                break
+            url = urlunsplit(parts._replace(query=query, fragment=fragment))
         return url
     except ValueError:
         return url
@@ -148,6 +162,14 @@ def _strip_tracking(query: str) -> str:
         if pair and not is_tracking_param(unquote_plus(key), unquote_plus(value)):
             kept.append(pair)
     return "&".join(kept)
+
+
+def _clean_fragment(fragment: str) -> str:
+    """A fragment without text directives and tracking pairs; "" when nothing is left."""
+    fragment = fragment.split(":~:", 1)[0]
+    if "=" in fragment and not fragment.startswith(("!", "/")):
+        fragment = _strip_tracking(fragment)
+    return fragment
 
 
 def is_tracking_param(key: str, value: str = "") -> bool:
@@ -193,6 +215,8 @@ def _unwrap_once(url: str) -> str | None:
         keys = _REDIRECTORS[host][1]
     elif host == "news.google.com":
         return decode_google_news(url)
+    else:
+        return None
     query = dict(parse_qsl(parts.query))
     for key in keys:
         target = query.get(key, "").strip()
@@ -279,19 +303,16 @@ def entry_link(entry: Mapping[str, Any]) -> str | None:
     """Best original article link of a feedparser entry, without network access.
 
     Prefers FeedBurner's ``feedburner_origlink`` (the ``feedproxy.google.com/~r/`` link in
-    ``link`` only redirects to it), then ``link``, then a permalink ``guid``; the result is
-    unwrapped with :func:`unwrap_redirect`.
+    ``link`` only redirects to it), then ``link``, then the ``guid`` when it is an http(s)
+    URL. An empty or blank link is no link. The result is unwrapped with
+    :func:`unwrap_redirect`; relative links come back relative.
     """
     for key in ("feedburner_origlink", "link"):
         value = entry.get(key)
         if isinstance(value, str) and value.strip():
             return unwrap_redirect(value)
     guid = entry.get("id")
-    if (
-        isinstance(guid, str)
-        and guid.strip().lower().startswith(("http://", "https://"))
-        and entry.get("guidislink", True)
-    ):
+    if isinstance(guid, str) and guid.strip().lower().startswith(("http://", "https://")):
         return unwrap_redirect(guid)
     return None
 

@@ -17,10 +17,13 @@ def _corpus_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    """The shared real-world corpus (feeds, articles, dedupe pairs); skips when absent."""
+    """The shared real-world corpus (feeds, articles, dedupe pairs); absent: skip, in CI: fail."""
     path = _corpus_dir()
     if not path.is_dir():
-        pytest.skip(f"corpus not found at {path} (set WIREWATCH_CORPUS)")
+        reason = f"corpus not found at {path} (set WIREWATCH_CORPUS)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI requires the corpus: {reason}")
+        pytest.skip(reason)
     return path
 
 

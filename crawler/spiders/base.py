@@ -7,6 +7,7 @@ the fetching, error handling and bookkeeping for all of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -33,6 +34,9 @@ class SourceRun:
     baseline: bool = False
     article_budget: int = 20
     resolve_budget: int = 50
+    # Which of some guids the source has stored (a read-only lookup the spider provides;
+    # collectors may call it from their worker thread to skip parsing stored items).
+    known_guids: Callable[[list[str]], set[str]] | None = None
     outcome: PollOutcome = field(init=False)
 
     def __post_init__(self) -> None:
@@ -50,18 +54,24 @@ class Page:
 
     ``follow`` lists URLs to fetch next with the same collector (next listing pages, child
     sitemaps). With ``stop_when_known`` they are dropped when every entry was seen before.
+    ``skipped`` counts entries the collector read but could not turn into an
+    :class:`Entry`, by reason. ``more`` yields further parts of the same page, produced
+    lazily in the worker thread (a large feed, a batch of entries at a time).
     """
 
     entries: list[Entry] = field(default_factory=list)
     follow: list[str] = field(default_factory=list)
     stop_when_known: bool = False
     notes: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    more: Iterator[Page] | None = None
 
 
 class Collector:
     """Turns a fetched page of a source into a :class:`Page`; subclass one per source type.
 
-    :meth:`parse` runs in a worker thread: it must not touch the reactor or the database.
+    :meth:`parse` runs in a worker thread: it must not touch the reactor or the database
+    (other than through the run's read-only ``known_guids`` lookup).
     """
 
     types: ClassVar[tuple[str, ...]] = ()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
@@ -31,8 +32,9 @@ from crawler.items import Entry
 from crawler.middlewares import META_KEY, Fetch, fetch_of
 from crawler.models import utcnow
 from crawler.netguard import RefusedHop
-from crawler.pipelines import EntryBatch, Normalized, known_items, normalize
-from crawler.spiders.base import CollectError, Collector, SourceRun, content_type
+from crawler.pipelines import EntryBatch, Normalized, known_items, normalize, stored_guids
+from crawler.reasons import NO_IDENTITY, duplicate_reason
+from crawler.spiders.base import CollectError, Collector, Page, SourceRun, content_type
 from crawler.spiders.feed import FeedCollector
 from crawler.spiders.listing import ListingCollector
 from crawler.spiders.sitemap import SitemapCollector
@@ -78,6 +80,15 @@ class PollSpider(scrapy.Spider):
         reader = make_reader(bind) if isinstance(bind, Engine) else None
         self._reader = reader if reader is not None and reader is not bind else None
         self.reads = sessionmaker(self._reader) if self._reader is not None else sessions
+        for run in self.runs.values():
+            run.known_guids = partial(self._stored_guids, run.config.id)
+
+    def _stored_guids(self, source_id: str, guids: list[str]) -> set[str]:
+        """Which of ``guids`` ``source_id`` has stored (called from worker threads)."""
+        if not guids:
+            return set()
+        with self.reads() as session:
+            return stored_guids(session, source_id, guids)
 
     def closed(self, reason: str) -> None:
         """Dispose of the pass's read-only engine."""
@@ -157,33 +168,56 @@ class PollSpider(scrapy.Spider):
             return
         if fetch.role == "index":
             outcome.status = "ok"
-        for note in page.notes:
-            _note(run, note)
-        outputs, all_known = await self._route(run, page.entries)
+        all_known = True
+        part: Page | None = page
+        while part is not None:
+            for note in part.notes:
+                _note(run, note)
+            for reason, count in part.skipped.items():
+                outcome.found += count
+                outcome.skip(reason, count)
+            outputs, known = await self._route(run, part.entries)
+            all_known = all_known and known
+            for out in outputs:
+                yield out
+            part = await self._next_part(run, page, response.url)
         if fetch.role == "index":
-            outputs += await self._fill_requests(run)
-        for out in outputs:
-            yield out
+            for out in await self._fill_requests(run):
+                yield out
         if page.follow and not (page.stop_when_known and all_known):
             for url in page.follow:
                 yield self.source_request(run, url, role="page", depth=fetch.depth + 1)
 
+    @staticmethod
+    async def _next_part(run: SourceRun, page: Page, url: str) -> Page | None:
+        """The next lazily parsed part of ``page`` (parsed in a worker thread), or None."""
+        if page.more is None:
+            return None
+        try:
+            return await asyncio.to_thread(next, page.more, None)
+        except Exception as exc:  # a later batch of a hostile feed must not end the pass
+            logger.exception("parsing the rest of %s for %s failed", url, run.config.id)
+            _note(
+                run,
+                f"{url}: reading stopped after {run.outcome.found} entries: {_describe_exc(exc)}",
+            )
+            return None
+
     async def _route(
         self, run: SourceRun, entries: list[Entry]
     ) -> tuple[list[EntryBatch | Request], bool]:
-        """Drop stored entries; batch new ones for storage or route them through fetches.
+        """Count stored entries as skipped; batch new ones for storage or route them on.
 
         Returns what to yield and whether every entry was already known.
         """
         run.outcome.found += len(entries)
         valid, known = await asyncio.to_thread(self._screen, run, entries)
-        if len(valid) < len(entries):
-            _note(run, f"{len(entries) - len(valid)} item(s) without a usable link skipped")
+        run.outcome.skip(NO_IDENTITY, len(entries) - len(valid))
         batch = EntryBatch(run.config.id, [])
         outputs: list[EntryBatch | Request] = []
         for (entry, norm), seen in zip(valid, known, strict=True):
             if seen:
-                run.outcome.duplicates += 1
+                run.outcome.skip(duplicate_reason(seen))
             elif is_google_news(norm.url) and run.resolve_budget > 0:
                 run.resolve_budget -= 1
                 outputs.append(self.source_request(run, norm.url, role="resolve", entry=entry))
@@ -193,12 +227,12 @@ class PollSpider(scrapy.Spider):
                 batch.items.append(norm)
         if batch.items:
             outputs.insert(0, batch)
-        return outputs, all(known)
+        return outputs, all(k is not None for k in known)
 
     def _screen(
         self, run: SourceRun, entries: list[Entry]
-    ) -> tuple[list[tuple[Entry, Normalized]], list[bool]]:
-        """Normalise ``entries`` (dropping those without a link) and look up the stored ones.
+    ) -> tuple[list[tuple[Entry, Normalized]], list[str | None]]:
+        """Normalise ``entries`` (dropping those with neither link nor guid), look up stored ones.
 
         Runs in a worker thread.
         """
@@ -212,7 +246,8 @@ class PollSpider(scrapy.Spider):
 
     def _article_request(self, run: SourceRun, entry: Entry) -> Request | None:
         """A request for the entry's article page when the source wants its text."""
-        if run.config.fetch_article and not run.baseline and run.article_budget > 0:
+        fetchable = entry.url.startswith(("http://", "https://"))
+        if fetchable and run.config.fetch_article and not run.baseline and run.article_budget > 0:
             run.article_budget -= 1
             return self.source_request(run, entry.url, role="article", entry=entry)
         return None

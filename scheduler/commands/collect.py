@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
 from scheduler.context import AppContext
@@ -55,7 +56,7 @@ def poll(
                 failing_after=settings.alerts.failure_threshold,
             )
         t = Table(title="Poll", title_justify="left")
-        for col in ("source", "status", "new", "seen", "found", "note"):
+        for col in ("source", "status", "new", "seen", "found", "skipped", "note"):
             t.add_column(col, overflow="fold")
         for o in report.outcomes:
             status = o.status.replace("_", " ")
@@ -69,14 +70,21 @@ def poll(
                 str(o.new),
                 str(o.duplicates),
                 str(o.found),
-                note[:160],
+                Text(skipped_text(o.skipped, duplicates=False)),
+                Text(note[:160]),
                 style=style,
             )
         out.print(t)
         failed = len(report.failed)
+        others = sum(report.skipped.values()) - report.duplicates
         out.print(
             f"{report.new} new, {report.duplicates} already seen, "
-            f"{len(report.outcomes) - failed} ok, {failed} failed "
+            + (
+                f"{others} skipped ({skipped_text(report.skipped, duplicates=False)}), "
+                if others
+                else ""
+            )
+            + f"{len(report.outcomes) - failed} ok, {failed} failed "
             f"in {report.seconds:.1f}s"
         )
 
@@ -104,8 +112,10 @@ def sources_cmd(config: ConfigOption = None) -> None:
             )
         tz = app_ctx.config.settings.timezone
         t = Table(title=f"Sources (times in {tz})", title_justify="left")
-        for col in ("id", "state", "last success", "failures", "last error", "next poll", "items"):
+        columns = ("id", "state", "last success", "failures", "last error", "next poll", "items")
+        for col in (*columns, "last poll"):
             t.add_column(col, overflow="fold")
+        notes: list[str] = []
         styles = {"failing": "red", "degraded": "yellow"}
         for src in app_ctx.config.sources.sources:
             row = rows.get(src.id)
@@ -117,12 +127,19 @@ def sources_cmd(config: ConfigOption = None) -> None:
                 state,
                 _when(row.last_success_at, tz),
                 str(row.consecutive_failures or 0),
-                (row.last_error or "")[:120] if row.state != "ok" else "",
+                Text((row.last_error or "")[:120] if row.state != "ok" else ""),
                 _when(row.next_poll_at, tz) if row.enabled else "",
                 str(counts.get(row.id, 0)),
+                Text(last_poll_text(row.last_poll_found, row.last_poll_new, row.last_poll_skipped)),
                 style=styles.get(state),
             )
+            if row.last_poll_notes:
+                notes += [f"{row.id}: {n}" for n in row.last_poll_notes.splitlines()[:3]]
         out.print(t)
+        if notes:
+            out.print("Notes of the last poll:")
+            for note in notes:
+                out.print(f"  {note[:300]}", markup=False, highlight=False)
 
     guarded(ctx, work)
 
@@ -173,7 +190,11 @@ def articles(
             t.add_column(col, overflow="fold")
         for a in rows:
             t.add_row(
-                str(a.id), _when(a.published_at or a.fetched_at, tz), a.source_id, a.title, a.url
+                str(a.id),
+                _published(a.published_at, a.fetched_at, tz),
+                Text(f"{a.publisher} (via {a.source_id})" if a.publisher else a.source_id),
+                Text(a.title),
+                Text(a.url or f"(no link; guid {a.guid})"),
             )
         out.print(t)
         if not rows:
@@ -200,6 +221,29 @@ def _escape_like(text: str) -> str:
 def _when(value: datetime | None, tz: str = "UTC") -> str:
     """A timestamp in the configured display zone."""
     return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _published(published: datetime | None, fetched: datetime | None, tz: str) -> str:
+    """The publication time, or a visible "no date" with the fetch time when there is none."""
+    if published is not None:
+        return _when(published, tz)
+    return f"no date (fetched {_when(fetched, tz)})" if fetched else "no date"
+
+
+def skipped_text(skipped: dict[str, int] | None, *, duplicates: bool = True) -> str:
+    """``{"duplicate: same guid": 7}`` as "7 duplicate: same guid", largest first."""
+    pairs = sorted((skipped or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(
+        f"{n} {why}" for why, n in pairs if duplicates or not why.startswith("duplicate")
+    )
+
+
+def last_poll_text(found: int | None, new: int | None, skipped: dict[str, int] | None) -> str:
+    """What the last poll did with the entries it read, e.g. "50 found: 43 new, 7 …"."""
+    if found is None:
+        return ""
+    parts = [f"{new or 0} new", skipped_text(skipped)]
+    return f"{found} found: " + ", ".join(p for p in parts if p)
 
 
 def _quiet_scrapy() -> None:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alerts.channels import Channel, ChannelSender
+from alerts.outbox import load_item
 from alerts.render import AlertItem, OtherSource, Renderer, md_escape, safe_url
-from tests.alerts.conftest import SLACK_URL, HttpReceiver, SmtpServer
+from tests.alerts.conftest import (
+    SLACK_URL,
+    HttpReceiver,
+    SmtpServer,
+    add_delivery,
+    add_story,
+)
 
 EVIL = AlertItem(
     watchlist="tw-ip",
@@ -81,3 +90,29 @@ def test_digest_split_to_max_length_is_deterministic() -> None:
     assert [p.body for p in parts] == [p.body for p in again]
     assert parts[0].message_id == "<digest-abc.1@wirewatch>"
     assert sum(p.body.count("a.example") for p in parts) == 12
+
+
+def test_publisher_missing_date_and_text_as_published(db: Any) -> None:
+    """A stored Google News article: alerts name its publisher and say it has no date."""
+    _, sessions = db
+    fetched = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    title = "TRIPS 備忘錄，涵蓋專利授權（首批）"
+    with sessions() as s, s.begin():
+        art = add_story(s, title, source="gnews")
+        art.publisher, art.fetched_at, art.published_at = "Reuters", fetched, None
+        other = add_story(s, "TRIPS copy", source="gnews", story=art.story)
+        other.publisher = "Focus Taiwan"
+        match_id = add_delivery(s, art, "console").match_id
+    with sessions() as s:
+        item = load_item(s, match_id)
+    r = Renderer()
+    for fmt in ("text", "markdown", "html"):
+        # Markdown escapes the punctuation that could start markup: read it unescaped.
+        body = r.immediate(item, fmt).body.replace("\\", "")  # type: ignore[arg-type]
+        assert "Reuters via gnews" in body and "Focus Taiwan via gnews" in body, fmt
+        assert "no date (fetched 2026-03-01 12:00 UTC)" in body, fmt
+        assert "備忘錄，涵蓋專利授權（首批）" in body, fmt  # full-width punctuation kept
+        digest = r.digest_parts("tw-ip", [item], fmt)[0].body.replace("\\", "")  # type: ignore[arg-type]
+        assert "Reuters via gnews" in digest and "no date (fetched" in digest, fmt
+    dated = AlertItem(**{**item.__dict__, "published_at": fetched, "publisher": None})
+    assert "gnews · 2026-03-01 12:00 UTC" in r.immediate(dated, "text").body

@@ -139,3 +139,13 @@ def test_news_server_answers_loopback() -> None:
         assert url.startswith("http://127.")
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.status == 200
+
+
+def test_huge_feed_polls_report_cpu_peak_and_accounting() -> None:
+    from benchmarks.bench_hugefeed import two_polls
+
+    (first, second), data = two_polls(700)
+    assert data.count(b"<item>") == 700
+    assert (first["new"], first["skipped"]) == (700, {})
+    assert second["new"] == 1 and second["skipped"] == {"duplicate: same guid": 700}
+    assert all(r["cpu_s"] > 0 and r["peak_kb"] > 0 for r in (first, second))

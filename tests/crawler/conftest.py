@@ -180,3 +180,13 @@ def feed(source_id: str, url: str, **extra: Any) -> dict[str, Any]:
 
 
 FAST = {"timeout": "3s", "retries": 0}
+WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
+
+
+def run_cli(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the ``wirewatch`` console script on ``config`` (no database URL from the env)."""
+    env = {**os.environ, "COLUMNS": "400", "WIREWATCH_CONFIG": str(config)}
+    env.pop("WIREWATCH_DATABASE_URL", None)
+    return subprocess.run(
+        [WIREWATCH, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+    )

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from benchmarks.newsserver import Fault, NewsServer
-from tests.crawler.conftest import REPO
-
-WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
+from tests.crawler.conftest import run_cli as _run
 
 
-def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "400", "WIREWATCH_CONFIG": str(config)}
-    env.pop("WIREWATCH_DATABASE_URL", None)
-    return subprocess.run(
-        [WIREWATCH, *args], capture_output=True, text=True, timeout=120, cwd=REPO, env=env
+def _config(tmp_path: Path, sources: str) -> Path:
+    """A config directory on a fresh SQLite file with ``sources`` (YAML list lines)."""
+    root = tmp_path / "config"
+    (root / "watchlists").mkdir(parents=True)
+    (root / "wirewatch.yaml").write_text(
+        f"database_url: sqlite:///{tmp_path / 'ww.db'}\ncrawl:\n  timeout: 5s\n  retries: 0\n",
+        encoding="utf-8",
     )
+    (root / "sources.yaml").write_text("sources:\n" + sources, encoding="utf-8")
+    return root
 
 
 @pytest.fixture
@@ -28,18 +27,11 @@ def config(tmp_path: Path) -> object:
     with NewsServer(hosts=2, feeds_per_host=1, items_per_feed=4) as srv:
         good, bad = srv.feed_urls()
         srv.set_fault(bad, Fault("status", status=500))
-        root = tmp_path / "config"
-        (root / "watchlists").mkdir(parents=True)
-        (root / "wirewatch.yaml").write_text(
-            f"database_url: sqlite:///{tmp_path / 'ww.db'}\ncrawl:\n  timeout: 5s\n  retries: 0\n",
-            encoding="utf-8",
-        )
-        (root / "sources.yaml").write_text(
-            "sources:\n"
+        root = _config(
+            tmp_path,
             f"  - {{id: good, type: rss, url: '{good}', interval: 15m}}\n"
             f"  - {{id: bad, type: rss, url: '{bad}'}}\n"
             f"  - {{id: paused, type: rss, url: '{good}?x=1', enabled: false}}\n",
-            encoding="utf-8",
         )
         yield root, srv
 
@@ -111,3 +103,38 @@ def test_refused_link_shows_on_the_source(tmp_path: Path) -> None:
     [line] = [line for line in health.stdout.splitlines() if "notices" in line]
     assert "degraded" in line and f"refused link to {admin}" in line, health.stdout
     assert internal.requests == []
+
+
+def test_poll_report_sources_and_articles_show_what_happened_to_each_entry(
+    tmp_path: Path,
+) -> None:
+    with NewsServer(hosts=1, feeds_per_host=1, items_per_feed=1) as srv:
+        base = srv.host_urls()[0]
+        items = (
+            f"<item><title>經濟部與美國簽署備忘錄，涵蓋專利授權</title><link>{base}/tw/1</link>"
+            "<pubDate>Mon, 16 Mar 2026 08:00:00 +0800</pubDate></item>"
+            f"<item><title>Taiwan signs patent pact - Reuters</title><link>{base}/gn/1</link>"
+            '<source url="https://www.reuters.com">Reuters</source>'
+            "<pubDate>Mon, 16 Mar 2026 09:00:00 GMT</pubDate></item>"
+            f"<item><title>Undated notice</title><link>{base}/n/1</link></item>"
+            f"<item><title>Undated notice</title><link>{base}/n/1?utm_source=rss</link></item>"
+            "<item><title>Nothing to identify it</title></item>"
+        )
+        body = f"<rss version='2.0'><channel><title>t</title>{items}</channel></rss>".encode()
+        url = srv.add_static("/mixed.xml", body, {"Content-Type": "application/rss+xml"})
+        root = _config(tmp_path, f"  - {{id: gnews, type: rss, url: '{url}'}}\n")
+        done = _run(root, "poll")
+    assert done.returncode == 0, done.stderr
+    assert "1 no link and no guid" in done.stdout  # the poll report's skipped column
+    assert "3 new, 1 already seen, 1 skipped (1 no link and no guid)" in done.stdout
+
+    health = _run(root, "sources")
+    (row,) = [line for line in health.stdout.splitlines() if "│ gnews" in line]
+    assert "5 found: 3 new, 1 duplicate: same URL, 1 no link and no guid" in row
+
+    listed = _run(root, "articles").stdout
+    lines = {line.split("│")[4].strip(): line for line in listed.splitlines() if "│" in line[:3]}
+    assert "經濟部與美國簽署備忘錄，涵蓋專利授權" in lines  # full-width comma kept
+    gnews = lines["Taiwan signs patent pact"]  # " - Reuters" stripped from the title
+    assert "Reuters (via gnews)" in gnews and "2026-03-16 09:00" in gnews
+    assert "no date (fetched " in lines["Undated notice"]

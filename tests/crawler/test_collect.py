@@ -180,9 +180,11 @@ def test_url_variants_are_stored_once(
     feed_url = server.add_static("/variants.xml", body, {"Content-Type": "application/rss+xml"}, 0)
     outcome = poller_factory(url).poll([feed("variants", feed_url)])["variants"]
     assert outcome["status"] == "ok" and outcome["found"] == 4
-    assert outcome["new"] == 2 and outcome["duplicates"] == 2
+    # Tracking parameters are noise; a fragment with its own guid is its own entry.
+    assert outcome["new"] == 3 and outcome["duplicates"] == 1
+    assert outcome["skipped"] == {"duplicate: same URL": 1}
     stored = sorted(a.canonical_url for a in _articles(sessions, "variants"))
-    assert stored == [f"{base}/story/42", f"{base}/story/43"]
+    assert stored == [f"{base}/story/42", f"{base}/story/42#comments", f"{base}/story/43"]
 
 
 def test_robots_txt_is_kept_across_passes(sqlite_db: Any, poller_factory: Any) -> None:
@@ -199,3 +201,64 @@ def test_robots_txt_is_kept_across_passes(sqlite_db: Any, poller_factory: Any) -
         per_host = {h: sum(r.url == srv.robots_url(h) for r in robots) for h in range(3)}
     # Answered robots.txt is fetched once per host for all passes; a 503 is asked again.
     assert per_host == {0: 1, 1: 1, 2: 3}
+
+
+def test_conditional_get_with_last_modified_only(
+    db: Any, db_url: str, server: NewsServer, poller_factory: Any
+) -> None:
+    """A server with Last-Modified and no ETag: the stored value goes back verbatim."""
+    _, sessions = db
+    modified = "Wed, 21 Oct 2026 07:28:00 GMT"
+    body = (
+        "<rss version='2.0'><channel><title>t</title>"
+        f"<item><title>Tariff notice</title><link>{server.host_urls()[0]}/lm/1</link></item>"
+        "</channel></rss>"
+    ).encode()
+    url = server.add_static(
+        "/lm.xml", body, {"Content-Type": "application/rss+xml", "Last-Modified": modified}
+    )
+    poller = poller_factory(db_url)
+    first = poller.poll([feed("lm", url)], FAST)["lm"]
+    assert first["status"] == "ok" and first["new"] == 1
+    row = _source(sessions, "lm")
+    assert row.etag is None and row.last_modified == modified
+
+    server.reset_requests()
+    second = poller.poll([feed("lm", url)], FAST)["lm"]
+    assert second["status"] == "not_modified" and second["http_status"] == 304
+    (request,) = server.requests(url)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert headers["if-modified-since"] == modified
+    assert "if-none-match" not in headers
+    row = _source(sessions, "lm")
+    assert row.last_modified == modified and row.state == "ok"
+
+
+def test_a_large_feed_is_read_whole_and_stored_items_are_counted(
+    db: Any, db_url: str, server: NewsServer, poller_factory: Any
+) -> None:
+    """1,203 items (three parse batches): all stored, then counted as seen, one new one stored."""
+    _, sessions = db
+    base = server.host_urls()[0]
+
+    def body(first: int, last: int) -> bytes:
+        items = "".join(
+            f"<item><title>Notice {n}</title><link>{base}/notice/{n}</link>"
+            f"<guid isPermaLink='false'>notice-{n}</guid></item>"
+            for n in range(last, first - 1, -1)
+        )
+        return f"<rss version='2.0'><channel><title>All</title>{items}</channel></rss>".encode()
+
+    headers = {"Content-Type": "application/rss+xml"}
+    url = server.add_static("/all.xml", body(1, 1_203), headers)
+    poller = poller_factory(db_url)
+    first = poller.poll([feed("all", url)], FAST)["all"]
+    assert (first["found"], first["new"], first["skipped"]) == (1_203, 1_203, {})
+    server.add_static("/all.xml", body(1, 1_204), headers)
+    second = poller.poll([feed("all", url)], FAST)["all"]
+    assert (second["found"], second["new"]) == (1_204, 1)
+    assert second["skipped"] == {"duplicate: same guid": 1_203}
+    assert second["duplicates"] == 1_203
+    row = _source(sessions, "all")
+    assert (row.last_poll_found, row.last_poll_new) == (1_204, 1)
+    assert len(_articles(sessions, "all")) == 1_204

@@ -33,7 +33,9 @@ def test_rss_entries() -> None:
     assert result.title == "Example & News"
     assert result.link == "https://example.com/"
     assert result.ttl_minutes == 30 and result.bozo is None and result.encoding == "utf-8"
-    first, naive, burner = result.entries
+    first, naive, burner, nothing = result.entries
+    # An entry with neither link nor guid comes out as read; storage counts it as skipped.
+    assert nothing.title == "No link, no guid" and nothing.url == "" and nothing.guid is None
     assert first.url == "https://example.com/news/1?utm_source=rss"
     assert first.title == "First story"  # escaped markup in RSS titles is HTML in practice
     assert first.summary == "Summary one"
@@ -60,13 +62,13 @@ def test_atom_xml_base_and_language() -> None:
     assert result.title == "A <i>feed"  # type="html": the markup was itself escaped
 
 
-def test_max_entries_and_bozo_keeps_entries() -> None:
+def test_every_entry_and_bozo_keeps_entries() -> None:
     items = "".join(
         f"<item><link>http://e.com/{i}</link><title>t&bogus;</title></item>" for i in range(20)
     )
     body = f"<rss version='2.0'><channel>{items}</channel>".encode()  # unclosed, bad entity
-    result = parse_feed(body, url="http://e.com/f", source_id="s", max_entries=5)
-    assert result.bozo and len(result.entries) == 5
+    result = parse_feed(body, url="http://e.com/f", source_id="s")
+    assert result.bozo and len(result.entries) == 20 and result.skipped == {}
 
 
 @pytest.mark.parametrize(

@@ -52,12 +52,19 @@ def test_normalize_cleans_text_and_identity() -> None:
     )
     item = normalize(entry, language="en", tags=["official", "ip"])
     assert item is not None
-    assert item.canonical_url == "https://example.org/news/1?id=7"
+    assert item.canonical_url == "https://example.org/news/1?id=7#top"
     assert item.title == "Patent fees rise"
     assert item.guid == "g-1" and item.language == "en"
     assert item.tags == ["official", "ip", "fees"]
     assert item.content_hash
     assert normalize(Entry(source_id="a", url="mailto:x@example.org")) is None
+    # No usable link but a guid: kept under the guid, with no URL.
+    only_guid = normalize(Entry(source_id="a", url="mailto:x@example.org", guid="tag:a,1"))
+    assert only_guid is not None and only_guid.guid == "tag:a,1"
+    assert only_guid.url == "" and only_guid.canonical_url is None
+    # Stored text is not folded: full-width punctuation stays.
+    chinese = normalize(Entry(source_id="a", url="https://a.tw/1", title="備忘錄，涵蓋（專利）"))
+    assert chinese is not None and chinese.title == "備忘錄，涵蓋（專利）"
 
 
 def test_duplicates_by_url_guid_and_content(db: Any) -> None:
@@ -65,7 +72,7 @@ def test_duplicates_by_url_guid_and_content(db: Any) -> None:
     _setup(sessions, "a", "b")
     first = _store(sessions, Entry("a", "https://x.example/p/1?utm_medium=feed", "Fees", BODY))
     assert first.article_id is not None and first.duplicate_of is None
-    same_url = _store(sessions, Entry("a", "https://x.example/p/1#comments", "Fees (updated)"))
+    same_url = _store(sessions, Entry("a", "https://x.example/p/1?utm_source=x", "Fees (upd)"))
     assert same_url.duplicate_of == "url"
     guided = _store(sessions, Entry("a", "https://x.example/p/2", "Other", guid="G"))
     assert guided.article_id is not None
@@ -109,7 +116,7 @@ def test_known_items(db: Any) -> None:
     ]
     items = [c for c in candidates if c is not None]
     with sessions() as s:
-        assert known_items(s, "a", items) == [True, True, False]
+        assert known_items(s, "a", items) == ["url", "guid", None]
 
 
 def _items(*entries: Entry) -> list[Normalized]:
@@ -125,7 +132,7 @@ def test_store_many_dedupes_like_store_one_within_and_across_batches(db: Any) ->
         sessions,
         _items(
             Entry("a", "https://x.example/p/1?utm_medium=feed", "Fees", BODY),
-            Entry("a", "https://x.example/p/1#comments", "Fees (updated)"),
+            Entry("a", "https://x.example/p/1?utm_source=x", "Fees (updated)"),
             Entry("a", "https://x.example/p/2", "Other", guid="G"),
             Entry("a", "https://x.example/p/3", "Moved", guid="G"),
             Entry("a", "https://x.example/print/1", "Fees", BODY),

@@ -13,10 +13,12 @@ from sqlalchemy import select
 from crawler.models import Source
 from crawler.sources import FeedSource
 from crawler.state import (
+    PollOutcome,
     backoff,
     claim_due,
     lease,
     parse_retry_after,
+    record,
     record_failure,
     record_not_modified,
     record_success,
@@ -207,3 +209,29 @@ def test_backoff_bounds() -> None:
         delay = backoff(interval, failures, timedelta(hours=6), rng)
         assert interval <= delay <= timedelta(hours=6)
     assert backoff(timedelta(hours=12), 1, timedelta(hours=6)) == timedelta(hours=6)
+
+
+def test_last_poll_accounting_and_no_validators_when_a_store_failed(db: Any) -> None:
+    _, sessions = db
+    with sessions() as s, s.begin():
+        sync_sources(s, _feeds(1))
+    ok = PollOutcome("s00", status="ok", http_status=200, etag='"v2"', last_modified="x")
+    ok.found, ok.new = 5, 2
+    ok.skip("duplicate: same guid", 2)
+    ok.skip("no link and no guid")
+    ok.warnings.append("feed problem: ill-formed")
+    with sessions() as s, s.begin():
+        record(s, ok, now=NOW, interval=timedelta(minutes=10), max_backoff=timedelta(hours=1))
+    row = _row(sessions, "s00")
+    assert (row.last_poll_found, row.last_poll_new, row.etag) == (5, 2, '"v2"')
+    assert row.last_poll_skipped == {"duplicate: same guid": 2, "no link and no guid": 1}
+    assert row.last_poll_notes == "feed problem: ill-formed" and ok.duplicates == 2
+    # An entry that failed to store must be read again: no validators, so no 304 hides it.
+    failed = PollOutcome("s00", status="ok", http_status=200, etag='"v3"', last_modified="y")
+    failed.found = 1
+    failed.skip("failed to store: OperationalError: disk I/O error")
+    with sessions() as s, s.begin():
+        record(s, failed, now=NOW, interval=timedelta(minutes=10), max_backoff=timedelta(hours=1))
+    row = _row(sessions, "s00")
+    assert row.etag is None and row.last_modified is None
+    assert row.last_poll_skipped == {"failed to store: OperationalError: disk I/O error": 1}

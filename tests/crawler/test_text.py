@@ -6,8 +6,15 @@ from hypothesis import strategies as st
 from crawler.text import html_to_text, normalize_text
 
 
-def test_normalize_nfkc_controls_whitespace() -> None:
-    assert normalize_text("ＡＢＣ\u200b  x\x00y\t\n z\u00ad") == "ABC xy z"
+def test_normalize_controls_whitespace_no_folding() -> None:
+    # Stored text stays as published: no NFKC (full-width letters and punctuation survive).
+    assert normalize_text("ＡＢＣ\u200b  x\x00y\t\n z\u00ad") == "ＡＢＣ xy z"
+    assert (
+        normalize_text("經濟部與美國簽署備忘錄，涵蓋專利授權！")
+        == "經濟部與美國簽署備忘錄，涵蓋專利授權！"
+    )
+    assert normalize_text("台灣　新聞 \xa0 x\xa0y") == "台灣\u3000新聞 x y"
+    assert normalize_text("ﬁnance ①") == "ﬁnance ①"
     assert normalize_text(None) == ""
     assert normalize_text("a\r\n\r\n\r\n\nb  c\n", keep_paragraphs=True) == "a\n\nb c"
 
@@ -18,6 +25,7 @@ def test_html_to_text_paragraphs_and_drops() -> None:
         "<script>alert(1)</script><style>p{}</style><!-- hidden -->tail &amp; more"
     )
     assert html_to_text(html) == "Hello world\n\nSecond para\nline2\n\ntail & more"
+    assert html_to_text("<p>備忘錄，<b>涵蓋</b>（專利）</p>") == "備忘錄，涵蓋（專利）"
 
 
 def test_html_to_text_plain_and_broken() -> None:

@@ -31,8 +31,15 @@ NEW_GNEWS = (
     [
         (
             "HTTP://WWW.Example.COM:80/a/?b=2&utm_source=x&a=1&fbclid=1#frag",
-            "http://www.example.com/a/?a=1&b=2",
+            "http://www.example.com/a/?a=1&b=2#frag",
         ),
+        # A fragment may tell posts of one page apart; tracking in it is still noise.
+        ("https://b.org/2017/06/26.html#a080605", "https://b.org/2017/06/26.html#a080605"),
+        ("https://b.org/p#xtor=RSS-3208", "https://b.org/p"),
+        ("https://b.org/p?utm_source=rss#utm_medium=feed&utm_campaign=x", "https://b.org/p"),
+        ("https://b.org/p#", "https://b.org/p"),
+        ("https://b.org/p#sec:~:text=tariff", "https://b.org/p#sec"),
+        ("https://b.org/#!/news/12", "https://b.org/#!/news/12"),
         ("https://example.com:443/x?UTM_Medium=a", "https://example.com/x"),
         ("https://example.com/x?utm_%73ource=1&id=3", "https://example.com/x?id=3"),
         ("https://ex.com/p?ref=rss&id=5", "https://ex.com/p?id=5"),
@@ -81,6 +88,11 @@ def test_entry_link_prefers_feedburner_origlink() -> None:
     assert entry_link({"link": OLD_GNEWS}) == "https://www.bbc.com/news/articles/cjjjnxdv188o"
     assert entry_link({"id": "https://ex.com/p/1", "guidislink": True}) == "https://ex.com/p/1"
     assert entry_link({"id": "urn:uuid:1"}) is None
+    # An empty or blank link is no link: an http(s) guid stands in, permalink or not.
+    assert entry_link({"link": " ", "id": "https://ex.com/p/2", "guidislink": False}) == (
+        "https://ex.com/p/2"
+    )
+    assert entry_link({"link": "", "id": "posts/3"}) is None
 
 
 _tracking_keys = st.sampled_from([*sorted(TRACKING_PARAMS), "utm_source", "UTM_CAMPAIGN", "utm_x"])
@@ -107,8 +119,8 @@ def test_tracking_params_never_survive(
     result = canonical_url(url)
     assert canonical_url(result) == result
     parts = urlsplit(result)
-    assert not parts.fragment
-    assert not any(is_tracking_param(k, v) for k, v in parse_qsl(parts.query))
+    for piece in (parts.query, parts.fragment):
+        assert not any(is_tracking_param(k, v) for k, v in parse_qsl(piece))
     kept = {k for k, v in params if not is_tracking_param(k, v)}
     assert kept <= {k for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
 
