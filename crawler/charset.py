@@ -107,6 +107,9 @@ def decode(
             shown = _ALIASES.get(name) or label.strip().strip("'\"").lower()
             problem = f"{'; '.join(overruled)}; decoded as {shown}" if overruled else None
             return Decoded(text, shown, evidence, problem)
+        if evidence == "bom":  # a byte-order mark is conclusive: keep the text, note the damage
+            text = body.decode(name, "replace")
+            return Decoded(text, name, evidence, f"invalid {name} bytes replaced")
         overruled.append(f"declared as {label}, but not decodable as such")
     if utf8:
         problem = _problem(overruled, "utf-8")

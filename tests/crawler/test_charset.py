@@ -48,6 +48,15 @@ def test_problems_are_reported() -> None:
     assert unknown.text == "plain" and "unknown encoding" in (unknown.problem or "")
 
 
+def test_bom_with_a_truncated_tail_keeps_the_text() -> None:
+    # A UTF-16 page whose last code unit lost a byte (a stray trailing newline): the BOM is
+    # conclusive, so the page reads as UTF-16 with the damage noted, never as UTF-8 with NULs.
+    page = "\ufeff<html><title>Feeds</title></html>\n".encode("utf-16-le") + b"\n"
+    assert "<title>Feeds</title>" in decode_html(page)
+    decoded = decode(page[2:], bom="utf-16-le")
+    assert decoded.evidence == "bom" and "replaced" in (decoded.problem or "")
+
+
 def test_feed_without_declaration_or_charset() -> None:
     body = f"<rss><channel><title>{PT}</title></channel></rss>".encode("latin-1")
     for content_type in (None, "application/rss+xml", "text/xml"):
