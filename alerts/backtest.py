@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.matcher import Document, Engine, Match
@@ -33,30 +33,40 @@ def replay(
     source_tags: Mapping[str, Sequence[str]],
     *,
     batch: int = 500,
-    where: ColumnElement[bool] | None = None,
+    prefilter: Callable[[str, str, str], bool] | None = None,
 ) -> Iterator[Replayed]:
     """Yield the first matching article of each story first seen since ``since``, oldest first.
 
     Baseline articles count too: a backtest asks what the watchlist would have caught.
-    ``where`` narrows the articles read (``alerts.search.candidate_filter``: a superset of
-    what ``engine`` matches, so the result is the same, only cheaper).
+    ``prefilter(title, summary, body)`` may skip articles cheaply; it must be true for every
+    article ``engine`` matches (``alerts.search.text_prefilter``), so the result is the same.
     """
     seen_stories: set[int] = set()
+    # Only what matching needs is read per article; URL and time only for the few hits.
     query = (
-        select(Article)
-        .where(Article.fetched_at >= since, *(() if where is None else (where,)))
+        select(
+            Article.id,
+            Article.story_id,
+            Article.source_id,
+            Article.title,
+            Article.summary,
+            Article.body,
+        )
+        .where(Article.fetched_at >= since)
         .order_by(Article.fetched_at, Article.id)
         .execution_options(yield_per=batch)
     )
-    for art in session.scalars(query):
-        if art.story_id is not None and art.story_id in seen_stories:
+    for art_id, story_id, source_id, title, summary, body in session.execute(query):
+        if story_id is not None and story_id in seen_stories:
             continue
-        doc = Document(
-            art.title, art.summary, art.body, art.source_id, source_tags.get(art.source_id, ())
-        )
+        title, summary, body = title or "", summary or "", body or ""
+        if prefilter is not None and not prefilter(title, summary, body):
+            continue
+        doc = Document(title, summary, body, source_id, source_tags.get(source_id, ()))
         for match in engine.match(doc):
-            if art.story_id is not None:
-                seen_stories.add(art.story_id)
-            yield Replayed(
-                art.id, art.story_id, art.source_id, art.title, art.url, art.fetched_at, match
-            )
+            if story_id is not None:
+                seen_stories.add(story_id)
+            url, fetched = session.execute(
+                select(Article.url, Article.fetched_at).where(Article.id == art_id)
+            ).one()
+            yield Replayed(art_id, story_id, source_id, title, url, fetched, match)

@@ -28,9 +28,10 @@ waits for the daemon's writes.
 from __future__ import annotations
 
 import base64
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -52,6 +53,7 @@ __all__ = [
     "compile_query",
     "search",
     "story_filters",
+    "text_prefilter",
 ]
 
 _COLUMNS = {"title": Article.title, "summary": Article.summary, "body": Article.body}
@@ -236,6 +238,98 @@ def _expr_filter(expr: Expr, wl: Watchlist, fields: Sequence[str]) -> ColumnElem
 def candidate_filter(wl: Watchlist) -> ColumnElement[bool] | None:
     """A SQL condition every article ``wl`` matches satisfies (None: cannot narrow)."""
     return _expr_filter(parse(wl.match, wl.groups), wl, tuple(_COLUMNS))
+
+
+# ----- the in-process prefilter --------------------------------------------------------------
+
+_ALL = 3  # index of the three fields joined, in the texts a prefilter tests
+_FIELD_INDEX = {"title": 0, "summary": 1, "body": 2}
+
+
+def quick_fold(text: str) -> str:
+    """``fold(text).text`` up to whitespace: ASCII text only needs lower-casing."""
+    return text.lower() if text.isascii() else fold(text).text
+
+
+def _literal(term: str) -> str:
+    """The part of a term a folded text must contain: its longest word (whitespace folds)."""
+    text = term.strip()
+    if text.startswith("="):
+        text = text[1:].strip()
+    return max(fold(text).text.split(), key=len, default="")
+
+
+def _needs(expr: Expr, wl: Watchlist, field: int) -> Any:
+    """What a matching document must contain, as ("lits", literals, field index) nodes
+    combined by ("and"|"or", parts); None when nothing can be said (NOT, regex terms)."""
+    match expr:
+        case Group(name):
+            terms = wl.groups[name]
+            if any(isinstance(t, RegexTerm) for t in terms):
+                return None
+            return ("lits", tuple(dict.fromkeys(_literal(str(t)) for t in terms)), field)
+        case Phrase(text):
+            return ("lits", (_literal(text),), field)
+        case Not():
+            return None
+        case Field(name, item):
+            return _needs(item, wl, _FIELD_INDEX[name])
+        case And(items):
+            parts = tuple(p for i in items if (p := _needs(i, wl, field)) is not None)
+            return ("and", parts) if parts else None
+        case Near(left, right, _):
+            return _needs(And((left, right)), wl, field)
+        case Or(items):
+            parts = tuple(_needs(i, wl, field) for i in items)
+            return None if any(p is None for p in parts) else ("or", parts)
+    raise TypeError(expr)
+
+
+def _compile(need: Any) -> Callable[[tuple[str, ...]], bool]:
+    kind, parts = need[0], need[1]
+    if kind == "lits":
+        index = need[2]
+
+        def any_literal(texts: tuple[str, ...]) -> bool:
+            text = texts[index]
+            for lit in parts:  # noqa: SIM110 (a loop: faster than any() over a generator)
+                if lit in text:
+                    return True
+            return False
+
+        return any_literal
+    tests = [_compile(p) for p in sorted(parts, key=_cost)]  # cheapest first
+    if kind == "and":
+        return lambda texts: all(test(texts) for test in tests)
+    return lambda texts: any(test(texts) for test in tests)
+
+
+def _cost(need: Any) -> int:
+    return len(need[1]) if need[0] == "lits" else sum(_cost(p) for p in need[1])
+
+
+def _fields(need: Any) -> set[int]:
+    return {need[2]} if need[0] == "lits" else set().union(*(_fields(p) for p in need[1]))
+
+
+def text_prefilter(wl: Watchlist) -> Callable[[str, str, str], bool] | None:
+    """A cheap test on (title, summary, body) that every document ``wl`` matches passes:
+    each literal's longest word as a plain substring of the folded fields (no word edges,
+    NEAR distances or case-sensitivity: the matcher checks those). None: cannot narrow."""
+    need = _needs(parse(wl.match, wl.groups), wl, _ALL)
+    if need is None:
+        return None
+    holds = _compile(need)
+    if _fields(need) == {_ALL}:
+        return lambda title, summary, body: holds(
+            ("", "", "", quick_fold(f"{title}\0{summary}\0{body}"))
+        )
+
+    def test(title: str, summary: str, body: str) -> bool:
+        t, s, b = quick_fold(title), quick_fold(summary), quick_fold(body)
+        return holds((t, s, b, f"{t}\0{s}\0{b}"))
+
+    return test
 
 
 # ----- the search ----------------------------------------------------------------------------

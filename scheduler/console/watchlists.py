@@ -3,7 +3,8 @@
 The try-out validates the edited text exactly as ``wirewatch check`` does
 (``scheduler.config.check_watchlist_text``: the same messages, with line and column), then
 replays it over the last N days like ``wirewatch backtest`` (``alerts.backtest.replay``),
-reading only the articles the SQL candidate filter lets through. Nothing is saved: the page
+matching only the articles that contain the literals the expression needs
+(``alerts.search.text_prefilter``). Nothing is saved: the page
 offers the text to copy into the file. A plain form POST renders the whole page; htmx
 (debounced as you type) asks for the results fragment only.
 """
@@ -24,7 +25,7 @@ from starlette.routing import Route
 
 from alerts.backtest import Replayed, replay
 from alerts.matcher import Engine
-from alerts.search import candidate_filter
+from alerts.search import text_prefilter
 from alerts.watchlists import Watchlist
 from crawler.models import Match
 from scheduler.config import Config, check_watchlist_text
@@ -91,7 +92,7 @@ def _replay(ctx: ConsoleContext, cfg: Config, wl: Watchlist, since: datetime) ->
     engine = Engine.compile_one(wl)
     tags = {s.id: s.tags for s in cfg.sources.sources}
     with ctx.read() as session:
-        return list(replay(session, engine, since, tags, where=candidate_filter(wl)))
+        return list(replay(session, engine, since, tags, prefilter=text_prefilter(wl)))
 
 
 def _recent(ctx: ConsoleContext, name: str) -> list[tuple[Match, str, datetime]]:
