@@ -56,7 +56,8 @@ def replay(
         .order_by(Article.fetched_at, Article.id)
         .execution_options(yield_per=batch)
     )
-    for art_id, story_id, source_id, title, summary, body in session.execute(query):
+    # Core, not ORM, execution: plain rows, a fraction of the per-row cost.
+    for art_id, story_id, source_id, title, summary, body in session.connection().execute(query):
         if story_id is not None and story_id in seen_stories:
             continue
         title, summary, body = title or "", summary or "", body or ""

@@ -162,7 +162,7 @@ class HttpServer:
         self._socket = sock
 
     def start(self) -> None:
-        """Serve on the running loop (call from inside it, after ``bind``)."""
+        """Serve on this thread's event loop, running or about to run (after ``bind``)."""
         self.bind()
         assert self._socket is not None
         config = uvicorn.Config(
@@ -175,9 +175,11 @@ class HttpServer:
             timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
         self._server = _Uvicorn(config)
-        self._task = asyncio.get_running_loop().create_task(
-            self._server.serve(sockets=[self._socket])
-        )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # Twisted fires its startup triggers just before the loop runs
+            loop = asyncio.get_event_loop()
+        self._task = loop.create_task(self._server.serve(sockets=[self._socket]))
         log.info("console, /healthz and /metrics on %s/", self.url)
 
     async def shutdown(self) -> None:
