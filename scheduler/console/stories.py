@@ -140,19 +140,21 @@ _PARAMS = {
 
 
 def _search_rows(session: Any, page: Any) -> list[StoryRow]:
-    counts = dict(
-        session.execute(
-            select(Story.id, Story.article_count).where(
+    """Search hits as list rows: the story's own title and size, the hit's snippet."""
+    stories = {
+        sid: (title, count)
+        for sid, title, count in session.execute(
+            select(Story.id, Story.title, Story.article_count).where(
                 Story.id.in_([h.story_id for h in page.hits])
             )
-        ).all()
-    )
+        )
+    }
     rows = [
         StoryRow(
             h.story_id,
-            h.title,
+            stories.get(h.story_id, (h.title, 1))[0] or h.title,
             h.first_seen_at,
-            counts.get(h.story_id, 1),
+            stories.get(h.story_id, (h.title, 1))[1],
             snippet=h.match.snippet,
             highlights=h.match.highlights,
         )
