@@ -1,7 +1,8 @@
 """The console's database reads: plain functions of a session, each a few indexed queries.
 
-Every list pages by keyset, never by OFFSET: stories on ``(first_seen_at, id)`` (index
-``ix_stories_first_seen_id``), deliveries on ``id``. The rows of one page are then completed
+Every list pages by keyset, never by OFFSET: stories on ``(first_seen_at, id)`` (the
+``first_seen_at`` index; measured at 1,000,000 articles on both databases, no new index was
+needed), deliveries on ``id``. The rows of one page are then completed
 with one ``IN`` query per table (articles by ``story_id``, matches and deliveries by their
 ``story_id``-led unique keys), so a page costs the same at 1,000 or 1,000,000 articles.
 """

@@ -89,6 +89,12 @@ def test_story_page(console: Console) -> None:
     assert "500" in rows["hook-down"]  # the last error
 
 
+def test_alerts_link_to_the_story_page(console: Console) -> None:
+    ok, _ = console.hooks
+    link = f"http://console.test:9464/stories/{console.ids.en}"
+    assert any(link in str(payload) for _, payload, _ in ok.requests), ok.requests
+
+
 def test_missing_story_and_bad_cursor(console: Console) -> None:
     assert console.client.get("/stories/999999")[0] == 404
     code, _, page = console.client.get("/stories?after=garbage")
