@@ -28,7 +28,7 @@ waits for the daemon's writes.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,6 +51,8 @@ __all__ = [
     "SearchPage",
     "candidate_filter",
     "compile_query",
+    "like_patterns",
+    "quick_fold",
     "search",
     "story_filters",
     "text_prefilter",
@@ -267,7 +269,7 @@ def _needs(expr: Expr, wl: Watchlist, field: int) -> Any:
             terms = wl.groups[name]
             if any(isinstance(t, RegexTerm) for t in terms):
                 return None
-            return ("lits", tuple(dict.fromkeys(_literal(str(t)) for t in terms)), field)
+            return ("lits", _fewest(_literal(str(t)) for t in terms), field)
         case Phrase(text):
             return ("lits", (_literal(text),), field)
         case Not():
@@ -285,7 +287,33 @@ def _needs(expr: Expr, wl: Watchlist, field: int) -> Any:
     raise TypeError(expr)
 
 
+def _fewest(literals: Iterable[str]) -> tuple[str, ...]:
+    """The literals without those containing another one (``taiwanese`` needs ``taiwan``)."""
+    kept: list[str] = []
+    for lit in sorted(set(literals), key=len):
+        if not any(k in lit for k in kept):
+            kept.append(lit)
+    return tuple(kept)
+
+
+def _for_ascii(need: Any) -> Any:
+    """``need`` for an ASCII text: non-ASCII literals cannot occur in it."""
+    kind = need[0]
+    if kind == "lits":
+        kept = tuple(lit for lit in need[1] if lit.isascii())
+        return ("lits", kept, need[2]) if kept else ("false",)
+    if kind == "false":
+        return need
+    parts = [_for_ascii(p) for p in need[1]]
+    if kind == "and":
+        return ("false",) if any(p[0] == "false" for p in parts) else ("and", tuple(parts))
+    alive = tuple(p for p in parts if p[0] != "false")
+    return ("or", alive) if alive else ("false",)
+
+
 def _compile(need: Any) -> Callable[[tuple[str, ...]], bool]:
+    if need[0] == "false":
+        return lambda texts: False
     kind, parts = need[0], need[1]
     if kind == "lits":
         index = need[2]
@@ -305,10 +333,14 @@ def _compile(need: Any) -> Callable[[tuple[str, ...]], bool]:
 
 
 def _cost(need: Any) -> int:
+    if need[0] == "false":
+        return 0
     return len(need[1]) if need[0] == "lits" else sum(_cost(p) for p in need[1])
 
 
 def _fields(need: Any) -> set[int]:
+    if need[0] == "false":
+        return set()
     return {need[2]} if need[0] == "lits" else set().union(*(_fields(p) for p in need[1]))
 
 
@@ -319,11 +351,16 @@ def text_prefilter(wl: Watchlist) -> Callable[[str, str, str], bool] | None:
     need = _needs(parse(wl.match, wl.groups), wl, _ALL)
     if need is None:
         return None
-    holds = _compile(need)
-    if _fields(need) == {_ALL}:
-        return lambda title, summary, body: holds(
-            ("", "", "", quick_fold(f"{title}\0{summary}\0{body}"))
-        )
+    holds, holds_ascii = _compile(need), _compile(_for_ascii(need))
+    if _fields(need) <= {_ALL}:
+
+        def joined(title: str, summary: str, body: str) -> bool:
+            text = f"{title}\0{summary}\0{body}"
+            if text.isascii():
+                return holds_ascii(("", "", "", text.lower()))
+            return holds(("", "", "", fold(text).text))
+
+        return joined
 
     def test(title: str, summary: str, body: str) -> bool:
         t, s, b = quick_fold(title), quick_fold(summary), quick_fold(body)
