@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, tuple_, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from alerts.matcher import Document, Engine, Match
 from crawler.models import Article
@@ -42,7 +43,8 @@ def replay(
     article ``engine`` matches (``alerts.search.text_prefilter``), so the result is the same.
     """
     seen_stories: set[int] = set()
-    # Only what matching needs is read per article; URL and time only for the few hits.
+    # Only what matching needs is read per article (the URL only for the few hits), in
+    # keyset chunks of ``batch`` rows: plain queries, no server-side cursor round trips.
     query = (
         select(
             Article.id,
@@ -51,23 +53,34 @@ def replay(
             Article.title,
             Article.summary,
             Article.body,
+            type_coerce(Article.fetched_at, NullType()),  # as stored: only the keyset uses it
         )
         .where(Article.fetched_at >= since)
         .order_by(Article.fetched_at, Article.id)
-        .execution_options(yield_per=batch)
+        .limit(batch)
     )
-    # Core, not ORM, execution: plain rows, a fraction of the per-row cost.
-    for art_id, story_id, source_id, title, summary, body in session.connection().execute(query):
-        if story_id is not None and story_id in seen_stories:
-            continue
-        title, summary, body = title or "", summary or "", body or ""
-        if prefilter is not None and not prefilter(title, summary, body):
-            continue
-        doc = Document(title, summary, body, source_id, source_tags.get(source_id, ()))
-        for match in engine.match(doc):
-            if story_id is not None:
-                seen_stories.add(story_id)
-            url, fetched = session.execute(
-                select(Article.url, Article.fetched_at).where(Article.id == art_id)
-            ).one()
-            yield Replayed(art_id, story_id, source_id, title, url, fetched, match)
+    conn = session.connection()  # Core, not ORM, execution: plain rows, far cheaper
+    after: tuple[object, int] | None = None
+    while True:
+        chunk = query
+        if after is not None:
+            at, last_id = bindparam("at", after[0], type_=NullType()), after[1]
+            chunk = query.where(tuple_(Article.fetched_at, Article.id) > tuple_(at, last_id))
+        rows = conn.execute(chunk).all()
+        for art_id, story_id, source_id, title, summary, body, _ in rows:
+            if story_id is not None and story_id in seen_stories:
+                continue
+            title, summary, body = title or "", summary or "", body or ""
+            if prefilter is not None and not prefilter(title, summary, body):
+                continue
+            doc = Document(title, summary, body, source_id, source_tags.get(source_id, ()))
+            for match in engine.match(doc):
+                if story_id is not None:
+                    seen_stories.add(story_id)
+                url, fetched = conn.execute(
+                    select(Article.url, Article.fetched_at).where(Article.id == art_id)
+                ).one()
+                yield Replayed(art_id, story_id, source_id, title, url, fetched, match)
+        if len(rows) < batch:
+            return
+        after = (rows[-1][6], rows[-1][0])

@@ -28,9 +28,13 @@ waits for the daemon's writes.
 from __future__ import annotations
 
 import base64
+import itertools
+import math
+import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
@@ -277,13 +281,21 @@ def _needs(expr: Expr, wl: Watchlist, field: int) -> Any:
         case Field(name, item):
             return _needs(item, wl, _FIELD_INDEX[name])
         case And(items):
-            parts = tuple(p for i in items if (p := _needs(i, wl, field)) is not None)
-            return ("and", parts) if parts else None
+            parts: list[Any] = []
+            for item in items:
+                part = _needs(item, wl, field)
+                if part is not None:
+                    parts += part[1] if part[0] == "and" else [part]  # flat: a AND (b AND c)
+            return ("and", tuple(parts)) if parts else None
         case Near(left, right, _):
             return _needs(And((left, right)), wl, field)
         case Or(items):
-            parts = tuple(_needs(i, wl, field) for i in items)
-            return None if any(p is None for p in parts) else ("or", parts)
+            alts = [_needs(i, wl, field) for i in items]
+            if any(a is None for a in alts):
+                return None
+            if all(a[0] == "lits" and a[2] == alts[0][2] for a in alts):  # one field: merge
+                return ("lits", _fewest(lit for a in alts for lit in a[1]), alts[0][2])
+            return ("or", tuple(alts))
     raise TypeError(expr)
 
 
@@ -311,6 +323,37 @@ def _for_ascii(need: Any) -> Any:
     return ("or", alive) if alive else ("false",)
 
 
+@cache
+def _variant_members() -> dict[str, tuple[str, ...]]:
+    """Folded Chinese character → every character that folds to it."""
+    members: dict[str, set[str]] = {}
+    for ch in chinese_variants():
+        members.setdefault(fold(ch).text, {fold(ch).text}).add(ch)
+    return {rep: tuple(sorted(chars)) for rep, chars in members.items()}
+
+
+def _raw_variants(literal: str, cap: int = 64) -> tuple[str, ...] | None:
+    """Every spelling of a folded literal before Chinese folding (None: more than ``cap``)."""
+    members = _variant_members()
+    options = [members.get(ch, (ch,)) for ch in literal]
+    if math.prod(len(o) for o in options) > cap:
+        return None
+    return tuple("".join(chars) for chars in itertools.product(*options))
+
+
+def _for_casefolded(need: Any) -> Any:
+    """``need`` for casefolded, NFKC-normalised text that is not Chinese-folded: each literal
+    in all its spellings. None when a literal has too many."""
+    kind = need[0]
+    if kind == "lits":
+        spelled = [_raw_variants(lit) for lit in need[1]]
+        if any(v is None for v in spelled):
+            return None
+        return ("lits", _fewest(v for vs in spelled for v in vs or ()), need[2])
+    parts = [_for_casefolded(p) for p in need[1]]
+    return None if any(p is None for p in parts) else (kind, tuple(parts))
+
+
 def _compile(need: Any) -> Callable[[tuple[str, ...]], bool]:
     if need[0] == "false":
         return lambda texts: False
@@ -326,10 +369,29 @@ def _compile(need: Any) -> Callable[[tuple[str, ...]], bool]:
             return False
 
         return any_literal
-    tests = [_compile(p) for p in sorted(parts, key=_cost)]  # cheapest first
+    parts = sorted(parts, key=_cost)  # cheapest first
+    if kind == "and" and all(p[0] == "lits" and p[2] == parts[0][2] for p in parts):
+        return _all_of(tuple(p[1] for p in parts), parts[0][2])
+    tests = [_compile(p) for p in parts]
     if kind == "and":
         return lambda texts: all(test(texts) for test in tests)
     return lambda texts: any(test(texts) for test in tests)
+
+
+def _all_of(groups: tuple[tuple[str, ...], ...], index: int) -> Callable[[tuple[str, ...]], bool]:
+    """One literal of every group in one text (the usual ``a AND (b OR c) AND d``)."""
+
+    def all_groups(texts: tuple[str, ...]) -> bool:
+        text = texts[index]
+        for group in groups:
+            for lit in group:
+                if lit in text:
+                    break
+            else:
+                return False
+        return True
+
+    return all_groups
 
 
 def _cost(need: Any) -> int:
@@ -352,12 +414,17 @@ def text_prefilter(wl: Watchlist) -> Callable[[str, str, str], bool] | None:
     if need is None:
         return None
     holds, holds_ascii = _compile(need), _compile(_for_ascii(need))
+    spelled = _for_casefolded(need)
+    holds_spelled = _compile(spelled) if spelled is not None else None
     if _fields(need) <= {_ALL}:
 
         def joined(title: str, summary: str, body: str) -> bool:
             text = f"{title}\0{summary}\0{body}"
-            if text.isascii():
+            if text.isascii():  # folding is lower-casing
                 return holds_ascii(("", "", "", text.lower()))
+            if holds_spelled is not None and unicodedata.is_normalized("NFKC", text):
+                # folding is casefolding plus Chinese variants, which the spellings cover
+                return holds_spelled(("", "", "", text.casefold()))
             return holds(("", "", "", fold(text).text))
 
         return joined

@@ -95,7 +95,7 @@ def _texts(rng: random.Random) -> tuple[list[str], list[str]]:
     return latin, hanzi
 
 
-def seed(engine: Engine, n: int, *, now: datetime, seed: int = 7) -> Archive:
+def seed(engine: Engine, n: int, *, now: datetime, seed: int = 7, days: int = DAYS) -> Archive:
     """Bulk-insert ``n`` articles from ``SOURCES`` sources over ``DAYS`` days (see above)."""
     rng = random.Random(seed)
     latin, hanzi = _texts(rng)
@@ -117,7 +117,7 @@ def seed(engine: Engine, n: int, *, now: datetime, seed: int = 7) -> Archive:
                 for i in range(SOURCES)
             ],
         )
-    span = DAYS * 86400
+    span = days * 86400
     story_ids: list[int] = []
     matched: list[int] = []
     stories: list[dict[str, Any]] = []

@@ -92,7 +92,10 @@ def _replay(ctx: ConsoleContext, cfg: Config, wl: Watchlist, since: datetime) ->
     engine = Engine.compile_one(wl)
     tags = {s.id: s.tags for s in cfg.sources.sources}
     with ctx.read() as session:
-        return list(replay(session, engine, since, tags, prefilter=text_prefilter(wl)))
+        # Big batches: on PostgreSQL each batch is a round trip of the server-side cursor.
+        return list(
+            replay(session, engine, since, tags, prefilter=text_prefilter(wl), batch=2000)
+        )
 
 
 def _recent(ctx: ConsoleContext, name: str) -> list[tuple[Match, str, datetime]]:

@@ -165,3 +165,16 @@ def test_prefilter_narrows_watchlists() -> None:
     assert test("台湾", "", "three Memoranda\nof Understanding")
     assert not test("Taiwan", "", "nothing else")
     assert text_prefilter(Watchlist(name="n", groups={"x": ["a"]}, match="NOT x")) is None
+
+
+def test_prefilter_passes_every_bilingual_match() -> None:
+    from tests.alerts.test_bilingual import CASES, ENGINES
+    from tests.alerts.test_matcher import EXAMPLE
+
+    prefilter = text_prefilter(Watchlist(**EXAMPLE))
+    assert prefilter is not None
+    for variant, title, body, expected in CASES:
+        if variant == "example" and expected:
+            assert ENGINES["example"].match(Document(title, "", body))
+            assert prefilter(title, "", body), (title, body)
+    assert not prefilter("", "", "颱風襲擊日本")
