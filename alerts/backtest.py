@@ -40,7 +40,7 @@ def replay(
 
     Baseline articles count too: a backtest asks what the watchlist would have caught.
     ``prefilter(title, summary, body)`` may skip articles cheaply; it must be true for every
-    article ``engine`` matches (``alerts.search.text_prefilter``), so the result is the same.
+    article ``engine`` matches (``alerts.prefilter.text_prefilter``), so the result is the same.
     """
     seen_stories: set[int] = set()
     # Only what matching needs is read per article (the URL only for the few hits), in

@@ -4,9 +4,9 @@ The try-out validates the edited text exactly as ``wirewatch check`` does
 (``scheduler.config.check_watchlist_text``: the same messages, with line and column), then
 replays it over the last N days like ``wirewatch backtest`` (``alerts.backtest.replay``),
 matching only the articles that contain the literals the expression needs
-(``alerts.search.text_prefilter``). Nothing is saved: the page
-offers the text to copy into the file. A plain form POST renders the whole page; htmx
-(debounced as you type) asks for the results fragment only.
+(``alerts.prefilter``). Nothing is saved: the page offers the text to copy into the file.
+A plain form POST renders the whole page; htmx (debounced as you type) asks for the
+results fragment only.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from alerts.backtest import Replayed, replay
 from alerts.matcher import Engine
-from alerts.search import text_prefilter
+from alerts.prefilter import text_prefilter
 from alerts.watchlists import Watchlist
 from crawler.models import Match
 from scheduler.config import Config, check_watchlist_text

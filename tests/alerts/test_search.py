@@ -16,9 +16,7 @@ from alerts.search import (
     compile_query,
     like_patterns,
     search,
-    text_prefilter,
 )
-from alerts.watchlists import Watchlist
 from tests.factories import add_article, add_source
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -144,37 +142,3 @@ def test_cursor_tokens_are_checked() -> None:
     for bad in ("", "garbage", "MjAyNnwx"):
         with pytest.raises(ValueError):
             Cursor.decode(bad)
-
-
-@pytest.mark.parametrize(("query", "title", "body", "found"), TABLE)
-def test_prefilter_never_drops_a_match(query: str, title: str, body: str, found: bool) -> None:
-    wl = compile_query(query)
-    prefilter = text_prefilter(wl)
-    if found and prefilter is not None:
-        assert prefilter(title, "", body)
-
-
-def test_prefilter_narrows_watchlists() -> None:
-    wl = Watchlist(
-        name="w",
-        groups={"tw": ["Taiwan", "臺灣"], "mou": ["memoranda of understanding", "=MOU"]},
-        match="tw AND mou",
-    )
-    test = text_prefilter(wl)
-    assert test is not None
-    assert test("台湾", "", "three Memoranda\nof Understanding")
-    assert not test("Taiwan", "", "nothing else")
-    assert text_prefilter(Watchlist(name="n", groups={"x": ["a"]}, match="NOT x")) is None
-
-
-def test_prefilter_passes_every_bilingual_match() -> None:
-    from tests.alerts.test_bilingual import CASES, ENGINES
-    from tests.alerts.test_matcher import EXAMPLE
-
-    prefilter = text_prefilter(Watchlist(**EXAMPLE))
-    assert prefilter is not None
-    for variant, title, body, expected in CASES:
-        if variant == "example" and expected:
-            assert ENGINES["example"].match(Document(title, "", body))
-            assert prefilter(title, "", body), (title, body)
-    assert not prefilter("", "", "颱風襲擊日本")
