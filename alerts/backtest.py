@@ -43,8 +43,9 @@ def replay(
     article ``engine`` matches (``alerts.prefilter.text_prefilter``), so the result is the same.
     """
     seen_stories: set[int] = set()
-    # Only what matching needs is read per article (the URL only for the few hits), in
-    # keyset chunks of ``batch`` rows: plain queries, no server-side cursor round trips.
+    # Only what matching needs is read per article (URL and time in one query per chunk, for
+    # its few hits), in keyset chunks of ``batch`` rows: plain queries, no server-side cursor
+    # round trips.
     query = (
         select(
             Article.id,
@@ -67,6 +68,7 @@ def replay(
             at, last_id = bindparam("at", after[0], type_=NullType()), after[1]
             chunk = query.where(tuple_(Article.fetched_at, Article.id) > tuple_(at, last_id))
         rows = conn.execute(chunk).all()
+        found: list[tuple[int, int | None, str, str, Match]] = []
         for art_id, story_id, source_id, title, summary, body, _ in rows:
             if story_id is not None and story_id in seen_stories:
                 continue
@@ -77,9 +79,18 @@ def replay(
             for match in engine.match(doc):
                 if story_id is not None:
                     seen_stories.add(story_id)
-                url, fetched = conn.execute(
-                    select(Article.url, Article.fetched_at).where(Article.id == art_id)
-                ).one()
+                found.append((art_id, story_id, source_id, title, match))
+        if found:
+            where = {
+                i: (url, at)
+                for i, url, at in conn.execute(
+                    select(Article.id, Article.url, Article.fetched_at).where(
+                        Article.id.in_({f[0] for f in found})
+                    )
+                )
+            }
+            for art_id, story_id, source_id, title, match in found:
+                url, fetched = where[art_id]
                 yield Replayed(art_id, story_id, source_id, title, url, fetched, match)
         if len(rows) < batch:
             return
