@@ -67,7 +67,11 @@ def replay(
         if after is not None:
             at, last_id = bindparam("at", after[0], type_=NullType()), after[1]
             chunk = query.where(tuple_(Article.fetched_at, Article.id) > tuple_(at, last_id))
-        rows = conn.execute(chunk).all()
+        result = conn.execute(chunk)
+        try:  # ids, text and the stored time need no result processing: take the driver's rows
+            rows = result.cursor.fetchall()
+        finally:
+            result.close()
         found: list[tuple[int, int | None, str, str, Match]] = []
         for art_id, story_id, source_id, title, summary, body, _ in rows:
             if story_id is not None and story_id in seen_stories:

@@ -94,7 +94,7 @@ def _replay(ctx: ConsoleContext, cfg: Config, wl: Watchlist, since: datetime) ->
     with ctx.read() as session:
         # Big batches: on PostgreSQL each batch is a round trip of the server-side cursor.
         return list(
-            replay(session, engine, since, tags, prefilter=text_prefilter(wl), batch=2000)
+            replay(session, engine, since, tags, prefilter=text_prefilter(wl), batch=5000)
         )
 
 

@@ -167,6 +167,7 @@ def test_every_page_in_a_browser(site: tuple[str, object], tmp_path: Path) -> No
         assert "3 stories would have matched" in results
         assert area.get_attribute("value") != text_now
         assert driver.find_element(By.CSS_SELECTOR, "button.copy").is_displayed()
+        driver.execute_script("document.querySelector('.actions').scrollIntoView()")
         _shot(driver, "tryout", tmp_path)
 
         # A typo shows check's error with its column, as you type.
