@@ -7,19 +7,19 @@ compiled into an ad-hoc watchlist, so a story is found exactly when a watchlist 
 
 Protocol of one page:
 
-1. *Candidates* (SQL): articles of stories in keyset order ``(first_seen_at, story id,
-   article id)`` newest first, narrowed by the filters and by ``candidate_filter``: one
-   ``lower(column) LIKE`` pattern per literal, combined as the expression combines them
-   (``NOT`` and regex terms narrow nothing). A pattern writes ``_`` (any one character) for
-   every character that folding merges with others (台/臺, 专/專, non-ASCII case, spaces) and
-   has a full-width twin for Latin text, so it is a superset of what the matcher accepts
-   wherever folding maps one character to one. Folding that changes length (``ß`` → ``ss``,
-   ligatures) can hide an article from the filter; a full-text index will replace it.
-2. *Verify*: each candidate runs through ``Engine.match``; the first matching article of a
-   story is its hit, later articles of that story are skipped.
-3. *Stop* at ``limit`` stories, or after ``budget`` candidates (a ``NOT``-only query over a
-   large archive otherwise reads it all); the returned cursor resumes exactly there, mid-story
-   if need be, so a story is never reported twice or skipped.
+1. *Candidates*: articles of stories in keyset order ``(first_seen_at, story id, article
+   id)`` newest first, narrowed in SQL by the filters only, read in chunks as plain rows
+   (``ix_stories_first_seen_at``, then ``ix_articles_story_id``). Text conditions are not
+   pushed into SQL: ``lower(column) LIKE`` over title, summary and body measured 24 µs per
+   article on SQLite (five seconds per 200,000 articles, and a rare term reads the whole
+   archive). A full-text index can narrow this stage later.
+2. *Prefilter*: ``alerts.prefilter.text_prefilter`` drops, in a few microseconds, articles
+   that lack the literals the query needs.
+3. *Verify*: the rest run through ``Engine.match``; the first matching article of a story
+   (newest first) is its hit, later articles of that story are skipped.
+4. *Stop* at ``limit`` stories, or after ``budget`` articles read (a rare term would read
+   the whole archive); the returned cursor resumes exactly there, mid-story if need be, so a
+   story is never reported twice or skipped. The caller shows how far back it searched.
 
 Reads only; callers pass a reader session (``crawler.db.make_reader``) so a search never
 waits for the daemon's writes.
@@ -28,18 +28,18 @@ waits for the daemon's writes.
 from __future__ import annotations
 
 import base64
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, tuple_, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
-from alerts.folding import chinese_variants, fold
 from alerts.matcher import Document, Engine, Match
+from alerts.prefilter import text_prefilter
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
-from alerts.scripts import NON_SPACED
-from alerts.watchlists import RegexTerm, Watchlist
+from alerts.watchlists import Watchlist
 from crawler.models import Article, Story
 from crawler.models import Match as MatchRow
 
@@ -48,15 +48,11 @@ __all__ = [
     "SearchFilters",
     "SearchHit",
     "SearchPage",
-    "candidate_filter",
     "compile_query",
-    "like_patterns",
     "search",
     "story_filters",
 ]
 
-_COLUMNS = {"title": Article.title, "summary": Article.summary, "body": Article.body}
-_FULL_WIDTH = 0xFEE0  # U+FF01..U+FF5E are U+0021..U+007E shifted by this
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,82 +159,6 @@ def compile_query(query: str) -> Watchlist:
     return Watchlist(name="search", match=str(expr))
 
 
-# ----- the SQL candidate filter --------------------------------------------------------------
-
-
-def _escape(ch: str) -> str:
-    return "\\" + ch if ch in "\\%_" else ch
-
-
-def like_patterns(term: str) -> list[str]:
-    """``LIKE`` patterns (for ``lower(column)``) that every text the term matches satisfies."""
-    text = term.strip()
-    if text.startswith("="):
-        text = text[1:].strip()
-    folded = fold(text).text.strip()
-    base: list[str] = []
-    for ch in folded:
-        if ch == " ":
-            base.append("_")  # any whitespace folds to a space
-        elif ch.isascii():
-            base.append(_escape(ch))
-        elif NON_SPACED.match(ch):
-            base.append("_" if ch in chinese_variants() else ch)
-        else:
-            base.append("_")  # non-ASCII case and width variants that lower() may not fold
-    patterns = ["%" + "".join(base) + "%"]
-    if any(ch.isascii() and ch.isalnum() for ch in folded):
-        for case in (str.lower, str.upper):
-            wide = [
-                chr(ord(case(ch)) + _FULL_WIDTH) if "!" <= ch <= "~" else pat
-                for ch, pat in zip(folded, base, strict=True)
-            ]
-            patterns.append("%" + "".join(wide) + "%")
-    return patterns
-
-
-def _term_filter(term: str, fields: Sequence[str]) -> ColumnElement[bool]:
-    return or_(
-        *(
-            func.lower(_COLUMNS[f]).like(pattern, escape="\\")
-            for pattern in like_patterns(term)
-            for f in fields
-        )
-    )
-
-
-def _expr_filter(expr: Expr, wl: Watchlist, fields: Sequence[str]) -> ColumnElement[bool] | None:
-    """A SQL condition implied by ``expr``, or None when it implies nothing usable."""
-    match expr:
-        case Group(name):
-            terms = wl.groups[name]
-            if any(isinstance(t, RegexTerm) for t in terms):
-                return None
-            return or_(*(_term_filter(str(t), fields) for t in terms))
-        case Phrase(text):
-            return _term_filter(text, fields)
-        case Not():
-            return None
-        case Field(name, item):
-            return _expr_filter(item, wl, (name,))
-        case And(items):
-            parts = [p for i in items if (p := _expr_filter(i, wl, fields)) is not None]
-            return and_(*parts) if parts else None
-        case Near(left, right, _):
-            return _expr_filter(And((left, right)), wl, fields)
-        case Or(items):
-            parts = [_expr_filter(i, wl, fields) for i in items]
-            if any(p is None for p in parts):
-                return None
-            return or_(*parts)  # type: ignore[arg-type]
-    raise TypeError(expr)
-
-
-def candidate_filter(wl: Watchlist) -> ColumnElement[bool] | None:
-    """A SQL condition every article ``wl`` matches satisfies (None: cannot narrow)."""
-    return _expr_filter(parse(wl.match, wl.groups), wl, tuple(_COLUMNS))
-
-
 # ----- the search ----------------------------------------------------------------------------
 
 
@@ -257,15 +177,23 @@ def story_filters(filters: SearchFilters, since: datetime | None) -> list[Column
 
 
 def _after(cursor: Cursor) -> ColumnElement[bool]:
+    # The plain range first: it is what SQLite's planner turns into an index range.
+    upto = Story.first_seen_at <= cursor.first_seen_at
     story = tuple_(Story.first_seen_at, Story.id) < tuple_(cursor.first_seen_at, cursor.story_id)
     if cursor.article_id is None:
-        return story
+        return and_(upto, story)
     inside = and_(
         Story.first_seen_at == cursor.first_seen_at,
         Story.id == cursor.story_id,
         Article.id < cursor.article_id,
     )
-    return or_(story, inside)
+    return and_(upto, or_(story, inside))
+
+
+def _utc(value: object) -> datetime:
+    """A stored time as the driver returns it (SQLite: naive UTC text) → aware UTC."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def search(
@@ -276,8 +204,8 @@ def search(
     since: datetime | None = None,
     limit: int = 50,
     cursor: Cursor | None = None,
-    budget: int = 20_000,
-    chunk: int = 500,
+    budget: int = 50_000,
+    chunk: int = 5_000,
 ) -> SearchPage:
     """Stories first seen since ``since`` with an article matching ``query``, newest first.
 
@@ -286,10 +214,8 @@ def search(
     filters = filters or SearchFilters()
     wl = compile_query(query)
     engine = Engine.compile_one(wl)
+    prefilter = text_prefilter(wl)
     conds = story_filters(filters, since)
-    narrow = candidate_filter(wl)
-    if narrow is not None:
-        conds.append(narrow)
     if filters.sources:
         conds.append(Article.source_id.in_(list(filters.sources)))
     if filters.languages:
@@ -297,46 +223,72 @@ def search(
     base = (
         select(
             Story.id,
-            Story.first_seen_at,
+            type_coerce(Story.first_seen_at, NullType()),  # as stored; converted when needed
             Article.id,
-            Article.source_id,
             Article.title,
             Article.summary,
             Article.body,
-            Article.url,
-            Article.language,
-            Article.published_at,
-            Article.fetched_at,
         )
         .join(Story, Story.id == Article.story_id)
         .where(*conds)
         .order_by(Story.first_seen_at.desc(), Story.id.desc(), Article.id.desc())
     )
-    hits: list[SearchHit] = []
+    conn = session.connection()
+    found: list[tuple[int, object, int, Match]] = []
     scanned = 0
     last: Cursor | None = cursor
     done_story: int | None = None
-    while True:
-        q = base if last is None else base.where(_after(last))
+    end: Cursor | None = None
+    while end is None:
         want = min(chunk, budget - scanned)
-        rows = session.execute(q.limit(want)).all()
-        for sid, first, aid, src, title, summary, body, url, lang, pub, fetched in rows:
+        result = conn.execute((base if last is None else base.where(_after(last))).limit(want))
+        try:  # ids and text need no result processing: take the driver's rows
+            rows = result.cursor.fetchall()
+        finally:
+            result.close()
+        for sid, first, aid, title, summary, body in rows:
             scanned += 1
-            last = Cursor(first, sid, aid)
             if sid == done_story:
                 continue
-            found = engine.match(Document(title or "", summary or "", body or ""))
-            if found:
+            title, summary, body = title or "", summary or "", body or ""
+            if prefilter is not None and not prefilter(title, summary, body):
+                continue
+            matches = engine.match(Document(title, summary, body))
+            if matches:
                 done_story = sid
-                hits.append(
-                    SearchHit(sid, first, aid, src, title, url, lang, pub, fetched, found[0])
-                )
-                if len(hits) >= limit:
-                    return SearchPage(hits, Cursor(first, sid), scanned)
-        if len(rows) < want:
-            return SearchPage(hits, None, scanned)
-        if scanned >= budget:
-            assert last is not None
-            if last.story_id == done_story:
-                last = Cursor(last.first_seen_at, last.story_id)
-            return SearchPage(hits, last, scanned)
+                found.append((sid, first, aid, matches[0]))
+                if len(found) >= limit:
+                    end = Cursor(_utc(first), sid)
+                    break
+        else:
+            if len(rows) < want:
+                break  # the archive is exhausted: no cursor
+            sid, first, aid = rows[-1][:3]
+            last = Cursor(_utc(first), sid, None if sid == done_story else aid)
+            if scanned >= budget:
+                end = last
+    return SearchPage(_hits(conn, found), end, scanned)
+
+
+def _hits(conn: Connection, found: list[tuple[int, object, int, Match]]) -> list[SearchHit]:
+    """The found articles' details, one query for the page."""
+    if not found:
+        return []
+    details = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            select(
+                Article.id,
+                Article.source_id,
+                Article.title,
+                Article.url,
+                Article.language,
+                Article.published_at,
+                Article.fetched_at,
+            ).where(Article.id.in_([f[2] for f in found]))
+        )
+    }
+    return [
+        SearchHit(sid, _utc(first), aid, *details[aid], match)
+        for sid, first, aid, match in found
+    ]

@@ -8,8 +8,9 @@ two deliveries each, as the daemon would have written them. Sizes: ``--quick`` 2
 articles, the default 200,000, ``--full`` 1,000,000.
 
 Measured through a real ``scheduler.http.HttpServer`` on loopback (urllib, one request at a
-time, after ANALYZE): the story list (first page, a page deep in the archive by cursor, and
-filtered by watchlist and by source), the story page of random stories, and the try-out of
+time, after ANALYZE): the story list (first page, a page deep in the archive by cursor,
+filtered by watchlist and by source, and a search, which reads at most 50,000 articles per
+page), the story page of random stories, and the try-out of
 the bundled watchlist over the last 30 days. p50 and p95 per kind. The baseline is the deep
 page fetched by OFFSET instead of the cursor (what the cursor saves).
 """
@@ -346,6 +347,7 @@ def measure(url: str, archive: Archive, config_dir: Path, rounds: int) -> dict[s
             "list-deep": lambda: fetch(f"/stories?after={deep}"),
             "list-watchlist": lambda: fetch("/stories?watchlist=taiwan-us-ip"),
             "list-source": lambda: fetch(f"/stories?source=src-{rng.randrange(SOURCES):04d}"),
+            "search": lambda: fetch("/stories?q=%22memoranda%20of%20understanding%22"),
             "story": lambda: fetch(f"/stories/{rng.choice(archive.story_ids)}"),
             "story-matched": lambda: fetch(f"/stories/{rng.choice(archive.matched)}"),
         }

@@ -52,9 +52,10 @@ def list_stories(
     if filters.languages:
         conds.append(_has_article(Article.language.in_(list(filters.languages))))
     if cursor is not None:
-        conds.append(
-            tuple_(Story.first_seen_at, Story.id) < tuple_(cursor.first_seen_at, cursor.story_id)
-        )
+        conds += [
+            Story.first_seen_at <= cursor.first_seen_at,  # the index range, for any planner
+            tuple_(Story.first_seen_at, Story.id) < tuple_(cursor.first_seen_at, cursor.story_id),
+        ]
     rows = session.execute(
         select(Story.id, Story.title, Story.first_seen_at, Story.article_count)
         .where(*conds)

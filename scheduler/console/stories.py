@@ -121,6 +121,7 @@ def stories_page(request: Request) -> Response:
         query=query,
         rows=rows,
         next_page=after.encode() if after else "",
+        searched_to=after.first_seen_at if after and query.q else None,
         first_page=cursor is None,
         scanned=scanned,
         error=error,

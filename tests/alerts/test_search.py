@@ -14,7 +14,6 @@ from alerts.search import (
     Cursor,
     SearchFilters,
     compile_query,
-    like_patterns,
     search,
 )
 from tests.factories import add_article, add_source
@@ -68,14 +67,6 @@ def test_bilingual_table(
     # exactly what a watchlist with that match would say
     engine = Engine.compile_one(compile_query(query))
     assert bool(engine.match(Document(title, "", body))) is found
-
-
-def test_candidate_patterns_cover_folding() -> None:
-    assert like_patterns("台北") == ["%_北%"]
-    assert like_patterns("專利授權") == ["%_利授_%"]
-    assert like_patterns("MOU") == ["%mou%", "%ｍｏｕ%", "%ＭＯＵ%"]
-    assert like_patterns("job fair")[0] == "%job_fair%"
-    assert like_patterns("50%_x")[0] == "%50\\%\\_x%"
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,8 @@ def test_seed_and_measure_every_kind(tmp_path: Path) -> None:
         assert archive.matched and dead == len(archive.matched)
         figures = summarize(measure(url, archive, write_config(tmp_path / "config"), rounds=2))
     assert set(figures) == {
-        "list", "list-deep", "list-watchlist", "list-source", "story", "story-matched",
+        "list", "list-deep", "list-watchlist", "list-source", "search", "story",
+        "story-matched",
         "tryout", "offset-deep",
     }  # fmt: skip
     assert all(p50 > 0 and p95 >= p50 for p50, p95 in figures.values())
