@@ -9,6 +9,10 @@ so replaying only what passes gives the same result. Fast paths keep folding out
 loop: ASCII text only needs lower-casing (and cannot hold non-ASCII literals); NFKC-normal
 text needs casefolding, with each Chinese literal spelled in all its variants instead of
 folding the text. Anything else is folded as the matcher folds it.
+
+The test reads one text: the article's title, summary and body joined by newlines, which the
+database can hand over as one column. Field scopes (``title:``) widen to the whole text,
+which keeps the test a superset.
 """
 
 from __future__ import annotations
@@ -24,15 +28,9 @@ from alerts.folding import chinese_variants, fold
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
 from alerts.watchlists import RegexTerm, Watchlist
 
-__all__ = ["quick_fold", "text_prefilter"]
+__all__ = ["SEPARATOR", "text_prefilter"]
 
-_ALL = 3  # index of the three fields joined, in the texts a prefilter tests
-_FIELD_INDEX = {"title": 0, "summary": 1, "body": 2}
-
-
-def quick_fold(text: str) -> str:
-    """``fold(text).text`` up to whitespace: ASCII text only needs lower-casing."""
-    return text.lower() if text.isascii() else fold(text).text
+SEPARATOR = "\n"  # between title, summary and body in the text a prefilter reads
 
 
 def _literal(term: str) -> str:
@@ -43,36 +41,36 @@ def _literal(term: str) -> str:
     return max(fold(text).text.split(), key=len, default="")
 
 
-def _needs(expr: Expr, wl: Watchlist, field: int) -> Any:
-    """What a matching document must contain, as ("lits", literals, field index) nodes
-    combined by ("and"|"or", parts); None when nothing can be said (NOT, regex terms)."""
+def _needs(expr: Expr, wl: Watchlist) -> Any:
+    """What a matching document must contain: ("lits", literals) nodes combined by
+    ("and"|"or", parts); None when nothing can be said (NOT, regex terms)."""
     match expr:
         case Group(name):
             terms = wl.groups[name]
             if any(isinstance(t, RegexTerm) for t in terms):
                 return None
-            return ("lits", _fewest(_literal(str(t)) for t in terms), field)
+            return ("lits", _fewest(_literal(str(t)) for t in terms))
         case Phrase(text):
-            return ("lits", (_literal(text),), field)
+            return ("lits", (_literal(text),))
         case Not():
             return None
-        case Field(name, item):
-            return _needs(item, wl, _FIELD_INDEX[name])
+        case Field(_, item):
+            return _needs(item, wl)
         case And(items):
             parts: list[Any] = []
             for item in items:
-                part = _needs(item, wl, field)
+                part = _needs(item, wl)
                 if part is not None:
                     parts += part[1] if part[0] == "and" else [part]  # flat: a AND (b AND c)
             return ("and", tuple(parts)) if parts else None
         case Near(left, right, _):
-            return _needs(And((left, right)), wl, field)
+            return _needs(And((left, right)), wl)
         case Or(items):
-            alts = [_needs(i, wl, field) for i in items]
+            alts = [_needs(i, wl) for i in items]
             if any(a is None for a in alts):
                 return None
-            if all(a[0] == "lits" and a[2] == alts[0][2] for a in alts):  # one field: merge
-                return ("lits", _fewest(lit for a in alts for lit in a[1]), alts[0][2])
+            if all(a[0] == "lits" for a in alts):
+                return ("lits", _fewest(lit for a in alts for lit in a[1]))
             return ("or", tuple(alts))
     raise TypeError(expr)
 
@@ -91,7 +89,7 @@ def _for_ascii(need: Any) -> Any:
     kind = need[0]
     if kind == "lits":
         kept = tuple(lit for lit in need[1] if lit.isascii())
-        return ("lits", kept, need[2]) if kept else ("false",)
+        return ("lits", kept) if kept else ("false",)
     if kind == "false":
         return need
     parts = [_for_ascii(p) for p in need[1]]
@@ -127,40 +125,30 @@ def _for_casefolded(need: Any) -> Any:
         spelled = [_raw_variants(lit) for lit in need[1]]
         if any(v is None for v in spelled):
             return None
-        return ("lits", _fewest(v for vs in spelled for v in vs or ()), need[2])
+        return ("lits", _fewest(v for vs in spelled for v in vs or ()))
     parts = [_for_casefolded(p) for p in need[1]]
     return None if any(p is None for p in parts) else (kind, tuple(parts))
 
 
-def _compile(need: Any) -> Callable[[tuple[str, ...]], bool]:
-    if need[0] == "false":
-        return lambda texts: False
-    kind, parts = need[0], need[1]
+def _compile(need: Any) -> Callable[[str], bool]:
+    kind = need[0]
+    if kind == "false":
+        return lambda text: False
     if kind == "lits":
-        index = need[2]
-
-        def any_literal(texts: tuple[str, ...]) -> bool:
-            text = texts[index]
-            for lit in parts:  # noqa: SIM110 (a loop: faster than any() over a generator)
-                if lit in text:
-                    return True
-            return False
-
-        return any_literal
-    parts = sorted(parts, key=_cost)  # cheapest first
-    if kind == "and" and all(p[0] == "lits" and p[2] == parts[0][2] for p in parts):
-        return _all_of(tuple(p[1] for p in parts), parts[0][2])
+        return _all_of((need[1],))
+    parts = sorted(need[1], key=_cost)  # cheapest first
+    if kind == "and" and all(p[0] == "lits" for p in parts):
+        return _all_of(tuple(p[1] for p in parts))
     tests = [_compile(p) for p in parts]
     if kind == "and":
-        return lambda texts: all(test(texts) for test in tests)
-    return lambda texts: any(test(texts) for test in tests)
+        return lambda text: all(test(text) for test in tests)
+    return lambda text: any(test(text) for test in tests)
 
 
-def _all_of(groups: tuple[tuple[str, ...], ...], index: int) -> Callable[[tuple[str, ...]], bool]:
-    """One literal of every group in one text (the usual ``a AND (b OR c) AND d``)."""
+def _all_of(groups: tuple[tuple[str, ...], ...]) -> Callable[[str], bool]:
+    """One literal of every group in the text (the usual ``a AND (b OR c) AND d``)."""
 
-    def all_groups(texts: tuple[str, ...]) -> bool:
-        text = texts[index]
+    def all_groups(text: str) -> bool:
         for group in groups:
             for lit in group:
                 if lit in text:
@@ -178,37 +166,24 @@ def _cost(need: Any) -> int:
     return len(need[1]) if need[0] == "lits" else sum(_cost(p) for p in need[1])
 
 
-def _fields(need: Any) -> set[int]:
-    if need[0] == "false":
-        return set()
-    return {need[2]} if need[0] == "lits" else set().union(*(_fields(p) for p in need[1]))
-
-
-def text_prefilter(wl: Watchlist) -> Callable[[str, str, str], bool] | None:
-    """A cheap test on (title, summary, body) that every document ``wl`` matches passes:
-    each literal's longest word as a plain substring of the folded fields (no word edges,
-    NEAR distances or case-sensitivity: the matcher checks those). None: cannot narrow."""
-    need = _needs(parse(wl.match, wl.groups), wl, _ALL)
+def text_prefilter(wl: Watchlist) -> Callable[[str], bool] | None:
+    """A cheap test that every article ``wl`` matches passes, on its title, summary and body
+    joined by ``SEPARATOR``: each literal's longest word as a plain substring of the folded
+    text (no word edges, NEAR distances, fields or case: the matcher checks those). None:
+    the expression needs no literal, so nothing can be skipped."""
+    need = _needs(parse(wl.match, wl.groups), wl)
     if need is None:
         return None
     holds, holds_ascii = _compile(need), _compile(_for_ascii(need))
     spelled = _for_casefolded(need)
     holds_spelled = _compile(spelled) if spelled is not None else None
-    if _fields(need) <= {_ALL}:
 
-        def joined(title: str, summary: str, body: str) -> bool:
-            text = f"{title}\0{summary}\0{body}"
-            if text.isascii():  # folding is lower-casing
-                return holds_ascii(("", "", "", text.lower()))
-            if holds_spelled is not None and unicodedata.is_normalized("NFKC", text):
-                # folding is casefolding plus Chinese variants, which the spellings cover
-                return holds_spelled(("", "", "", text.casefold()))
-            return holds(("", "", "", fold(text).text))
-
-        return joined
-
-    def test(title: str, summary: str, body: str) -> bool:
-        t, s, b = quick_fold(title), quick_fold(summary), quick_fold(body)
-        return holds((t, s, b, f"{t}\0{s}\0{b}"))
+    def test(text: str) -> bool:
+        if text.isascii():  # folding is lower-casing
+            return holds_ascii(text.lower())
+        if holds_spelled is not None and unicodedata.is_normalized("NFKC", text):
+            # folding is casefolding plus Chinese variants, which the spellings cover
+            return holds_spelled(text.casefold())
+        return holds(fold(text).text)
 
     return test

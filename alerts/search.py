@@ -31,11 +31,13 @@ import base64
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, or_, select, tuple_, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
+from alerts.backtest import article_text
 from alerts.matcher import Document, Engine, Match
 from alerts.prefilter import text_prefilter
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
@@ -52,7 +54,6 @@ __all__ = [
     "search",
     "story_filters",
 ]
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,70 +226,77 @@ def search(
             Story.id,
             type_coerce(Story.first_seen_at, NullType()),  # as stored; converted when needed
             Article.id,
-            Article.title,
-            Article.summary,
-            Article.body,
+            article_text(),
         )
         .join(Story, Story.id == Article.story_id)
         .where(*conds)
         .order_by(Story.first_seen_at.desc(), Story.id.desc(), Article.id.desc())
     )
     conn = session.connection()
-    found: list[tuple[int, object, int, Match]] = []
+    found: list[SearchHit] = []
+    hit: set[int] = set()
     scanned = 0
     last: Cursor | None = cursor
-    done_story: int | None = None
-    end: Cursor | None = None
-    while end is None:
+    while True:
         want = min(chunk, budget - scanned)
         result = conn.execute((base if last is None else base.where(_after(last))).limit(want))
         try:  # ids and text need no result processing: take the driver's rows
             rows = result.cursor.fetchall()
         finally:
             result.close()
-        for sid, first, aid, title, summary, body in rows:
+        wanted = [
+            aid
+            for sid, _, aid, text in rows
+            if sid not in hit and (prefilter is None or prefilter(text))
+        ]
+        fields = _fields(conn, wanted)
+        for sid, first, aid, _ in rows:
             scanned += 1
-            if sid == done_story:
+            art = fields.get(aid)
+            if art is None or sid in hit:
                 continue
-            title, summary, body = title or "", summary or "", body or ""
-            if prefilter is not None and not prefilter(title, summary, body):
-                continue
-            matches = engine.match(Document(title, summary, body))
+            matches = engine.match(Document(art.title or "", art.summary or "", art.body or ""))
             if matches:
-                done_story = sid
-                found.append((sid, first, aid, matches[0]))
+                hit.add(sid)
+                found.append(
+                    SearchHit(
+                        sid,
+                        _utc(first),
+                        aid,
+                        art.source_id,
+                        art.title,
+                        art.url,
+                        art.language,
+                        art.published_at,
+                        art.fetched_at,
+                        matches[0],
+                    )
+                )
                 if len(found) >= limit:
-                    end = Cursor(_utc(first), sid)
-                    break
-        else:
-            if len(rows) < want:
-                break  # the archive is exhausted: no cursor
-            sid, first, aid = rows[-1][:3]
-            last = Cursor(_utc(first), sid, None if sid == done_story else aid)
-            if scanned >= budget:
-                end = last
-    return SearchPage(_hits(conn, found), end, scanned)
+                    return SearchPage(found, Cursor(_utc(first), sid), scanned)
+        if len(rows) < want:
+            return SearchPage(found, None, scanned)  # the archive is exhausted
+        sid, first, aid, _ = rows[-1]
+        last = Cursor(_utc(first), sid, None if sid in hit else aid)
+        if scanned >= budget:
+            return SearchPage(found, last, scanned)
 
 
-def _hits(conn: Connection, found: list[tuple[int, object, int, Match]]) -> list[SearchHit]:
-    """The found articles' details, one query for the page."""
-    if not found:
-        return []
-    details = {
-        row[0]: row[1:]
-        for row in conn.execute(
-            select(
-                Article.id,
-                Article.source_id,
-                Article.title,
-                Article.url,
-                Article.language,
-                Article.published_at,
-                Article.fetched_at,
-            ).where(Article.id.in_([f[2] for f in found]))
-        )
-    }
-    return [
-        SearchHit(sid, _utc(first), aid, *details[aid], match)
-        for sid, first, aid, match in found
-    ]
+def _fields(conn: Connection, ids: list[int]) -> dict[int, Any]:
+    """What matching and the hit need, for the articles that passed the prefilter."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(
+            Article.id,
+            Article.source_id,
+            Article.title,
+            Article.summary,
+            Article.body,
+            Article.url,
+            Article.language,
+            Article.published_at,
+            Article.fetched_at,
+        ).where(Article.id.in_(ids))
+    )
+    return {row.id: row for row in rows}

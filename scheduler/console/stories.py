@@ -72,9 +72,7 @@ def stories_page(request: Request) -> Response:
     ctx = context(request)
     cfg = ctx.config()
     p = request.query_params
-    query = StoryQuery(
-        **{k: p.get(n, "").strip() for k, n in _PARAMS.items()},
-    )
+    query = StoryQuery(**{k: p.get(n, "").strip() for k, n in _PARAMS.items()})
     since, until = _window(query, cfg.settings.timezone)
     cursor = None
     if p.get("after"):
@@ -93,9 +91,7 @@ def stories_page(request: Request) -> Response:
     rows: list[StoryRow] = []
     after: Cursor | None = None
     scanned = 0
-    if allowed is not None and not allowed:
-        pass  # a tag no selected source carries: nothing can match
-    else:
+    if allowed is None or allowed:  # empty: a tag the chosen source lacks, nothing matches
         with ctx.read() as session:
             if query.q:
                 try:

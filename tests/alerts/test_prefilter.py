@@ -16,7 +16,7 @@ def test_prefilter_never_drops_a_match(query: str, title: str, body: str, found:
     wl = compile_query(query)
     prefilter = text_prefilter(wl)
     if found and prefilter is not None:
-        assert prefilter(title, "", body)
+        assert prefilter(f"{title}\n\n{body}")
 
 
 def test_prefilter_narrows_watchlists() -> None:
@@ -27,8 +27,8 @@ def test_prefilter_narrows_watchlists() -> None:
     )
     test = text_prefilter(wl)
     assert test is not None
-    assert test("台湾", "", "three Memoranda\nof Understanding")
-    assert not test("Taiwan", "", "nothing else")
+    assert test("台湾\n\nthree Memoranda\nof Understanding")
+    assert not test("Taiwan\n\nnothing else")
     assert text_prefilter(Watchlist(name="n", groups={"x": ["a"]}, match="NOT x")) is None
 
 
@@ -41,5 +41,5 @@ def test_prefilter_passes_every_bilingual_match() -> None:
     for variant, title, body, expected in CASES:
         if variant == "example" and expected:
             assert ENGINES["example"].match(Document(title, "", body))
-            assert prefilter(title, "", body), (title, body)
-    assert not prefilter("", "", "颱風襲擊日本")
+            assert prefilter(f"{title}\n\n{body}"), (title, body)
+    assert not prefilter("\n\n颱風襲擊日本")
