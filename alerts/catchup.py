@@ -14,6 +14,7 @@ from alerts.backtest import replay
 from alerts.channels import Channel
 from alerts.matcher import Engine
 from alerts.pipeline import record_match
+from alerts.prefilter import text_prefilter
 from alerts.watchlists import Watchlist
 from crawler.models import Article, WatchlistState
 
@@ -59,7 +60,7 @@ def catch_up(
     alerted yet; returns how many stories were queued. The caller commits."""
     engine = Engine.compile_one(wl)
     queued = 0
-    for hit in list(replay(session, engine, since, source_tags)):
+    for hit in list(replay(session, engine, since, source_tags, prefilter=text_prefilter(wl))):
         if hit.story_id is None:
             continue
         article = session.get(Article, hit.article_id)

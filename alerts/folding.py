@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-__all__ = ["Folded", "fold", "fold_case_preserving"]
+__all__ = ["Folded", "chinese_variants", "fold", "fold_case_preserving"]
 
 # Tables from opencc-python-reimplemented, variants first so they chain into TSCharacters.
 _OPENCC_TABLES = ("TWVariantsRev.txt", "HKVariantsRev.txt", "TSCharacters.txt")
@@ -97,6 +97,13 @@ def _chinese_map() -> dict[str, str]:
             if ch != rep:
                 table[ch] = rep
     return table
+
+
+@cache
+def chinese_variants() -> frozenset[str]:
+    """Every character that folding merges with another Chinese script variant."""
+    table = _chinese_map()
+    return frozenset(table) | frozenset(table.values())
 
 
 def _fold_char(ch: str, casefold: bool) -> str:

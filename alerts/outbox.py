@@ -56,8 +56,13 @@ class _AlertSettings(Protocol):
     max_attempts: int
 
 
+class _HttpSettings(Protocol):
+    public_url: str | None
+
+
 class _Settings(Protocol):
     alerts: _AlertSettings
+    http: _HttpSettings
 
 
 class OutboxConfig(Protocol):
@@ -100,7 +105,9 @@ def backoff(attempts: int, retry_after: float | None = None, *, jitter: bool = T
 
 def renderer_for(config: OutboxConfig) -> Renderer:
     """Templates with the user's ``templates/`` (next to the config) taking precedence."""
-    return Renderer(Path(config.directory) / "templates")
+    return Renderer(
+        Path(config.directory) / "templates", public_url=config.settings.http.public_url
+    )
 
 
 def sent_in_window(session: Session, channel: str, since: datetime) -> int:
@@ -354,6 +361,7 @@ def load_item(s: Session, match_id: int) -> AlertItem:
         others=tuple(other_sources),
         publisher=article.publisher if article else None,
         fetched_at=article.fetched_at if article else None,
+        story_id=m.story_id,
     )
 
 

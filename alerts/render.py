@@ -108,6 +108,7 @@ class AlertItem:
     terms: Sequence[str] = ()
     published_at: datetime | None = None
     others: Sequence[OtherSource] = field(default_factory=tuple)
+    story_id: int | None = None
     publisher: str | None = None
     fetched_at: datetime | None = None
 
@@ -125,15 +126,20 @@ class AlertItem:
 
     def snippet_parts(self) -> list[tuple[str, bool]]:
         """The snippet cut at highlight offsets: (text, highlighted) pieces."""
-        parts: list[tuple[str, bool]] = []
-        pos = 0
-        for start, end in sorted((int(s), int(e)) for s, e in self.highlights):
-            if start < pos or end > len(self.snippet) or start >= end:
-                continue
-            parts += [(self.snippet[pos:start], False), (self.snippet[start:end], True)]
-            pos = end
-        parts.append((self.snippet[pos:], False))
-        return [p for p in parts if p[0]]
+        return highlight_parts(self.snippet, self.highlights)
+
+
+def highlight_parts(text: str, highlights: Sequence[Sequence[int]]) -> list[tuple[str, bool]]:
+    """``text`` cut at highlight offsets into (piece, highlighted) pairs; bad spans skipped."""
+    parts: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in sorted((int(s), int(e)) for s, e in highlights):
+        if start < pos or end > len(text) or start >= end:
+            continue
+        parts += [(text[pos:start], False), (text[start:end], True)]
+        pos = end
+    parts.append((text[pos:], False))
+    return [p for p in parts if p[0]]
 
 
 def byline(source: str, publisher: str | None) -> str:
@@ -144,9 +150,18 @@ def byline(source: str, publisher: str | None) -> str:
 class Renderer:
     """Loads templates (user overrides first) and renders alert messages."""
 
-    def __init__(self, override_dir: Path | str | None = None) -> None:
+    def __init__(
+        self, override_dir: Path | str | None = None, *, public_url: str | None = None
+    ) -> None:
         dirs = [str(override_dir)] if override_dir and Path(override_dir).is_dir() else []
         self._loader = ChoiceLoader([FileSystemLoader([*dirs, str(BUILTIN)])])
+        self.public_url = public_url.rstrip("/") if public_url else None
+
+    def story_link(self, item: AlertItem) -> str:
+        """The console's page of the item's story ("" without ``http.public_url``)."""
+        if not self.public_url or item.story_id is None:
+            return ""
+        return f"{self.public_url}/stories/{item.story_id}"
 
     @cached_property
     def _envs(self) -> dict[str, Environment]:
@@ -163,6 +178,8 @@ class Renderer:
             "text": Environment(autoescape=False, finalize=_finalize_text, **common),
         }
         envs["markdown"].filters["mdlink"] = md_link
+        for env in envs.values():
+            env.globals["story_link"] = self.story_link
         envs["html"].filters["safe_url"] = lambda u: Markup.escape(safe_url(u))
         envs["text"].filters["safe_url"] = safe_url
         return envs

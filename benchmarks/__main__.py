@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only these (repeatable or comma-separated): {', '.join(known)}",
     )
     parser.add_argument("--quick", action="store_true", help="small inputs, for a smoke run")
+    parser.add_argument(
+        "--full", action="store_true", help="full sizes where the default run uses less"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write RESULTS.md")
     args = parser.parse_args(argv)
     names = [n.strip() for chunk in args.only for n in chunk.split(",") if n.strip()] or list(known)
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(known)}")
 
     console = Console(width=None if sys.stdout.isatty() else 160)
-    options = RunOptions(quick=args.quick, corpus=corpus_dir())
+    options = RunOptions(quick=args.quick, full=args.full, corpus=corpus_dir())
     results: list[Result] = []
     failed = False
     for name in names:

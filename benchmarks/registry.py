@@ -18,9 +18,11 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class RunOptions:
-    """What every benchmark receives: `quick` asks for small inputs (a smoke run)."""
+    """What every benchmark receives: `quick` asks for small inputs (a smoke run), `full` for
+    the full sizes of benchmarks that keep them out of the default run."""
 
     quick: bool = False
+    full: bool = False
     corpus: Path | None = None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,30 @@ def load_config(
     return Config(
         root, settings, sources, channels, watchlists, files, fingerprint(watched_files(root))
     )
+
+
+def check_watchlist_text(
+    text: str, config: Config, display: str
+) -> tuple[Watchlist | None, list[Problem]]:
+    """Validate one watchlist file's text as ``load_config`` would (the console's try-out).
+
+    Returns the watchlist, or None and every problem (file ``display``, line, column).
+    """
+    problems: list[Problem] = []
+    with tempfile.TemporaryDirectory(prefix="wirewatch-tryout-") as tmp:
+        path = Path(tmp) / Path(display).name
+        path.write_text(text, encoding="utf-8")
+        try:
+            doc = load_yaml(path, display)
+        except ConfigError as exc:
+            return None, exc.problems
+        data = doc.data
+        if isinstance(data, dict) and "name" not in data:
+            data = {"name": path.stem, **data}
+        wl = _validate(Watchlist, doc, problems, data)
+        if wl is not None:
+            _check_watchlist(wl, doc, config.channels, config.sources, problems)
+    return (None if problems else wl), problems
 
 
 def watched_files(root: Path) -> list[Path]:

@@ -145,14 +145,28 @@ class Daemon:
         listen = self.config.settings.http.listen
         if listen is None or self.once:
             return
-        from scheduler.status import StatusServer
+        from twisted.internet import reactor
 
-        self._status = StatusServer(listen, self._sessions, self.counters, lambda: self._last_tick)
+        from scheduler.http import HttpError, HttpServer
+
         try:
-            self._status.start()
+            self._status = HttpServer(
+                listen,
+                lambda: self.config,
+                self._sessions,
+                counters=self.counters,
+                tick=lambda: self._last_tick,
+            )
+            self._status.bind()
+        except HttpError as exc:
+            raise DaemonError(str(exc)) from None
         except OSError as exc:
             self._status = None
-            raise DaemonError(f"cannot serve /healthz and /metrics on {listen}: {exc}") from None
+            raise DaemonError(f"cannot serve the console on {listen}: {exc}") from None
+        reactor.callWhenRunning(self._status.start)  # type: ignore[attr-defined]
+        reactor.addSystemEventTrigger(  # type: ignore[attr-defined]
+            "before", "shutdown", self._status.shutdown_deferred
+        )
 
     def _close(self) -> None:
         if self._status is not None:

@@ -46,9 +46,21 @@ class RetentionSettings(_Section):
 
 
 class HttpSettings(_Section):
-    """The optional local status endpoint (/healthz, /metrics)."""
+    """The HTTP listener: the web console, /healthz and /metrics.
+
+    ``listen`` null: the daemon serves nothing (``wirewatch console`` uses 127.0.0.1:9464).
+    A listen address other than loopback needs ``token``; ``public_url`` is where people
+    reach the console, used for the story links in alert messages.
+    """
 
     listen: str | None = Field(default=None, pattern=r"^[\w.\[\]:-]+:\d{1,5}$")
+    token: str | None = Field(default=None, min_length=16)
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
 
 
 class AppSettings(_Section):

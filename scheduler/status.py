@@ -1,4 +1,4 @@
-"""Operational status: Prometheus metrics and a health check, served on a local HTTP port.
+"""Operational status: Prometheus metrics and a health check (served by ``scheduler.http``).
 
 Gauges are computed from the database on each scrape, so any daemon process reports the
 state of the whole deployment. Counters (``Counters``) are per process, as Prometheus
@@ -7,25 +7,18 @@ counters are: a restart resets them and ``rate()`` copes.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import TCPServer
 from typing import Any
-from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, func, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
-from crawler.db import make_reader
-from crawler.models import AdminNotice, Article, Delivery, Match, Source, Story, utcnow
+from crawler.models import AdminNotice, Article, Delivery, Match, Source, Story
 
 log = logging.getLogger("wirewatch.status")
 
@@ -247,6 +240,11 @@ def _process_families(
     return fams
 
 
+def metrics_without_database(counters: Counters | None, last_tick: datetime | None) -> str:
+    """The /metrics body when the database cannot be read: the counters still count."""
+    return render(_process_families(False, counters, last_tick))
+
+
 def metrics_text(
     session: Session,
     now: datetime,
@@ -303,156 +301,3 @@ def health(
     troubled = db_ok and (payload["sources"]["degraded"] or payload["sources"]["failing"])
     payload["status"] = "unhealthy" if not ok else "degraded" if troubled else "ok"
     return ok, payload
-
-
-# ----- HTTP server ---------------------------------------------------------------------------
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``"127.0.0.1:9464"`` / ``"[::1]:9464"`` / ``"localhost:0"`` → (host, port)."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"listen address must be HOST:PORT, got {listen!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, int(port)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    status: StatusServer
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host's FQDN (a DNS lookup); skip it.
-        TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "wirewatch"
-    sys_version = ""
-    timeout = 10  # a stalled client must not hold a thread forever
-
-    def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        if path == "/healthz":
-            self._send(*self.server.status.healthz())
-        elif path == "/metrics":
-            self._send(*self.server.status.metrics())
-        else:
-            self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n")
-
-    def _send(self, code: int, content_type: str, body: bytes) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
-
-
-def _read_only(sessions: sessionmaker[Session]) -> tuple[sessionmaker[Session], Engine | None]:
-    """Sessions for the status thread that never queue behind the daemon's SQLite writes, and
-    the engine created for them (None when the daemon's own engine serves)."""
-    bind = sessions.kw.get("bind")
-    if not isinstance(bind, Engine):
-        return sessions, None
-    reader = make_reader(bind)
-    if reader is bind:
-        return sessions, None
-    return sessionmaker(reader), reader
-
-
-class StatusServer:
-    """``GET /healthz`` and ``GET /metrics`` on ``listen``, served from a background thread.
-
-    A thread, not the event loop: the handlers do blocking database reads that must not
-    stall crawls, and a wedged loop still gets an answer here (a stale tick → 503).
-    """
-
-    def __init__(
-        self,
-        listen: str,
-        sessions: sessionmaker[Session],
-        counters: Counters | None,
-        tick: Callable[[], datetime | None],
-        *,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self.host, self.port = parse_listen(listen)
-        self.sessions, self._reader = _read_only(sessions)
-        self.counters = counters
-        self.tick = tick
-        self._clock = clock or utcnow
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-        # Scrapes are cheap but read several tables; never run many at once.
-        self._db_slots = threading.BoundedSemaphore(4)
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """The bound (host, port); the real port when started with port 0."""
-        if self._httpd is None:
-            return self.host, self.port
-        host, port = self._httpd.server_address[:2]
-        return str(host), int(port)
-
-    def start(self) -> None:
-        """Bind and serve in a daemon thread; raises OSError if the address is unavailable."""
-        if self._httpd is not None:
-            return
-        cls = _Server6 if ":" in self.host else _Server
-        httpd = cls((self.host, self.port), _Handler)
-        httpd.status = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="wirewatch-status",
-            daemon=True,
-        )
-        self._thread.start()
-        log.info("status endpoint on http://%s:%d/ (/healthz, /metrics)", *self.address)
-
-    def stop(self) -> None:
-        """Stop serving and close the socket (idempotent)."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._reader is not None:
-            self._reader.dispose()
-
-    def healthz(self) -> tuple[int, str, bytes]:
-        """(status code, content type, body) for /healthz."""
-        with self._db_slots, self.sessions() as session:
-            ok, payload = health(session, self._clock(), self.tick())
-        code = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
-        body = json.dumps(payload, sort_keys=True).encode() + b"\n"
-        return code, "application/json", body
-
-    def metrics(self) -> tuple[int, str, bytes]:
-        """(status code, content type, body) for /metrics; counters survive a database outage."""
-        last_tick = self.tick()
-        try:
-            with self._db_slots, self.sessions() as session:
-                body = metrics_text(
-                    session, self._clock(), counters=self.counters, last_tick=last_tick
-                )
-        except Exception as exc:
-            log.warning("metrics: database unreachable: %s", exc)
-            body = render(_process_families(False, self.counters, last_tick))
-        return HTTPStatus.OK, CONTENT_TYPE, body.encode()

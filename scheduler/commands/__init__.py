@@ -1,3 +1,3 @@
 """CLI command modules; each registers its commands on ``scheduler.cli.app`` when imported."""
 
-from scheduler.commands import alerts, collect, daemon, sources, watch  # noqa: F401
+from scheduler.commands import alerts, collect, console, daemon, sources, watch  # noqa: F401

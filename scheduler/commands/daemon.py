@@ -25,6 +25,14 @@ def run(
     if role not in ("all", "collector", "dispatcher"):
         raise fail(f"unknown role {role!r}; use all, collector or dispatcher", 2)
     ctx = open_context(config)
+    http = ctx.config.settings.http
+    if http.listen and not once:
+        from scheduler.http import HttpError, check_exposure
+
+        try:  # before anything starts: a refused listener is a one-line reason
+            check_exposure(http.listen, http.token)
+        except HttpError as exc:
+            raise fail(str(exc)) from None
     settings = ctx.config.settings.log
     setup_logging(settings.level, settings.format)
     try:

@@ -30,6 +30,7 @@ def backtest(
     from alerts.backtest import replay
     from alerts.catchup import catch_up
     from alerts.matcher import Engine
+    from alerts.prefilter import text_prefilter
     from crawler.durations import parse_duration
 
     ctx = open_context(config)
@@ -48,7 +49,7 @@ def backtest(
             table.add_column(col, overflow="fold")
         total = 0
         with ctx.read_sessions() as session, err.status(f"replaying {wl.name} over the archive…"):
-            for hit in replay(session, engine, start, tags):
+            for hit in replay(session, engine, start, tags, prefilter=text_prefilter(wl)):
                 total += 1
                 if total <= limit:
                     terms = sorted({f"{h.term} ({h.field})" for h in hit.match.hits})

@@ -1,15 +1,9 @@
-"""Metrics and health from the database, served over a real loopback socket."""
+"""Metrics and health from the database (served over HTTP: tests/console/test_http.py)."""
 
 from __future__ import annotations
 
-import json
 import re
-import socket
 import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,13 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.models import AdminNotice, Article, Delivery, Match, Source, Story
 from scheduler.status import (
-    CONTENT_TYPE,
     Counters,
     Family,
-    StatusServer,
     health,
     metrics_text,
-    parse_listen,
     render,
 )
 
@@ -298,159 +289,3 @@ def test_health_without_a_database() -> None:
     assert ok is False
     assert payload["database"]["ok"] is False
     assert payload["database"]["error"].startswith("OperationalError")
-
-
-# ----- the HTTP server -----------------------------------------------------------------------
-
-
-class Tick:
-    def __init__(self, at: datetime | None) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime | None:
-        return self.at
-
-
-def _serve(sessions: sessionmaker[Session], counters: Counters, tick: Tick) -> StatusServer:
-    server = StatusServer("127.0.0.1:0", sessions, counters, tick, clock=lambda: NOW)
-    server.start()
-    return server
-
-
-@pytest.fixture
-def server(populated: sessionmaker[Session], counters: Counters) -> Iterator[StatusServer]:
-    srv = _serve(populated, counters, Tick(NOW - timedelta(seconds=2)))
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-def _get(server: StatusServer, path: str) -> tuple[int, str, bytes]:
-    host, port = server.address
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=10) as resp:
-            return resp.status, resp.headers["Content-Type"], resp.read()
-    except urllib.error.HTTPError as err:
-        with err:
-            return err.code, err.headers["Content-Type"], err.read()
-
-
-def test_http_endpoints(server: StatusServer) -> None:
-    assert server.address[0] == "127.0.0.1" and server.address[1] > 0
-
-    code, ctype, body = _get(server, "/healthz")
-    assert code == 200 and ctype == "application/json"
-    payload = json.loads(body)
-    assert payload["status"] == "degraded" and payload["sources"]["ok"] == 2
-
-    code, ctype, body = _get(server, "/metrics")
-    assert code == 200 and ctype == CONTENT_TYPE
-    assert ctype.startswith("text/plain; version=0.0.4")
-    _, samples = parse(body.decode())
-    assert value(samples, "wirewatch_deliveries", status="dead") == 2
-    assert value(samples, "wirewatch_polls_total") == 12
-
-    assert _get(server, "/metrics?name[]=x")[0] == 200
-    assert _get(server, "/")[0] == 404
-    assert _get(server, "/healthz/extra")[0] == 404
-
-
-def test_http_answers_while_a_writer_holds_the_database(
-    db: tuple[Any, sessionmaker[Session]], server: StatusServer
-) -> None:
-    engine, _ = db
-    with engine.connect() as writer:
-        writer.begin()  # on SQLite: BEGIN IMMEDIATE, the write lock
-        writer.execute(Story.__table__.insert().values(title="being written", first_seen_at=NOW))
-        started = time.monotonic()
-        assert _get(server, "/healthz")[0] == 200
-        code, _, body = _get(server, "/metrics")
-        assert time.monotonic() - started < 3
-        assert code == 200
-        assert value(parse(body.decode())[1], "wirewatch_stories_stored") == 2  # not yet committed
-        writer.rollback()
-
-
-def test_http_healthz_503_when_the_tick_is_stale(
-    populated: sessionmaker[Session], counters: Counters
-) -> None:
-    tick = Tick(NOW - timedelta(minutes=5))
-    srv = _serve(populated, counters, tick)
-    try:
-        code, ctype, body = _get(srv, "/healthz")
-        assert code == 503 and ctype == "application/json"
-        assert json.loads(body)["scheduler"]["ok"] is False
-        tick.at = NOW  # the scheduler recovers
-        assert _get(srv, "/healthz")[0] == 200
-    finally:
-        srv.stop()
-
-
-def test_http_without_a_database(counters: Counters) -> None:
-    srv = _serve(_unreachable(), counters, Tick(NOW))
-    try:
-        code, _, body = _get(srv, "/healthz")
-        assert code == 503 and json.loads(body)["database"]["ok"] is False
-        code, _, body = _get(srv, "/metrics")
-        assert code == 200  # the counters are still worth scraping
-        _, samples = parse(body.decode())
-        assert value(samples, "wirewatch_database_up") == 0
-        assert value(samples, "wirewatch_polls_total") == 12
-    finally:
-        srv.stop()
-
-
-def test_stop_closes_the_port(populated: sessionmaker[Session], counters: Counters) -> None:
-    srv = _serve(populated, counters, Tick(NOW))
-    host, port = srv.address
-    srv.stop()
-    srv.stop()  # idempotent
-    with pytest.raises(OSError):
-        socket.create_connection((host, port), timeout=2).close()
-
-
-def test_busy_port_fails_to_start(counters: Counters) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        srv = StatusServer(f"127.0.0.1:{port}", _unreachable(), counters, Tick(NOW))
-        with pytest.raises(OSError):
-            srv.start()
-
-
-def test_ipv6_loopback(counters: Counters) -> None:
-    if not socket.has_ipv6:
-        pytest.skip("no IPv6")
-    try:
-        with socket.socket(socket.AF_INET6) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        pytest.skip("no IPv6 loopback")
-    srv = StatusServer("[::1]:0", _unreachable(), counters, Tick(NOW))
-    srv.start()
-    try:
-        port = srv.address[1]
-        with urllib.request.urlopen(f"http://[::1]:{port}/metrics", timeout=10) as resp:
-            assert resp.status == 200
-    finally:
-        srv.stop()
-
-
-@pytest.mark.parametrize(
-    ("listen", "expected"),
-    [
-        ("127.0.0.1:9464", ("127.0.0.1", 9464)),
-        ("[::1]:9464", ("::1", 9464)),
-        ("localhost:0", ("localhost", 0)),
-    ],
-)
-def test_parse_listen(listen: str, expected: tuple[str, int]) -> None:
-    assert parse_listen(listen) == expected
-
-
-@pytest.mark.parametrize("listen", ["9464", ":9464", "host:", "host:port", "h:70000"])
-def test_parse_listen_rejects(listen: str) -> None:
-    with pytest.raises(ValueError):
-        parse_listen(listen)
