@@ -1,7 +1,13 @@
-"""Engines and sessions: SQLite (WAL, foreign keys) by default, PostgreSQL supported."""
+"""Engines and sessions: SQLite (WAL, foreign keys) by default, PostgreSQL supported.
+
+A SQLite database is private to its owner: the data directory is created 0700 and the
+database file 0600 before SQLite opens it; SQLite gives its ``-wal`` and ``-shm`` files the
+mode of the database file. Existing directories and files keep the mode they have.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +30,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(parsed.database).expanduser())
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -34,6 +40,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 (its directory 0700) unless it exists."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
