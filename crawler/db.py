@@ -100,3 +100,36 @@ def lock_transaction(session: Session, key: int) -> None:
 def is_sqlite(engine: Engine) -> bool:
     """True when the engine talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+# What makes a database error an outage rather than a fault of the statement: SQLite primary
+# result codes (busy, locked, read-only, I/O error, corrupt, full, cannot open, not a database)
+# and PostgreSQL SQLSTATEs (connection, read-only transaction, insufficient privilege,
+# insufficient resources such as disk full, operator intervention, system error).
+_SQLITE_OUTAGE = frozenset({5, 6, 8, 10, 11, 13, 14, 26})
+_PG_OUTAGE = ("08", "25006", "42501", "53", "57P", "58")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` (a driver error, or a SQLAlchemy error wrapping one) says the database
+    cannot take work now: disk full, read-only, lost connection, I/O error, locked.
+
+    False for errors of the statement itself (constraints, syntax), which retrying the same
+    work cannot fix and which must not be mistaken for an outage.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "connection_invalidated", False):
+            return True
+        code = getattr(current, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF in _SQLITE_OUTAGE
+        if type(current).__module__.startswith("psycopg"):
+            state = getattr(current, "sqlstate", None)
+            if state is None:  # no server answer: connection refused, reset, timed out
+                return type(current).__name__ == "OperationalError"
+            return str(state).startswith(_PG_OUTAGE)
+        current = getattr(current, "orig", None) or current.__cause__
+    return False

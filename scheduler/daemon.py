@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from scheduler import sdnotify
 from scheduler.config import Config, fingerprint, load_config, watched_files
 from scheduler.leases import release_dead_leases
+from scheduler.outages import OutageWatch
 from scheduler.status import TICK_STALE_AFTER, Counters
 from scheduler.yamlsource import ConfigError
 
@@ -101,6 +102,7 @@ class Daemon:
         self.counters = Counters()
         self._last_tick: datetime | None = None
         self._status: Any = None
+        self.outages = OutageWatch()
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -128,6 +130,7 @@ class Daemon:
             self._lock = SingleInstanceLock(lock_path)
             self._lock.acquire()
         self._engine = make_engine(url)
+        self.outages.attach(self._engine)
         if ensure_schema(self._engine):
             log.info("created the database schema")
         self._sessions = session_factory(self._engine)
@@ -142,7 +145,9 @@ class Daemon:
             return
         from scheduler.status import StatusServer
 
-        self._status = StatusServer(listen, self._sessions, self.counters, lambda: self._last_tick)
+        self._status = StatusServer(
+            listen, self._sessions, self.counters, lambda: self._last_tick, outages=self.outages
+        )
         try:
             self._status.start()
         except OSError as exc:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.db import make_reader
 from crawler.models import AdminNotice, Article, Delivery, Match, Source, Story, utcnow
+from scheduler.outages import Outage, OutageWatch, describe
 
 log = logging.getLogger("wirewatch.status")
 
@@ -261,19 +262,18 @@ def metrics_text(
 # ----- health --------------------------------------------------------------------------------
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
-
-
 def health(
-    session: Session, now: datetime, last_tick: datetime | None
+    session: Session,
+    now: datetime,
+    last_tick: datetime | None,
+    outage: Outage | None = None,
 ) -> tuple[bool, dict[str, Any]]:
     """Is this process healthy? ``(ok, payload)`` for /healthz.
 
-    Healthy means the database answers and the scheduler ticked within two minutes. Failing
-    or degraded sources are reported but do not make the process unhealthy: restarting the
-    daemon does not fix a remote site.
+    Healthy means the database answers, the daemon's own work ran into no database outage
+    (``outage``: a full disk or a read-only database fails writes while reads still work),
+    and the scheduler ticked within two minutes. Failing or degraded sources are reported but
+    do not make the process unhealthy: restarting the daemon does not fix a remote site.
     """
     payload: dict[str, Any] = {}
     try:
@@ -285,7 +285,15 @@ def health(
     except Exception as exc:
         log.warning("health check: database unreachable: %s", exc)
         db_ok = False
-        payload["database"] = {"ok": False, "error": _first_line(exc)}
+        payload["database"] = {"ok": False, "error": describe(exc)}
+    if db_ok and outage is not None:
+        db_ok = False
+        payload["database"] = {
+            "ok": False,
+            "error": outage.error,
+            "failing_since": outage.since.isoformat(),
+            "failures": outage.failures,
+        }
 
     if last_tick is None:
         tick_ok = False
@@ -300,7 +308,8 @@ def health(
         }
 
     ok = db_ok and tick_ok
-    troubled = db_ok and (payload["sources"]["degraded"] or payload["sources"]["failing"])
+    sources = payload.get("sources")
+    troubled = sources is not None and (sources["degraded"] or sources["failing"])
     payload["status"] = "unhealthy" if not ok else "degraded" if troubled else "ok"
     return ok, payload
 
@@ -387,12 +396,14 @@ class StatusServer:
         tick: Callable[[], datetime | None],
         *,
         clock: Callable[[], datetime] | None = None,
+        outages: OutageWatch | None = None,
     ) -> None:
         self.host, self.port = parse_listen(listen)
         self.sessions, self._reader = _read_only(sessions)
         self.counters = counters
         self.tick = tick
         self._clock = clock or utcnow
+        self.outages = outages
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         # Scrapes are cheap but read several tables; never run many at once.
@@ -438,8 +449,9 @@ class StatusServer:
 
     def healthz(self) -> tuple[int, str, bytes]:
         """(status code, content type, body) for /healthz."""
+        outage = self.outages.current() if self.outages is not None else None
         with self._db_slots, self.sessions() as session:
-            ok, payload = health(session, self._clock(), self.tick())
+            ok, payload = health(session, self._clock(), self.tick(), outage)
         code = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
         body = json.dumps(payload, sort_keys=True).encode() + b"\n"
         return code, "application/json", body
