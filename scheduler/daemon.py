@@ -12,6 +12,7 @@ retried by the next tick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -345,14 +346,19 @@ class Daemon:
             if self._stopping or name in self._busy:
                 return
             self._busy.add(name)
-            try:
-                await asyncio.to_thread(work)
-            except Exception:
-                log.exception("%s job failed; it will run again", name)
-            finally:
-                self._busy.discard(name)
+            running = asyncio.ensure_future(asyncio.to_thread(work))
+            running.add_done_callback(lambda done: self._thread_job_done(name, done))
+            # A stop cancels this job (APScheduler's shutdown); the thread runs on, and the
+            # stop waits for it through _busy.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(running)
 
         return job
+
+    def _thread_job_done(self, name: str, done: asyncio.Future[Any]) -> None:
+        self._busy.discard(name)
+        if not done.cancelled() and (exc := done.exception()) is not None:
+            log.error("%s job failed; it will run again", name, exc_info=exc)
 
     async def _watchdog(self) -> None:
         """Ping systemd from the event loop, and only while the tick job keeps running."""
@@ -391,7 +397,11 @@ class Daemon:
             return
         self._crawl_task = asyncio.ensure_future(self._poll_due(500))
         try:
-            polled = await self._crawl_task
+            # A stop cancels this job (APScheduler's shutdown), never the crawl: the stop
+            # waits for the crawl to finish.
+            polled = await asyncio.shield(self._crawl_task)
+        except asyncio.CancelledError:
+            return
         except Exception:
             log.exception("collection pass failed; sources will be retried")
             return
