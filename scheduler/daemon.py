@@ -326,7 +326,13 @@ class Daemon:
                 **opts,
             )
             sched.add_job(self._thread_job("health", self._health), "interval", minutes=5, **opts)
-            sched.add_job(self._thread_job("digest", self._digests), "interval", seconds=30, **opts)
+            sched.add_job(
+                self._thread_job("digest", self._digests),
+                "interval",
+                seconds=30,
+                next_run_time=now,  # a digest missed while the daemon was down goes out now
+                **opts,
+            )
         sched.add_job(self._thread_job("retention", self._retention), "interval", hours=6, **opts)
         ping = sdnotify.watchdog_interval()
         if ping is not None:

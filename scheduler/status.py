@@ -300,7 +300,9 @@ def health(
         payload["scheduler"] = {"ok": False, "last_tick": None}
     else:
         age = (now - last_tick).total_seconds()
-        tick_ok = age < TICK_STALE_AFTER.total_seconds()
+        # A tick in the future: the wall clock jumped back, and APScheduler, which schedules
+        # by wall time, runs nothing until it catches up. That is stuck too.
+        tick_ok = abs(age) < TICK_STALE_AFTER.total_seconds()
         payload["scheduler"] = {
             "ok": tick_ok,
             "last_tick": last_tick.isoformat(),
