@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -108,6 +109,7 @@ def is_sqlite(engine: Engine) -> bool:
 # insufficient resources such as disk full, operator intervention, system error).
 _SQLITE_OUTAGE = frozenset({5, 6, 8, 10, 11, 13, 14, 26})
 _PG_OUTAGE = ("08", "25006", "42501", "53", "57P", "58")
+_INVALIDATED = "Can't reconnect until invalid transaction is rolled back"
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -123,6 +125,8 @@ def is_outage(exc: BaseException) -> bool:
         seen.add(id(current))
         if getattr(current, "connection_invalidated", False):
             return True
+        if isinstance(current, PendingRollbackError) and str(current).startswith(_INVALIDATED):
+            return True  # the connection was lost (or dropped as read-only) mid-transaction
         code = getattr(current, "sqlite_errorcode", None)
         if isinstance(code, int):
             return code & 0xFF in _SQLITE_OUTAGE

@@ -9,28 +9,17 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 from sqlalchemy import Engine, create_engine, event, insert, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, PendingRollbackError
+from sqlalchemy.orm import Session
 
 from crawler.db import is_outage, make_engine
 from crawler.models import Story
 from scheduler.migrate import upgrade
 from scheduler.outages import OutageWatch
 from scheduler.status import health
+from tests.scheduler.conftest import Clock
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def _story(engine: Engine, title: str = "x" * 2000) -> None:
@@ -182,4 +171,27 @@ def test_postgres_refusing_connections_is_an_outage(clock: Clock) -> None:
         pass
     assert is_outage(err.value)
     assert watch.current() is not None
+    engine.dispose()
+
+
+def test_a_connection_lost_mid_transaction_is_an_outage(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.begin()
+        conn.execute(insert(Story).values(title="x", first_seen_at=NOW))
+        conn.invalidate()  # what a lost or read-only-dropped connection goes through
+        with pytest.raises(PendingRollbackError) as err:
+            conn.commit()
+        assert is_outage(err.value)
+
+    with Session(engine) as session:  # a failed flush is the statement's fault, not an outage
+        session.add_all([Story(id=1, title="a", first_seen_at=NOW)])
+        session.commit()
+        session.add(Story(id=1, title="b", first_seen_at=NOW))
+        with pytest.raises(IntegrityError):
+            session.flush()
+        with pytest.raises(PendingRollbackError) as err:
+            session.execute(text("SELECT 1"))
+        assert not is_outage(err.value)
     engine.dispose()
