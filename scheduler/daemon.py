@@ -385,9 +385,20 @@ class Daemon:
 
         Returns whether anything was polled; a failed crawl raises (its sources re-poll).
         """
+        from sqlalchemy import update
+
+        from crawler.models import Source
         from crawler.state import claim_due
 
         with self._sessions() as session:  # claim_due commits its claim itself
+            # One pass runs at a time here, so a lease this daemon still holds was left by a
+            # pass that failed before recording (its database turned read-only, say): the
+            # sources are due now, not when that lease runs out.
+            session.execute(
+                update(Source)
+                .where(Source.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=None)
+            )
             ids = claim_due(session, datetime.now(UTC), self.owner, limit)
         by_id = {s.id: s for s in self.config.sources.sources}
         sources = [by_id[i] for i in ids if i in by_id]
