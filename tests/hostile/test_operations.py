@@ -358,6 +358,7 @@ def test_operation(
         case.run(stage)
     except BaseException:
         for daemon in stage.daemons:
+            daemon.stacks()
             daemon.kill()
             print(daemon.stderr())  # shown by pytest on failure
         raise

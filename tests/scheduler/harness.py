@@ -34,7 +34,8 @@ from tests.conftest import REPO
 # Slack's own host cannot be reached from here: the daemon's process points the Slack plugin's
 # webhook endpoint at a local receiver (the HTTP boundary) before running the real CLI.
 LAUNCH = """
-import os, sys
+import faulthandler, os, signal, sys
+faulthandler.register(signal.SIGUSR1)  # Daemon.stacks(): where a stuck daemon is
 port = os.environ.get("TEST_SLACK_PORT")
 if port:
     from apprise.plugins.slack import NotifySlack
@@ -63,11 +64,30 @@ def news() -> Iterator[NewsServer]:
 
 
 @pytest.fixture
+def two_hosts() -> Iterator[NewsServer]:
+    """Two loopback news hosts with a feed each, for stories syndicated across sites."""
+    with NewsServer(hosts=2, feeds_per_host=1, items_per_feed=5, multi="port") as server:
+        yield server
+
+
+def _receiver() -> Iterator[HttpReceiver]:
+    receiver = HttpReceiver()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
+@pytest.fixture
 def hook() -> Iterator[HttpReceiver]:
     """The webhook every test watchlist alerts."""
-    receiver = HttpReceiver()
-    yield receiver
-    receiver.close()
+    yield from _receiver()
+
+
+@pytest.fixture
+def slack() -> Iterator[HttpReceiver]:
+    """The local stand-in for Slack's webhook host."""
+    yield from _receiver()
 
 
 def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -207,6 +227,14 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout=timeout)
+
+    def stacks(self) -> str:
+        """The Python stacks of every thread of the running daemon (to diagnose a hang)."""
+        if self.proc.poll() is not None:
+            return ""
+        before = len(self.stderr())
+        self.proc.send_signal(signal.SIGUSR1)
+        return wait_for(lambda: self.stderr()[before:], 10, "the stack dump")
 
     def kill(self) -> None:
         if self.proc.poll() is None:

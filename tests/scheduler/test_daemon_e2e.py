@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from benchmarks.newsserver import NewsServer
-from tests.alerts.conftest import HttpReceiver, SmtpServer
-from tests.scheduler.harness import Archive, Daemon, alerts_with, wait_for, write_config
+from tests.alerts.conftest import HttpReceiver, SmtpServer, smtp
+from tests.scheduler.harness import (
+    Archive,
+    Daemon,
+    alerts_with,
+    hook,
+    slack,
+    two_hosts,
+    wait_for,
+    write_config,
+)
+
+__all__ = ["hook", "slack", "smtp", "two_hosts"]  # fixtures
 
 STORY = (
     "Taiwan's Ministry of Economic Affairs signed six memoranda of understanding with US "
@@ -20,41 +28,18 @@ STORY = (
 )
 
 
-@pytest.fixture
-def news() -> Iterator[NewsServer]:
-    with NewsServer(hosts=2, feeds_per_host=1, items_per_feed=5, multi="port") as server:
-        yield server
-
-
-@pytest.fixture
-def hook() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver()
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture
-def slack() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver()
-    yield receiver
-    receiver.close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.up()
-    yield server
-    server.down()
-
-
 def mails_with(smtp: SmtpServer, text: str) -> int:
     return sum(text in str(m["Subject"]) for m in smtp.messages)
 
 
 def test_daemon_end_to_end(
-    tmp_path: Path, news: NewsServer, hook: HttpReceiver, slack: HttpReceiver, smtp: SmtpServer
+    tmp_path: Path,
+    two_hosts: NewsServer,
+    hook: HttpReceiver,
+    slack: HttpReceiver,
+    smtp: SmtpServer,
 ) -> None:
+    news = two_hosts
     root = tmp_path / "config"
     write_config(root, news, hook, "taiwan AND mou AND us", smtp)
     db = f"sqlite:///{tmp_path / 'w.db'}"

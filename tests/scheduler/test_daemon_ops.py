@@ -14,11 +14,11 @@ import re
 import signal
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import update
 
 from benchmarks.newsserver import Fault, NewsServer
@@ -34,12 +34,13 @@ from tests.scheduler.harness import (
     last_tick,
     news,
     replace_unnoticed,
+    two_hosts,
     wait_for,
     write_config,
 )
 from tests.scheduler.test_status import Samples, parse, value
 
-__all__ = ["hook", "news"]  # fixtures
+__all__ = ["hook", "news", "two_hosts"]  # fixtures
 
 CHIPS = ("New semiconductor export rules", "The semiconductor export rules tighten. " * 8)
 TAIWAN = ("Taiwan opens a trade office", "Taiwan opened a trade office in Warsaw. " * 8)
@@ -55,6 +56,32 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'data' / 'wirewatch.db'}"
 
 
+@contextmanager
+def running(
+    tmp_path: Path,
+    news: NewsServer,
+    hook: HttpReceiver,
+    match: str,
+    *,
+    log: str = "{level: INFO}",
+    prepare: Callable[[Path], None] | None = None,
+) -> Iterator[tuple[Path, Daemon, Archive]]:
+    """A daemon on a fresh config (``prepare`` edits it first) and SQLite database, past the
+    silent baseline: (config directory, daemon, archive). Killed and closed after."""
+    root = tmp_path / "config"
+    write_config(root, news, hook, match, log=log)
+    if prepare is not None:
+        prepare(root)
+    db = sqlite_url(tmp_path)
+    daemon, archive = Daemon(root, db), Archive(db)
+    try:
+        wait_for(lambda: archive.baselined(1), 60, "the baseline")
+        yield root, daemon, archive
+    finally:
+        daemon.kill()
+        archive.close()
+
+
 def publish(news: NewsServer, story: tuple[str, str]) -> None:
     news.publish(news.feed_ids()[0], story[0], story[1])
 
@@ -62,12 +89,7 @@ def publish(news: NewsServer, story: tuple[str, str]) -> None:
 def test_sighup_reloads_before_the_config_watch_could(
     tmp_path: Path, news: NewsServer, hook: HttpReceiver
 ) -> None:
-    root = tmp_path / "config"
-    write_config(root, news, hook, "taiwan")
-    db = sqlite_url(tmp_path)
-    daemon, archive = Daemon(root, db), Archive(db)
-    try:
-        wait_for(lambda: archive.baselined(1), 60, "the baseline")
+    with running(tmp_path, news, hook, "taiwan") as (root, daemon, _):
         watchlist = root / WATCHLIST
         replace_unnoticed(watchlist, watchlist.read_text().replace("match: taiwan", "match: chips"))
         daemon.send(signal.SIGHUP)
@@ -75,9 +97,6 @@ def test_sighup_reloads_before_the_config_watch_could(
         publish(news, CHIPS)
         wait_for(lambda: alerts_with(hook, CHIPS[0]), 60, "the alert of the new watchlist")
         assert daemon.stop() == 0, daemon.stderr()
-    finally:
-        daemon.kill()
-        archive.close()
     # Logs go to stderr as text: "HH:MM:SS LEVEL logger: message", nothing on stdout.
     assert daemon.stdout() == ""
     for line in daemon.stderr().splitlines():
@@ -87,13 +106,8 @@ def test_sighup_reloads_before_the_config_watch_could(
 def test_invalid_edit_keeps_the_last_good_config_until_a_valid_one(
     tmp_path: Path, news: NewsServer, hook: HttpReceiver
 ) -> None:
-    root = tmp_path / "config"
-    write_config(root, news, hook, "taiwan")
-    db = sqlite_url(tmp_path)
-    daemon, archive = Daemon(root, db), Archive(db)
-    watchlist = root / WATCHLIST
-    try:
-        wait_for(lambda: archive.baselined(1), 60, "the baseline")
+    with running(tmp_path, news, hook, "taiwan") as (root, daemon, archive):
+        watchlist = root / WATCHLIST
         text = watchlist.read_text()
         line = text.splitlines().index("match: taiwan") + 1
         watchlist.write_text(text.replace("match: taiwan", "match: taiwan AND ("))
@@ -115,15 +129,6 @@ def test_invalid_edit_keeps_the_last_good_config_until_a_valid_one(
         assert seen[1] is False, "the replaced watchlist still matched"
         assert alerts_with(hook, quiet[0]) == 0
         assert daemon.stop() == 0, daemon.stderr()
-    finally:
-        daemon.kill()
-        archive.close()
-
-
-@pytest.fixture
-def two_hosts() -> Iterator[NewsServer]:
-    with NewsServer(hosts=2, feeds_per_host=1, items_per_feed=5, multi="port") as server:
-        yield server
 
 
 def test_run_once_polls_what_is_due_delivers_and_leaves_no_lease(
@@ -216,20 +221,12 @@ DOCUMENTED_FIELDS = {"time", "level", "logger", "message"}
 def test_json_logs_every_stderr_line_is_an_object_with_the_documented_fields(
     tmp_path: Path, news: NewsServer, hook: HttpReceiver
 ) -> None:
-    root = tmp_path / "config"
-    write_config(root, news, hook, "chips", log="{format: json}")
-    db = sqlite_url(tmp_path)
-    daemon, archive = Daemon(root, db), Archive(db)
-    try:
-        wait_for(lambda: archive.baselined(1), 60, "the baseline")
+    with running(tmp_path, news, hook, "chips", log="{format: json}") as (root, daemon, _):
         news.set_fault(news.feed_urls()[0], Fault("status", status=500))  # a failing source
         daemon.wait_log("HTTP 500")
         (root / WATCHLIST).write_text("match: (\n")  # an invalid edit, logged with its line
         daemon.wait_log("config not reloaded")
         assert daemon.stop() == 0
-    finally:
-        daemon.kill()
-        archive.close()
     lines = daemon.stderr().splitlines()
     assert len(lines) >= 5
     for line in lines:
@@ -313,15 +310,12 @@ def test_data_files_are_private_to_the_service_user(
 def test_a_digest_missed_while_the_daemon_was_down_is_sent_when_it_comes_back(
     tmp_path: Path, news: NewsServer, hook: HttpReceiver
 ) -> None:
-    root = tmp_path / "config"
-    write_config(root, news, hook, "chips")
-    watchlist = root / WATCHLIST
-    digest = "  - channel: hook\n    mode: digest\n    schedule: '0 8 * * *'\n"
-    watchlist.write_text(watchlist.read_text().replace("  - channel: hook\n", digest))
-    db = sqlite_url(tmp_path)
-    daemon, archive = Daemon(root, db), Archive(db)
-    try:
-        wait_for(lambda: archive.baselined(1), 60, "the baseline")
+    def digest_route(root: Path) -> None:
+        watchlist = root / WATCHLIST
+        digest = "  - channel: hook\n    mode: digest\n    schedule: '0 8 * * *'\n"
+        watchlist.write_text(watchlist.read_text().replace("  - channel: hook\n", digest))
+
+    with running(tmp_path, news, hook, "chips", prepare=digest_route) as (root, daemon, archive):
         publish(news, CHIPS)
         (row,) = wait_for(archive.deliveries, 60, "the digest row")
         assert row.mode == "digest" and row.status == "pending"
@@ -331,10 +325,10 @@ def test_a_digest_missed_while_the_daemon_was_down_is_sent_when_it_comes_back(
         # As if the daemon had been down since before yesterday's 08:00.
         with archive.sessions.begin() as s:
             s.execute(update(Delivery).values(created_at=datetime.now(UTC) - timedelta(days=2)))
-        daemon = Daemon(root, db)
-        wait_for(lambda: alerts_with(hook, CHIPS[0]), 90, "the missed digest")
-        assert [d.status for d in archive.deliveries()] == ["sent"]
-        assert daemon.stop() == 0, daemon.stderr()
-    finally:
-        daemon.kill()
-        archive.close()
+        back = Daemon(root, sqlite_url(tmp_path))
+        try:
+            wait_for(lambda: alerts_with(hook, CHIPS[0]), 90, "the missed digest")
+            assert [d.status for d in archive.deliveries()] == ["sent"]
+            assert back.stop() == 0, back.stderr()
+        finally:
+            back.kill()

@@ -16,19 +16,7 @@ from sqlalchemy import event, text
 
 from crawler.db import make_engine
 from scheduler.logs import JsonFormatter, Throttle, ThrottledHandler, setup_logging
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from tests.scheduler.conftest import Clock
 
 
 @pytest.fixture
