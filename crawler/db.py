@@ -1,12 +1,19 @@
-"""Engines and sessions: SQLite (WAL, foreign keys) by default, PostgreSQL supported."""
+"""Engines and sessions: SQLite (WAL, foreign keys) by default, PostgreSQL supported.
+
+A SQLite database is private to its owner: the data directory is created 0700 and the
+database file 0600 before SQLite opens it; SQLite gives its ``-wal`` and ``-shm`` files the
+mode of the database file. Existing directories and files keep the mode they have.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -24,7 +31,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(parsed.database).expanduser())
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -34,6 +41,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 (its directory 0700) unless it exists."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -84,3 +101,39 @@ def lock_transaction(session: Session, key: int) -> None:
 def is_sqlite(engine: Engine) -> bool:
     """True when the engine talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+# What makes a database error an outage rather than a fault of the statement: SQLite primary
+# result codes (busy, locked, read-only, I/O error, corrupt, full, cannot open, not a database)
+# and PostgreSQL SQLSTATEs (connection, read-only transaction, insufficient privilege,
+# insufficient resources such as disk full, operator intervention, system error).
+_SQLITE_OUTAGE = frozenset({5, 6, 8, 10, 11, 13, 14, 26})
+_PG_OUTAGE = ("08", "25006", "42501", "53", "57P", "58")
+_INVALIDATED = "Can't reconnect until invalid transaction is rolled back"
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` (a driver error, or a SQLAlchemy error wrapping one) says the database
+    cannot take work now: disk full, read-only, lost connection, I/O error, locked.
+
+    False for errors of the statement itself (constraints, syntax), which retrying the same
+    work cannot fix and which must not be mistaken for an outage.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "connection_invalidated", False):
+            return True
+        if isinstance(current, PendingRollbackError) and str(current).startswith(_INVALIDATED):
+            return True  # the connection was lost (or dropped as read-only) mid-transaction
+        code = getattr(current, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF in _SQLITE_OUTAGE
+        if type(current).__module__.startswith("psycopg"):
+            state = getattr(current, "sqlstate", None)
+            if state is None:  # no server answer: connection refused, reset, timed out
+                return type(current).__name__ == "OperationalError"
+            return str(state).startswith(_PG_OUTAGE)
+        current = getattr(current, "orig", None) or current.__cause__
+    return False

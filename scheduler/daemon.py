@@ -1,4 +1,13 @@
-"""The daemon: one Twisted asyncio reactor, Scrapy crawls and APScheduler jobs on the same loop."""
+"""The daemon: one Twisted asyncio reactor, Scrapy crawls and APScheduler jobs on the same loop.
+
+Reloads: the config-watch tick (every 2 s) compares the files' fingerprint; SIGHUP asks at
+once. Requests coalesce: one reload runs at a time, off the event loop, and requests that
+arrive meanwhile (a SIGHUP storm) make exactly one more run, which reads the files as they
+are then. The fingerprint is taken before the files are read, so an edit landing during a
+reload is seen by the next tick. A broken config, or a top-level file deleted while running,
+is logged and the last good config keeps running; a reload the database fails to record is
+retried by the next tick.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +26,14 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from scheduler import sdnotify
-from scheduler.config import Config, fingerprint, load_config, watched_files
+from scheduler.config import FILES, Config, fingerprint, load_config, watched_files
 from scheduler.leases import release_dead_leases
+from scheduler.outages import OutageWatch, describe
 from scheduler.status import TICK_STALE_AFTER, Counters
 from scheduler.yamlsource import ConfigError
 
 log = logging.getLogger("wirewatch.daemon")
+config_log = logging.getLogger("wirewatch.config")
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 POLL_TICK = timedelta(seconds=15)
 RELOAD_TICK = timedelta(seconds=2)
@@ -42,8 +53,8 @@ class SingleInstanceLock:
 
     def acquire(self) -> None:
         """Take the lock or raise DaemonError naming the holder."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -103,6 +114,9 @@ class Daemon:
         self.counters = Counters()
         self._last_tick: datetime | None = None
         self._status: Any = None
+        self.outages = OutageWatch()
+        self._reload_wanted = False
+        self._reloading: asyncio.Task[None] | None = None
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -130,6 +144,7 @@ class Daemon:
             self._lock = SingleInstanceLock(lock_path)
             self._lock.acquire()
         self._engine = make_engine(url)
+        self.outages.attach(self._engine)
         if ensure_schema(self._engine):
             log.info("created the database schema")
         self._sessions = session_factory(self._engine)
@@ -156,6 +171,7 @@ class Daemon:
                 self._sessions,
                 counters=self.counters,
                 tick=lambda: self._last_tick,
+                outages=self.outages,
             )
             self._status.bind()
         except HttpError as exc:
@@ -234,19 +250,61 @@ class Daemon:
     # ----- config ----------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Reload the config now; a broken config is reported and the last good one kept."""
+        """Reload the config soon (SIGHUP or a change seen by the tick; see the module doc)."""
+        self._reload_wanted = True
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.get_event_loop().create_task(self._reload_runs())
+
+    async def _reload_runs(self) -> None:
+        self._busy.add("reload")  # a stop waits for the reload in progress
         try:
-            new = load_config(self.config.directory)
+            while self._reload_wanted and not self._stopping:
+                self._reload_wanted = False
+                sdnotify.reloading()
+                try:
+                    await asyncio.to_thread(self._reload_now)
+                finally:
+                    sdnotify.ready()
+        finally:
+            self._busy.discard("reload")
+
+    def _reload_now(self) -> None:
+        """Load and apply the config files as they are now; a broken config is reported."""
+        directory = self.config.directory
+        seen = fingerprint(watched_files(directory))
+        deleted = [
+            path
+            for path in self.config.files.values()
+            if path.parent == directory and path.name in FILES and not path.exists()
+        ]
+        if deleted:
+            for path in deleted:
+                config_log.error(
+                    "config not reloaded: %s: deleted while wirewatch runs; the last good "
+                    "configuration keeps running (an empty file configures nothing)",
+                    path,
+                )
+            self.config.fingerprint = seen
+            return
+        try:
+            new = load_config(directory)
         except ConfigError as exc:
             for problem in exc.problems:
-                log.error("config not reloaded: %s", problem)
-            self.config.fingerprint = fingerprint(watched_files(self.config.directory))
+                config_log.error("config not reloaded: %s", problem)
+            self.config.fingerprint = seen
             return
-        self._apply_config(new)
-        log.info("configuration reloaded from %s", new.directory)
+        new.fingerprint = seen
+        try:
+            self._apply_config(new)
+        except Exception as exc:  # the database: the next tick tries again
+            log.error("configuration not applied, will retry: %s", describe(exc))
+            return
+        config_log.info("configuration reloaded from %s", new.directory)
 
-    def _check_reload(self) -> None:
+    async def _check_reload(self) -> None:
         self._last_tick = datetime.now(UTC)  # liveness for /healthz and the systemd watchdog
+        if self._reloading is not None and not self._reloading.done():
+            return  # the running reload took its fingerprint first: the next tick compares
         if fingerprint(watched_files(self.config.directory)) != self.config.fingerprint:
             self.reload()
 
@@ -351,9 +409,20 @@ class Daemon:
 
         Returns whether anything was polled; a failed crawl raises (its sources re-poll).
         """
+        from sqlalchemy import update
+
+        from crawler.models import Source
         from crawler.state import claim_due
 
         with self._sessions() as session:  # claim_due commits its claim itself
+            # One pass runs at a time here, so a lease this daemon still holds was left by a
+            # pass that failed before recording (its database turned read-only, say): the
+            # sources are due now, not when that lease runs out.
+            session.execute(
+                update(Source)
+                .where(Source.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=None)
+            )
             ids = claim_due(session, datetime.now(UTC), self.owner, limit)
         by_id = {s.id: s for s in self.config.sources.sources}
         sources = [by_id[i] for i in ids if i in by_id]
@@ -369,7 +438,11 @@ class Daemon:
             return
         self._crawl_task = asyncio.ensure_future(self._poll_due(500))
         try:
-            polled = await self._crawl_task
+            # A stop cancels this job (APScheduler's shutdown), never the crawl: the stop
+            # waits for the crawl to finish.
+            polled = await asyncio.shield(self._crawl_task)
+        except asyncio.CancelledError:
+            return
         except Exception:
             log.exception("collection pass failed; sources will be retried")
             return

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.db import make_reader
 from scheduler.config import Config
+from scheduler.outages import OutageWatch
 from scheduler.status import Counters
 
 log = logging.getLogger("wirewatch.http")
@@ -101,6 +102,7 @@ class HttpServer:
         *,
         counters: Counters | None = None,
         tick: Callable[[], datetime | None] | None = None,
+        outages: OutageWatch | None = None,
         daemon: bool = True,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
@@ -123,6 +125,7 @@ class HttpServer:
             token=http.token,
             counters=counters,
             tick=tick or (lambda: None),
+            outages=outages,
             daemon=daemon,
             **({"clock": clock} if clock else {}),
         )

@@ -34,6 +34,7 @@ from alerts.render import highlight_parts, safe_url
 from crawler.models import utcnow
 from scheduler.config import Config
 from scheduler.console.auth import SecurityMiddleware, checked_form, login_response, safe_next
+from scheduler.outages import OutageWatch
 from scheduler.status import (
     CONTENT_TYPE,
     Counters,
@@ -56,6 +57,7 @@ class ConsoleContext:
     token: str | None = None
     counters: Counters | None = None
     tick: Callable[[], datetime | None] = field(default=lambda: None)
+    outages: OutageWatch | None = None  # the daemon's write failures (None: not a daemon)
     daemon: bool = True
     clock: Callable[[], datetime] = utcnow
 
@@ -120,7 +122,8 @@ def healthz(request: Request) -> Response:
     """200 or 503 with the health payload (no token needed: load balancers ask)."""
     ctx = context(request)
     with ctx.read() as session:
-        ok, payload = health(session, ctx.clock(), ctx.tick())
+        outage = ctx.outages.current() if ctx.outages is not None else None
+        ok, payload = health(session, ctx.clock(), ctx.tick(), outage)
     return Response(
         json.dumps(payload, sort_keys=True) + "\n",
         status_code=200 if ok else 503,

@@ -11,6 +11,21 @@ import pytest
 from tests.conftest import REPO
 
 
+class Clock:
+    """A monotonic clock that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
 @pytest.fixture
 def bundled_config(tmp_path: Path) -> Path:
     """A copy of the bundled config directory, safe to edit."""

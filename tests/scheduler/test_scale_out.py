@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import signal
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -11,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.newsserver import NewsServer
-from tests.alerts.conftest import HttpReceiver, wait_for
-from tests.alerts.conftest import start_daemon as start
-from tests.scheduler.test_daemon_e2e import alerts_with, write_config
+from tests.alerts.conftest import HttpReceiver
+from tests.scheduler.harness import Archive, Daemon, alerts_with, wait_for, write_config
 
 pytestmark = pytest.mark.postgres
 
@@ -24,25 +22,26 @@ def test_two_daemons_share_sources_and_deliveries(tmp_path: Path, pg_url: str) -
     root = tmp_path / "config"
     with NewsServer(hosts=4, feeds_per_host=2, items_per_feed=3, multi="port") as news:
         write_config(root, news, hook, "taiwan AND mou")
-        daemons = [start(root, db_url), start(root, db_url)]
+        daemons = [Daemon(root, db_url), Daemon(root, db_url)]
+        archive = Archive(db_url)
         try:
-            time.sleep(15)  # both daemons start, migrate once, baseline every feed
             feeds = news.feed_ids()
+            wait_for(lambda: archive.baselined(len(feeds)), 90, "the baseline of every feed")
             for i, feed in enumerate(feeds):
                 news.publish(feed, f"Taiwan MOU number {i}", f"Taiwan signs MOU {i}. " * 30)
             wait_for(lambda: len(hook.requests) >= len(feeds), 90, "one alert per story")
             time.sleep(8)  # more cycles: any double poll or double send would show now
-            early = [d.communicate()[0] for d in daemons if d.poll() is not None]
+            early = [d.stderr() for d in daemons if d.proc.poll() is not None]
             assert not early, early
         finally:
-            for d in daemons:
-                d.send_signal(signal.SIGTERM)
-            outputs = [d.communicate(timeout=60)[0] for d in daemons]
+            codes = [d.stop() for d in daemons]
+            outputs = [d.stderr() for d in daemons]
+            archive.close()
             hook.close()
         for i in range(len(feeds)):
             assert alerts_with(hook, f"number {i}") == 1, (i, outputs)
         assert len(hook.requests) == len(feeds)
-        assert [d.returncode for d in daemons] == [0, 0], outputs
+        assert codes == [0, 0], outputs
         # No feed was fetched twice within one interval, whichever daemon polled it.
         by_url: dict[str, list[float]] = defaultdict(list)
         for rec in news.requests():

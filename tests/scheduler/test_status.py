@@ -271,6 +271,10 @@ def test_health_ok_then_stale(populated: sessionmaker[Session]) -> None:
         ok, payload = health(s, NOW, None)
         assert ok is False and payload["scheduler"] == {"ok": False, "last_tick": None}
 
+        # The wall clock jumped back an hour: the scheduler waits for it to catch up.
+        ok, payload = health(s, NOW, NOW + timedelta(hours=1))
+        assert ok is False and payload["scheduler"]["age_seconds"] == -3600
+
 
 def test_health_of_a_quiet_database(db: tuple[Any, sessionmaker[Session]]) -> None:
     with db[1]() as s:
