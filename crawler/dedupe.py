@@ -140,15 +140,24 @@ def text_size(text_: str) -> float:
 
 
 def titles_agree(a: str, b: str) -> bool:
-    """Whether most words of the shorter title (≥ ``TITLE_AGREEMENT``) are in the other one.
+    """Whether most words of the shorter title (≥ ``TITLE_AGREEMENT``) are in the other one,
+    and the two don't each carry a number the other lacks.
 
     Words are folded like every dedupe key (NFKC, casefold, punctuation dropped; a CJK
-    character is a word). An empty title agrees with nothing.
+    character is a word). An empty title agrees with nothing. A copy may gain a number
+    ("UPDATE 2: …"), but "… part 1" and "… part 2", or "rose 5% in May" and "rose 7% in
+    June", over one summary are different items.
     """
     ta, tb = set(_sh.tokens(a)), set(_sh.tokens(b))
     if not ta or not tb:
         return False
+    if _numbers(ta - tb) and _numbers(tb - ta):
+        return False
     return len(ta & tb) / min(len(ta), len(tb)) >= TITLE_AGREEMENT
+
+
+def _numbers(words: set[str]) -> set[str]:
+    return {w for w in words if any(c.isdigit() for c in w)}
 
 
 def same_story(

@@ -281,6 +281,25 @@ def test_short_copy_with_a_different_headline_stays_apart(sessions) -> None:  # 
         assert attach_article(s, other, now=T0)[0].id != first.id
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Taiwan patent licensing talks, part 1", "Taiwan patent licensing talks, part 2"),
+        ("Taiwan exports rose 5% in May", "Taiwan exports rose 7% in June"),
+    ],
+)
+def test_short_items_whose_titles_differ_by_a_number_stay_apart(  # type: ignore[no-untyped-def]
+    sessions, first: str, second: str
+) -> None:
+    with sessions.begin() as s:
+        a = attach_article(s, _add(s, "wire", first, ITEM_SUMMARY), now=T0)[0]
+        b = _add(s, "wire", second, ITEM_SUMMARY)
+        assert attach_article(s, b, now=T0)[0].id != a.id
+        # a copy that only gained a number is still the same story
+        c = _add(s, "site-a", "UPDATE 2: " + first, ITEM_SUMMARY)
+        assert attach_article(s, c, now=T0)[0].id == a.id
+
+
 def test_headlines_below_the_short_floor_never_match_by_similarity(sessions) -> None:  # type: ignore[no-untyped-def]
     with sessions.begin() as s:
         a = attach_article(s, _add(s, "wire", "Ship aground near breakwater", "Port closed."))[0]
