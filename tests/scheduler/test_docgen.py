@@ -178,3 +178,38 @@ def test_title_defaults_to_link_text_when_link_selects_an_attribute() -> None:
         link_pattern=r"detail-\d+\.html$",
     )
     assert listing.entries[0].title == "經濟部與美商簽署合作備忘錄"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+@pytest.mark.parametrize(
+    "page", ["README.md", "docs/config.md", "docs/watchlists.md", "docs/channels.md"]
+)
+def test_relative_links_resolve(page: str) -> None:
+    source = REPO / page
+    text = source.read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        path, _, fragment = target.partition("#")
+        dest = (source.parent / path).resolve() if path else source
+        assert dest.exists(), f"{page}: broken link {target}"
+        if fragment and dest.suffix == ".md":
+            body = dest.read_text(encoding="utf-8")
+            anchors = set(re.findall(r'<a id="([^"]+)"></a>', body))
+            anchors |= {_slug(h) for h in re.findall(r"^#+ (.+)$", body, re.M)}
+            assert fragment in anchors, f"{page}: no anchor #{fragment} in {path or page}"
+
+
+def test_bundled_listener_as_the_readme_says() -> None:
+    """README: the bundled wirewatch.yaml listens on 127.0.0.1:9464; the variable moves it."""
+    assert "`http.listen: 127.0.0.1:9464` (`$WIREWATCH_HTTP_LISTEN` moves it" in (
+        REPO / "README.md"
+    ).read_text(encoding="utf-8").replace("\n", " ")
+    assert load_config(REPO / "config", env={}).settings.http.listen == "127.0.0.1:9464"
+    moved = load_config(REPO / "config", env={"WIREWATCH_HTTP_LISTEN": "127.0.0.1:9555"})
+    assert moved.settings.http.listen == "127.0.0.1:9555"
