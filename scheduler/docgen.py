@@ -134,7 +134,8 @@ TEXTS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "1m",
         ),
         ("retention", "articles"): (
-            "Articles older than this are deleted; `null` keeps the archive forever.",
+            "Articles first seen longer ago are deleted, unless an alert about their story is "
+            "still owed; `null` keeps the archive forever.",
             "730d",
         ),
         ("http", "listen"): (
@@ -179,7 +180,8 @@ TEXTS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "Asia/Taipei",
         ),
         ("sources[]", "fetch_article"): (
-            "Fetch each item's page and extract its full text (for matching and search).",
+            "Fetch each item's page and keep its main text as the article's `body` "
+            "(matched, searched).",
             "true",
         ),
         ("sources[]", "headers"): (
@@ -312,7 +314,8 @@ TEXTS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "20s",
         ),
         ("channels.NAME", "enabled"): (
-            "`false` keeps the channel but sends nothing through it (deliveries wait).",
+            "`false`: new matches are not queued for it; deliveries already queued wait "
+            "until it is enabled again.",
             "false",
         ),
         ("channels.NAME.rate", "max"): ("Messages allowed per window (1+).", "30"),
