@@ -104,7 +104,9 @@ DELIVERY_COLUMNS = (
 def alerts_retry(
     ctx: typer.Context,
     ids: Annotated[list[int] | None, typer.Argument(help="Delivery ids.")] = None,
-    all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead delivery.")] = False,
+    all_dead: Annotated[
+        bool, typer.Option("--all-dead", help="Every dead delivery.", metavar="")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Re-queue deliveries for an immediate attempt (sent ones are left alone)."""

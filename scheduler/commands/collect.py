@@ -20,7 +20,8 @@ def poll(
         list[str] | None, typer.Argument(help="Source ids (default: every enabled source).")
     ] = None,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Counts only, not the new items' titles.")
+        bool,
+        typer.Option("--quiet", "-q", help="Counts only, not the new items' titles.", metavar=""),
     ] = False,
     fmt: FormatOption = "table",
     config: ConfigOption = None,

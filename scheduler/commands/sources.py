@@ -75,7 +75,7 @@ def import_cmd(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="An OPML subscription list.")],
     write: Annotated[
-        bool, typer.Option("--write", help="Append the entries to sources.yaml.")
+        bool, typer.Option("--write", help="Append the entries to sources.yaml.", metavar="")
     ] = False,
     config: ConfigOption = None,
 ) -> None:

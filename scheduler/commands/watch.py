@@ -23,7 +23,8 @@ def backtest(
         int, typer.Option("--limit", "-n", min=1, help="Show at most this many stories.")
     ] = 100,
     deliver: Annotated[
-        bool, typer.Option("--deliver", help="Queue alerts for these stories (once each).")
+        bool,
+        typer.Option("--deliver", help="Queue alerts for these stories (once each).", metavar=""),
     ] = False,
     fmt: FormatOption = "table",
     config: ConfigOption = None,
