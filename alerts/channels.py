@@ -308,6 +308,12 @@ def fold_subject(subject: str, width: int = 78) -> str:
 class _MailPolicy(EmailPolicy):
     """SMTP policy whose Subject folding keeps the subject exact (see ``fold_subject``)."""
 
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        # Kept verbatim: the default parse would decode "=?utf-8?q?…?=" written in a title.
+        if name.lower() == "subject" and isinstance(value, str) and "\n" not in value:
+            return name, value
+        return super().header_store_parse(name, value)  # type: ignore[no-any-return]
+
     def fold(self, name: str, value: str) -> str:
         if name.lower() == "subject":
             return fold_subject(str(value)) + self.linesep
