@@ -133,11 +133,8 @@ def sources_cmd(config: ConfigOption = None, fmt: Format = "table") -> None:
             with s.begin():
                 sync_sources(s, app_ctx.config.sources.sources)
             stored = {r.id: r for r in s.scalars(select(Source))}
-            counts = dict(
-                s.execute(select(Article.source_id, func.count()).group_by(Article.source_id))
-                .tuples()
-                .all()
-            )
+            per_source = select(Article.source_id, func.count()).group_by(Article.source_id)
+            counts = {source_id: n for source_id, n in s.execute(per_source)}
         rows = []
         for src in app_ctx.config.sources.sources:
             row = stored.get(src.id)

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from crawler.db import make_engine, session_factory
+from scheduler.cli import _register_commands, app
 from tests.alerts.conftest import add_delivery, add_story, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,9 +77,18 @@ def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def ok(config: Path, *args: str) -> str:
-    done = run(config, *args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    """stdout of a successful ``wirewatch ARGS``: in-process (CliRunner's stdout is no
+    terminal either), in a subprocess for ``poll`` (it runs a Twisted reactor)."""
+    if args[0] in ("poll", "db"):
+        done = run(config, *args)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+    _register_commands()
+    result = CliRunner().invoke(
+        app, list(args), env={"WIREWATCH_CONFIG": str(config), "COLUMNS": "60"}
+    )
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.stdout
 
 
 @pytest.fixture(scope="module")
