@@ -42,6 +42,7 @@ Row = dict[str, Any]
 Kind = Literal["text", "id", "url", "time", "count"]
 # Wide enough for any row: rich sizes a non-expanding table to its content.
 _UNLIMITED = 1_000_000
+_SHORT = 24
 
 
 @dataclass(frozen=True)
@@ -94,16 +95,17 @@ def emit(
     target = table_console(console)
     plain = target is not console
     table = Table(title=title, title_justify="left")
-    for col in columns:
-        whole = col.kind in ("id", "url", "time", "count") or plain
-        table.add_column(
-            col.header or col.key,
-            no_wrap=whole,
-            overflow="ignore" if plain else ("fold" if col.kind == "url" or not whole else None),
-            min_width=len(col.header or col.key) if col.kind != "url" else None,
-        )
-    for row in rows:
-        table.add_row(*(Text(_cell(row, col, tz)) for col in columns), style=style and style(row))
+    cells = [[_cell(row, col, tz) for col in columns] for row in rows]
+    for i, col in enumerate(columns):
+        header = col.header or col.key
+        widest = max((len(c[i]) for c in cells), default=0)
+        if plain:  # as wide as the content: nothing wraps
+            table.add_column(header, no_wrap=True, overflow="ignore")
+        else:  # a terminal: fit its width, folding long cells; short ids and times stay whole
+            short = col.kind in ("id", "time", "count") and widest <= _SHORT
+            table.add_column(header, overflow="fold", no_wrap=short)
+    for row, texts in zip(rows, cells, strict=True):
+        table.add_row(*(Text(t) for t in texts), style=style and style(row))
     target.print(table, crop=False)
 
 
