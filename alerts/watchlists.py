@@ -59,9 +59,12 @@ class Route(BaseModel):
     channel: str
     mode: Literal["immediate", "digest"] = "immediate"
     schedule: str | None = None
-    timezone: str = "UTC"
+    timezone: str | None = None  # None: the global ``timezone`` of wirewatch.yaml
 
-    _check_tz = field_validator("timezone")(check_timezone)
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
 
     @field_validator("schedule")
     @classmethod
@@ -95,6 +98,15 @@ class Watchlist(BaseModel):
     exclude: str | None = None
     sources: list[str] = Field(default_factory=list)
     notify: list[Route] = Field(default_factory=list)
+
+    def in_zone(self, timezone: str) -> Watchlist:
+        """This watchlist with ``timezone`` for every route that names no zone of its own."""
+        if all(r.timezone for r in self.notify):
+            return self
+        routes = [
+            r if r.timezone else r.model_copy(update={"timezone": timezone}) for r in self.notify
+        ]
+        return self.model_copy(update={"notify": routes})
 
     @field_validator("groups")
     @classmethod

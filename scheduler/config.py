@@ -71,7 +71,17 @@ def load_config(
     """
     root = config_dir(directory)
     if not root.is_dir():
-        raise ConfigError([Problem(str(root), None, "", "config directory not found")])
+        raise ConfigError(
+            [
+                Problem(
+                    str(root.absolute()),
+                    None,
+                    "",
+                    "config directory not found; pass --config DIR (or set "
+                    f"{CONFIG_ENV}), or run wirewatch from the directory holding config/",
+                )
+            ]
+        )
     problems: list[Problem] = []
     docs: dict[str, YamlDoc | None] = {}
     for name in FILES:
@@ -99,7 +109,7 @@ def load_config(
             problems.append(doc.problem(("name",), f"watchlist {wl.name!r} already in {other}"))
             continue
         wl_origin[wl.name] = doc
-        watchlists.append(wl)
+        watchlists.append(wl.in_zone(settings.timezone))
 
     if docs["sources.yaml"] is not None:
         _check_sources(sources, docs["sources.yaml"], problems)
@@ -140,6 +150,7 @@ def check_watchlist_text(
             data = {"name": path.stem, **data}
         wl = _validate(Watchlist, doc, problems, data)
         if wl is not None:
+            wl = wl.in_zone(config.settings.timezone)
             _check_watchlist(wl, doc, config.channels, config.sources, problems)
     return (None if problems else wl), problems
 

@@ -13,7 +13,9 @@ from scheduler.migrate import SchemaError
 @app.command()
 def run(
     config: ConfigOption = None,
-    once: Annotated[bool, typer.Option("--once", help="One full cycle, deliver, exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="One full cycle, deliver, exit.", metavar="")
+    ] = False,
     role: Annotated[
         str, typer.Option(help="all, collector (poll + match) or dispatcher (deliver).")
     ] = "all",

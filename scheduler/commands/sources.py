@@ -18,6 +18,7 @@ import typer
 
 from scheduler.cli import ConfigOption, app, err, fail, open_context
 from scheduler.commands.collect import _quiet_scrapy, sources_cmd
+from scheduler.output import FormatOption
 from scheduler.yamlsource import ConfigError
 
 sources_app = typer.Typer(
@@ -28,11 +29,13 @@ app.add_typer(sources_app, name="sources")
 
 
 @sources_app.callback(invoke_without_command=True)
-def sources_main(ctx: typer.Context, config: ConfigOption = None) -> None:
+def sources_main(
+    ctx: typer.Context, fmt: FormatOption = "table", config: ConfigOption = None
+) -> None:
     """Show each source's health: state, last success, failures, last error, next poll."""
     ctx.obj = config
     if ctx.invoked_subcommand is None:
-        sources_cmd(config)
+        sources_cmd(config, fmt)
 
 
 def _config(ctx: typer.Context, config: str | None) -> str | None:
@@ -72,7 +75,7 @@ def import_cmd(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="An OPML subscription list.")],
     write: Annotated[
-        bool, typer.Option("--write", help="Append the entries to sources.yaml.")
+        bool, typer.Option("--write", help="Append the entries to sources.yaml.", metavar="")
     ] = False,
     config: ConfigOption = None,
 ) -> None:
