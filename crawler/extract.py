@@ -196,10 +196,10 @@ def extract_listing(
         link_node = item if is_link else next(iter(_select(item, link_selector or "a[href]")), None)
         if link_node is None:
             continue
-        href = link_node.attrib.get("href") if hasattr(link_node, "attrib") else None
-        if href is None:
-            href = link_node.get()
-        href = clean_href(href)
+        raw_href = link_node.attrib.get("href") if hasattr(link_node, "attrib") else None
+        if raw_href is None:
+            raw_href = link_node.get()
+        href = clean_href(raw_href)
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
             continue
         link = unwrap_redirect(urljoin(base, href))
@@ -216,7 +216,7 @@ def extract_listing(
         if title_selector:
             title = _node_text(next(iter(_select(item, title_selector)), None))
         if not title:
-            title = _node_text(link_node) or normalize_text(link_node.attrib.get("title", ""))
+            title = _link_title(item, link_node, raw_href)
         published, rule = _listing_date(item, date_selector, tz, dayfirst)
         out.entries.append(
             Entry(
@@ -228,6 +228,24 @@ def extract_listing(
             )
         )
     return out
+
+
+def _link_title(item: Selector, link_node: Selector, raw_href: str) -> str:
+    """The text (or ``title`` attribute) of the link element, never the URL itself.
+
+    An attribute selector (``a::attr(href)``, ``.//a/@href``) selects the URL, not the
+    element; the element is then the one in the item carrying that ``href``. No text is no
+    title ("" — a page fetch may fill it in later), not the link's address.
+    """
+    if isinstance(link_node.root, str):
+        nodes = item.xpath("descendant-or-self::*[@href=$h]", h=raw_href)
+    else:
+        nodes = [link_node]
+    for node in nodes:
+        text = _node_text(node) or normalize_text(node.attrib.get("title", ""))
+        if text:
+            return text
+    return ""
 
 
 def _node_text(node: Selector | None) -> str:
