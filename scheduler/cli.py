@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scheduler.config import Config
+from scheduler.config import Config, ConfigNotFound
 from scheduler.context import AppContext
 from scheduler.migrate import SchemaError
 from scheduler.yamlsource import ConfigError
@@ -33,7 +33,10 @@ T = TypeVar("T")
 ConfigOption = Annotated[
     str | None,
     typer.Option(
-        "--config", "-c", envvar="WIREWATCH_CONFIG", help="Config directory (default ./config)."
+        "--config",
+        "-c",
+        envvar="WIREWATCH_CONFIG",
+        help="Config directory (default ./config, else ~/.config/wirewatch).",
     ),
 ]
 
@@ -48,6 +51,8 @@ def open_context(config_dir: str | None) -> AppContext:
     """Load config or exit 1 listing every problem by file and line."""
     try:
         return AppContext.load(config_dir)
+    except ConfigNotFound as exc:
+        raise fail(str(exc)) from None
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 from pydantic import BaseModel, ValidationError
 
 from alerts.channels import CONSOLE_URL, Channel, ChannelsFile
@@ -18,9 +19,11 @@ from crawler.sources import SOURCE_TYPES, SourcesFile
 from scheduler.settings import AppSettings
 from scheduler.yamlsource import ConfigError, Loc, Problem, YamlDoc, load_yaml
 
+APP_NAME = "wirewatch"
 CONFIG_ENV = "WIREWATCH_CONFIG"
 DATABASE_ENV = "WIREWATCH_DATABASE_URL"
 FILES = ("wirewatch.yaml", "sources.yaml", "channels.yaml")
+DEFAULT_DATA_DIR = "../data"
 
 
 @dataclass
@@ -45,8 +48,15 @@ class Config:
 
     @property
     def data_dir(self) -> Path:
-        """The data directory; relative paths are relative to the config directory."""
-        return (self.directory / self.settings.data_dir).resolve()
+        """``data_dir`` (relative to the config directory), else the default.
+
+        The default is ``../data`` next to the config directory, except for a config in the
+        user config dir (``~/.config/wirewatch``), whose data goes to the user data dir
+        (``~/.local/share/wirewatch``).
+        """
+        if self.settings.data_dir is not None:
+            return (self.directory / Path(self.settings.data_dir).expanduser()).resolve()
+        return default_data_dir(self.directory)
 
     def watchlist(self, name: str) -> Watchlist:
         """The watchlist called ``name``; KeyError naming the known ones otherwise."""
@@ -57,9 +67,62 @@ class Config:
         raise KeyError(f"no watchlist {name!r} (known: {known})")
 
 
+class ConfigNotFound(ConfigError):
+    """No config directory where one was looked for; the message names every place."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([Problem("", None, "", message)])
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def user_config_dir() -> Path:
+    """The per-user config directory: ``$XDG_CONFIG_HOME/wirewatch`` (``~/.config/wirewatch``)."""
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def user_data_dir() -> Path:
+    """The per-user data directory: ``$XDG_DATA_HOME/wirewatch`` (``~/.local/share/wirewatch``)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_data_dir(directory: Path) -> Path:
+    """Where data goes when ``data_dir`` is not set (see ``Config.data_dir``)."""
+    if directory.resolve() == user_config_dir().resolve():
+        return user_data_dir()
+    return (directory / DEFAULT_DATA_DIR).resolve()
+
+
 def config_dir(explicit: str | Path | None = None) -> Path:
-    """``--config``, else ``$WIREWATCH_CONFIG``, else ``./config``."""
-    return Path(explicit or os.environ.get(CONFIG_ENV) or "config")
+    """``--config``, else ``$WIREWATCH_CONFIG``, else ``./config``, else the user config dir.
+
+    Raises ConfigNotFound naming every place searched. A directory named explicitly (option
+    or variable) must exist: it is never silently replaced by another one.
+    """
+    named = explicit or os.environ.get(CONFIG_ENV)
+    if named:
+        path = Path(named).expanduser()
+        if path.is_dir():
+            return path
+        how = "--config" if explicit else f"${CONFIG_ENV}"
+        if explicit and os.environ.get(CONFIG_ENV) == str(explicit):
+            how = f"--config or ${CONFIG_ENV}"
+        raise ConfigNotFound(
+            f"config directory {path} (from {how}) not found; "
+            f"create it with `wirewatch init {path}`"
+        )
+    searched = [Path("config"), user_config_dir()]
+    for path in searched:
+        if path.is_dir():
+            return path
+    places = f"./config ({searched[0].resolve()}), {searched[1]}"
+    raise ConfigNotFound(
+        f"no config directory found; searched {places}. Run `wirewatch init` to write the "
+        f"starter config to {user_config_dir()}, or name a directory with --config DIR "
+        f"or ${CONFIG_ENV}"
+    )
 
 
 def load_config(
@@ -70,8 +133,6 @@ def load_config(
     Raises ConfigError listing every problem found, each with file:line and field.
     """
     root = config_dir(directory)
-    if not root.is_dir():
-        raise ConfigError([Problem(str(root), None, "", "config directory not found")])
     problems: list[Problem] = []
     docs: dict[str, YamlDoc | None] = {}
     for name in FILES:

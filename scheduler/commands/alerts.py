@@ -122,7 +122,9 @@ def notify_test(
     result = sender.send(msg)
     for svc in result.services:
         mark = "[green]ok[/green]" if svc.ok else "[red]failed[/red]"
-        out.print(f"{mark} {svc.name} {redact_url(svc.url)}" + (f": {svc.detail}" if svc.detail else ""))
+        out.print(
+            f"{mark} {svc.name} {redact_url(svc.url)}" + (f": {svc.detail}" if svc.detail else "")
+        )
     if not result.ok:
         kind = "retryable" if result.retryable else "permanent"
         raise fail(f"{channel}: {kind} failure: {result.reason or 'no detail'}")
