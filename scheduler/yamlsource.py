@@ -26,6 +26,8 @@ class Problem:
     column: int | None = None
 
     def __str__(self) -> str:
+        if not self.file:
+            return self.message
         where = self.file
         if self.line is not None:
             where += f":{self.line}"

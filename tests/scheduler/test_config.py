@@ -217,7 +217,10 @@ def test_database_url_precedence(write_config, monkeypatch: pytest.MonkeyPatch) 
 
 def test_missing_directory(tmp_path: Path) -> None:
     [msg] = problems(tmp_path / "nope")
-    assert "config directory not found" in msg
+    assert msg == (
+        f"config directory {tmp_path / 'nope'} (from --config) not found; "
+        f"create it with `wirewatch init {tmp_path / 'nope'}`"
+    )
 
 
 def test_non_mapping_top_level(write_config) -> None:
