@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,8 +135,9 @@ def load_config(
     root = config_dir(directory)
     problems: list[Problem] = []
     docs: dict[str, YamlDoc | None] = {}
+    partial: dict[str, YamlDoc] = {}  # files read despite a missing ${VAR}: names only
     for name in FILES:
-        docs[name] = _read(root / name, root, env, problems)
+        docs[name] = _read(root / name, root, env, problems, partial)
     wl_docs = [_read(p, root, env, problems) for p in sorted((root / "watchlists").glob("*.y*ml"))]
 
     settings = _validate(AppSettings, docs["wirewatch.yaml"], problems) or AppSettings()
@@ -164,13 +165,20 @@ def load_config(
 
     if docs["sources.yaml"] is not None:
         _check_sources(sources, docs["sources.yaml"], problems)
+    # Names a file defines count as known even when the file has an error elsewhere: one bad
+    # channel or source is reported once, not again by every reference to any of them.
+    channel_names = [*channels, *_defined(docs, partial, "channels.yaml", _channel_names)]
+    channel_names = list(dict.fromkeys(channel_names))
+    source_names = _source_names(sources) | set(
+        _defined(docs, partial, "sources.yaml", _raw_sources)
+    )
     for wl in watchlists:
-        _check_watchlist(wl, wl_origin[wl.name], channels, sources, problems)
+        _check_watchlist(wl, wl_origin[wl.name], channel_names, source_names, problems)
     admin = settings.alerts.admin_channel
-    if admin and admin not in channels and docs["wirewatch.yaml"] is not None:
+    if admin and admin not in channel_names and docs["wirewatch.yaml"] is not None:
         problems.append(
             docs["wirewatch.yaml"].problem(
-                ("alerts", "admin_channel"), _unknown("channel", admin, channels)
+                ("alerts", "admin_channel"), _unknown("channel", admin, channel_names)
             )
         )
     if problems:
@@ -201,7 +209,8 @@ def check_watchlist_text(
             data = {"name": path.stem, **data}
         wl = _validate(Watchlist, doc, problems, data)
         if wl is not None:
-            _check_watchlist(wl, doc, config.channels, config.sources, problems)
+            names = _source_names(config.sources)
+            _check_watchlist(wl, doc, config.channels, names, problems)
     return (None if problems else wl), problems
 
 
@@ -223,7 +232,11 @@ def fingerprint(paths: Iterable[Path]) -> str:
 
 
 def _read(
-    path: Path, root: Path, env: Mapping[str, str] | None, problems: list[Problem]
+    path: Path,
+    root: Path,
+    env: Mapping[str, str] | None,
+    problems: list[Problem],
+    partial: dict[str, YamlDoc] | None = None,
 ) -> YamlDoc | None:
     if not path.exists():
         return None
@@ -231,6 +244,8 @@ def _read(
         return load_yaml(path, str(path), env)
     except ConfigError as exc:
         problems.extend(exc.problems)
+        if exc.doc is not None and partial is not None:
+            partial[path.name] = exc.doc
         return None
     except RecursionError:  # PyYAML composes nested collections recursively
         problems.append(Problem(str(path), None, "", "YAML nested too deeply"))
@@ -300,6 +315,36 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     return f"unknown {kind} {name!r}{hint}"
 
 
+def _defined(
+    docs: Mapping[str, YamlDoc | None],
+    partial: Mapping[str, YamlDoc],
+    name: str,
+    names: Callable[[Any], Iterable[str]],
+) -> list[str]:
+    """The names file ``name`` defines, read from its raw data (valid or not)."""
+    doc = docs.get(name) or partial.get(name)
+    return list(names(doc.data)) if doc is not None and isinstance(doc.data, dict) else []
+
+
+def _channel_names(data: dict[str, Any]) -> Iterable[str]:
+    entries = data.get("channels")
+    return [str(k) for k in entries] if isinstance(entries, dict) else []
+
+
+def _raw_sources(data: dict[str, Any]) -> Iterable[str]:
+    items = data.get("sources")
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            if isinstance(item.get("id"), str):
+                yield item["id"]
+            tags = item.get("tags")
+            yield from (t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
+
+
+def _source_names(sources: SourcesFile) -> set[str]:
+    return {s.id for s in sources.sources} | {t for s in sources.sources for t in s.tags}
+
+
 def _check_sources(sources: SourcesFile, doc: YamlDoc, problems: list[Problem]) -> None:
     seen: set[str] = set()
     for i, src in enumerate(sources.sources):
@@ -311,15 +356,15 @@ def _check_sources(sources: SourcesFile, doc: YamlDoc, problems: list[Problem]) 
 def _check_watchlist(
     wl: Watchlist,
     doc: YamlDoc,
-    channels: Mapping[str, Channel],
-    sources: SourcesFile,
+    channels: Collection[str],
+    names: Collection[str],
     problems: list[Problem],
 ) -> None:
+    """Routes name known channels, ``sources`` known source ids or tags, the expressions parse."""
     for i, route in enumerate(wl.notify):
         if route.channel not in channels:
             loc = ("notify", i, "channel")
             problems.append(doc.problem(loc, _unknown("channel", route.channel, channels)))
-    names = {s.id for s in sources.sources} | {t for s in sources.sources for t in s.tags}
     for i, ref in enumerate(wl.sources):
         if ref not in names:
             problems.append(doc.problem(("sources", i), _unknown("source or tag", ref, names)))
