@@ -5,17 +5,18 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
+import types
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import platformdirs
 from pydantic import BaseModel, ValidationError
 
 from alerts.channels import CONSOLE_URL, Channel, ChannelsFile
 from alerts.watchlists import TERM_TAGS, Watchlist
-from crawler.sources import SOURCE_TYPES, SourcesFile
+from crawler.sources import SOURCE_TYPES, ListingSource, SourcesFile
 from scheduler.settings import AppSettings
 from scheduler.yamlsource import ConfigError, Loc, Problem, YamlDoc, load_yaml
 
@@ -266,12 +267,74 @@ def _validate(model: type[BaseModel], doc: YamlDoc | None, problems: list[Proble
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors(include_input=False, include_url=False):
+        errors = exc.errors(include_input=False, include_url=False)
+        hints: dict[tuple[Any, ...], str] = {}  # unknown field's loc → the field meant
+        for err in errors:
+            if err["type"] == "extra_forbidden":
+                near = difflib.get_close_matches(
+                    str(err["loc"][-1]), _fields_at(model, err["loc"][:-1]), n=1
+                )
+                if near:
+                    hints[err["loc"]] = near[0]
+        meant = {(*loc[:-1], name) for loc, name in hints.items()}
+        for err in errors:
+            if err["type"] == "missing" and err["loc"] in meant:
+                continue  # reported as the misspelt field's "did you mean"
             loc = _clean_loc(err["loc"], data)
             if err["type"] == "union_tag_invalid":
                 loc = (*loc, "type")
-            problems.append(doc.problem(loc, _message(err)))
+            message = _message(err)
+            if err["loc"] in hints:
+                message = f"unknown field; did you mean {hints[err['loc']]!r}?"
+            problems.append(doc.problem(loc, message))
         return None
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model a pydantic error location points into (best effort).
+
+    Steps through fields, list items, mapping values and union branches (a discriminated
+    union's location names the branch by its tag, e.g. ``html`` for a source type).
+    """
+    node: Any = model
+    for part in loc:
+        node = _step(node, part)
+        if node is None:
+            return []
+    node = _unwrap(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return list(node.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip ``Annotated`` and ``| None``."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _unwrap(members[0])
+    return annotation
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    node = _unwrap(annotation)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        field = node.model_fields.get(part) if isinstance(part, str) else None
+        return field.annotation if field else None
+    origin = get_origin(node)
+    if origin is list and isinstance(part, int):
+        return get_args(node)[0]
+    if origin is dict:
+        return get_args(node)[1]
+    if origin in (Union, types.UnionType):
+        for member in map(_unwrap, get_args(node)):
+            if isinstance(member, type) and issubclass(member, BaseModel):
+                tag = member.model_fields.get("type")
+                if tag is not None and part in get_args(_unwrap(tag.annotation)):
+                    return member
+    return None
 
 
 def _clean_loc(loc: tuple[Any, ...], data: Any) -> Loc:
@@ -346,11 +409,19 @@ def _source_names(sources: SourcesFile) -> set[str]:
 
 
 def _check_sources(sources: SourcesFile, doc: YamlDoc, problems: list[Problem]) -> None:
+    """Unique ids; listing selectors that parsel can compile (else they fail at poll time)."""
+    from crawler.extract import selector_error
+
     seen: set[str] = set()
     for i, src in enumerate(sources.sources):
         if src.id in seen:
             problems.append(doc.problem(("sources", i, "id"), f"duplicate source id {src.id!r}"))
         seen.add(src.id)
+        if isinstance(src, ListingSource):
+            for key, query in src.selectors.model_dump(exclude_none=True).items():
+                error = selector_error(query)
+                if error:
+                    problems.append(doc.problem(("sources", i, "selectors", key), error))
 
 
 def _check_watchlist(
