@@ -74,6 +74,8 @@ def guarded(ctx: AppContext, work: Callable[[AppContext], T]) -> T:
 def check(config: ConfigOption = None) -> None:
     """Validate the configuration and print what it defines (exit 1 on any mistake)."""
     ctx = open_context(config)
+    for warning in ctx.config.warnings:
+        err.print(f"warning: {warning}", markup=False)
     print_summary(ctx.config)
     out.print(f"[green]ok[/green]: configuration in {ctx.config.directory} is valid")
 

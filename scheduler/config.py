@@ -15,7 +15,7 @@ import platformdirs
 from pydantic import BaseModel, ValidationError
 
 from alerts.channels import CONSOLE_URL, Channel, ChannelsFile
-from alerts.watchlists import TERM_TAGS, Watchlist
+from alerts.watchlists import TERM_TAGS, Watchlist, regex_lookalike
 from crawler.sources import SOURCE_TYPES, ListingSource, SourcesFile
 from scheduler.settings import AppSettings
 from scheduler.yamlsource import ConfigError, Loc, Problem, YamlDoc, load_yaml
@@ -38,6 +38,7 @@ class Config:
     watchlists: list[Watchlist]
     files: dict[str, Path] = field(default_factory=dict)
     fingerprint: str = ""
+    warnings: list[Problem] = field(default_factory=list)  # likely mistakes that still load
 
     @property
     def database_url(self) -> str:
@@ -185,9 +186,33 @@ def load_config(
     if problems:
         raise ConfigError(problems)
     files = {d.display: d.path for d in [*docs.values(), *wl_docs] if d is not None}
+    warnings = [w for wl in watchlists for w in term_warnings(wl, wl_origin[wl.name])]
     return Config(
-        root, settings, sources, channels, watchlists, files, fingerprint(watched_files(root))
+        root,
+        settings,
+        sources,
+        channels,
+        watchlists,
+        files,
+        fingerprint(watched_files(root)),
+        warnings,
     )
+
+
+def term_warnings(wl: Watchlist, doc: YamlDoc) -> list[Problem]:
+    """Plain terms that look like regular expressions (matched literally, so likely a slip)."""
+    out = []
+    for group, terms in wl.groups.items():
+        for i, term in enumerate(terms):
+            pattern = regex_lookalike(term) if isinstance(term, str) else None
+            if pattern is not None:
+                regex = pattern.replace("'", "''")
+                message = (
+                    f"term {term!r} is matched as plain text but looks like a regular "
+                    f"expression; to match it as one write {{regex: '{regex}'}}"
+                )
+                out.append(doc.problem(("groups", group, i), message))
+    return out
 
 
 def check_watchlist_text(
