@@ -123,6 +123,7 @@ def test_regex_re2_cannot_take_and_deep_nesting_are_named_by_file_and_line(
     ]
 
 
+DOCS = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
 LISTING_SOURCE = """\
 sources:
   - id: moea
@@ -149,6 +150,8 @@ def test_check_compiles_listing_selectors(write_config) -> None:
         f"{src}:8: sources[0].selectors.date: invalid CSS selector 'time@datetime': " in (lines[0])
     )
     assert "Expected selector, got <DELIM '@' at 4>" in lines[0]
+    documented = DOCS.split("<!-- check: selector -->\n  ```\n  ", 1)[1].split("\n", 1)[0]
+    assert lines[0].replace(str(root), "config") == documented  # docs/config.md's example
     assert lines[1].startswith(
         f"{src}:9: sources[0].selectors.next_page: invalid XPath selector \"//a[@rel='next'\": "
     )
