@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scheduler.config import Config, ConfigNotFound
+from scheduler.config import Config
 from scheduler.context import AppContext
+from scheduler.locate import ConfigNotFound
 from scheduler.migrate import SchemaError
 from scheduler.yamlsource import ConfigError
 

@@ -5,26 +5,23 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
-import types
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any
 
-import platformdirs
 from pydantic import BaseModel, ValidationError
 
 from alerts.channels import CONSOLE_URL, Channel, ChannelsFile
 from alerts.watchlists import TERM_TAGS, Watchlist, regex_lookalike
 from crawler.sources import SOURCE_TYPES, ListingSource, SourcesFile
+from scheduler.fieldnames import fields_at
+from scheduler.locate import config_dir, default_data_dir
 from scheduler.settings import AppSettings
 from scheduler.yamlsource import ConfigError, Loc, Problem, YamlDoc, load_yaml
 
-APP_NAME = "wirewatch"
-CONFIG_ENV = "WIREWATCH_CONFIG"
 DATABASE_ENV = "WIREWATCH_DATABASE_URL"
 FILES = ("wirewatch.yaml", "sources.yaml", "channels.yaml")
-DEFAULT_DATA_DIR = "../data"
 
 
 @dataclass
@@ -67,64 +64,6 @@ class Config:
                 return wl
         known = ", ".join(w.name for w in self.watchlists) or "none"
         raise KeyError(f"no watchlist {name!r} (known: {known})")
-
-
-class ConfigNotFound(ConfigError):
-    """No config directory where one was looked for; the message names every place."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__([Problem("", None, "", message)])
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def user_config_dir() -> Path:
-    """The per-user config directory: ``$XDG_CONFIG_HOME/wirewatch`` (``~/.config/wirewatch``)."""
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-
-
-def user_data_dir() -> Path:
-    """The per-user data directory: ``$XDG_DATA_HOME/wirewatch`` (``~/.local/share/wirewatch``)."""
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-def default_data_dir(directory: Path) -> Path:
-    """Where data goes when ``data_dir`` is not set (see ``Config.data_dir``)."""
-    if directory.resolve() == user_config_dir().resolve():
-        return user_data_dir()
-    return (directory / DEFAULT_DATA_DIR).resolve()
-
-
-def config_dir(explicit: str | Path | None = None) -> Path:
-    """``--config``, else ``$WIREWATCH_CONFIG``, else ``./config``, else the user config dir.
-
-    Raises ConfigNotFound naming every place searched. A directory named explicitly (option
-    or variable) must exist: it is never silently replaced by another one.
-    """
-    named = explicit or os.environ.get(CONFIG_ENV)
-    if named:
-        path = Path(named).expanduser()
-        if path.is_dir():
-            return path
-        how = "--config" if explicit else f"${CONFIG_ENV}"
-        if explicit and os.environ.get(CONFIG_ENV) == str(explicit):
-            how = f"--config or ${CONFIG_ENV}"
-        raise ConfigNotFound(
-            f"config directory {path} (from {how}) not found; "
-            f"create it with `wirewatch init {path}`"
-        )
-    searched = [Path("config"), user_config_dir()]
-    for path in searched:
-        if path.is_dir():
-            return path
-    places = f"./config ({searched[0].resolve()}), {searched[1]}"
-    raise ConfigNotFound(
-        f"no config directory found; searched {places}. Run `wirewatch init` to write the "
-        f"starter config to {user_config_dir()}, or name a directory with --config DIR "
-        f"or ${CONFIG_ENV}"
-    )
 
 
 def load_config(
@@ -297,7 +236,7 @@ def _validate(model: type[BaseModel], doc: YamlDoc | None, problems: list[Proble
         for err in errors:
             if err["type"] == "extra_forbidden":
                 near = difflib.get_close_matches(
-                    str(err["loc"][-1]), _fields_at(model, err["loc"][:-1]), n=1
+                    str(err["loc"][-1]), fields_at(model, err["loc"][:-1]), n=1
                 )
                 if near:
                     hints[err["loc"]] = near[0]
@@ -313,53 +252,6 @@ def _validate(model: type[BaseModel], doc: YamlDoc | None, problems: list[Proble
                 message = f"unknown field; did you mean {hints[err['loc']]!r}?"
             problems.append(doc.problem(loc, message))
         return None
-
-
-def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The field names of the model a pydantic error location points into (best effort).
-
-    Steps through fields, list items, mapping values and union branches (a discriminated
-    union's location names the branch by its tag, e.g. ``html`` for a source type).
-    """
-    node: Any = model
-    for part in loc:
-        node = _step(node, part)
-        if node is None:
-            return []
-    node = _unwrap(node)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        return list(node.model_fields)
-    return []
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Strip ``Annotated`` and ``| None``."""
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    if get_origin(annotation) in (Union, types.UnionType):
-        members = [a for a in get_args(annotation) if a is not type(None)]
-        if len(members) == 1:
-            return _unwrap(members[0])
-    return annotation
-
-
-def _step(annotation: Any, part: Any) -> Any:
-    node = _unwrap(annotation)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        field = node.model_fields.get(part) if isinstance(part, str) else None
-        return field.annotation if field else None
-    origin = get_origin(node)
-    if origin is list and isinstance(part, int):
-        return get_args(node)[0]
-    if origin is dict:
-        return get_args(node)[1]
-    if origin in (Union, types.UnionType):
-        for member in map(_unwrap, get_args(node)):
-            if isinstance(member, type) and issubclass(member, BaseModel):
-                tag = member.model_fields.get("type")
-                if tag is not None and part in get_args(_unwrap(tag.annotation)):
-                    return member
-    return None
 
 
 def _clean_loc(loc: tuple[Any, ...], data: Any) -> Loc:

@@ -24,7 +24,7 @@ def init(
     ] = False,
 ) -> None:
     """Write the bundled starter config to DIR and say what to edit next."""
-    from scheduler.config import (
+    from scheduler.locate import (
         CONFIG_ENV,
         ConfigNotFound,
         config_dir,

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.config import ConfigNotFound, config_dir, load_config, user_data_dir
+from scheduler.config import load_config
+from scheduler.locate import ConfigNotFound, config_dir, user_data_dir
 from tests.conftest import REPO
 
 LAUNCH = "from scheduler.cli import main; main()"
