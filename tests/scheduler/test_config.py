@@ -96,7 +96,10 @@ def test_typo_in_field_name(write_config) -> None:
         {"sources.yaml": SOURCES.replace("    interval: 30m", "    intervall: 30m")}
     )
     [msg] = problems(root)
-    assert msg == f"{root}/sources.yaml:5: sources[0].intervall: unknown field (check the spelling)"
+    assert (
+        msg
+        == f"{root}/sources.yaml:5: sources[0].intervall: unknown field; did you mean 'interval'?"
+    )
 
 
 def test_bad_values_are_each_reported(write_config) -> None:
