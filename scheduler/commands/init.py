@@ -16,7 +16,8 @@ def init(
     directory: Annotated[
         Path | None,
         typer.Argument(
-            help="Where to write it (default $WIREWATCH_CONFIG, else ~/.config/wirewatch)."
+            metavar="DIR",
+            help="Where to write it (default $WIREWATCH_CONFIG, else ~/.config/wirewatch).",
         ),
     ] = None,
     force: Annotated[
