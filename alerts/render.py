@@ -82,6 +82,9 @@ def _finalize_text(value: Any) -> str:
     return clean_text("" if value is None else value)
 
 
+NO_TITLE = "(no title)"
+
+
 @dataclass(frozen=True)
 class OtherSource:
     """Another source carrying the same story (``publisher``: who published it, if known)."""
@@ -113,6 +116,11 @@ class AlertItem:
     publisher: str | None = None
     fetched_at: datetime | None = None
     timezone: str = "UTC"  # the zone times are shown in, named after each time
+
+    def __post_init__(self) -> None:
+        # An article without a title is shown as such, never as an empty link.
+        if not self.title.strip():
+            object.__setattr__(self, "title", NO_TITLE)
 
     def byline(self) -> str:
         """The publisher named through the source ("Reuters via gnews"), or the source."""

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from scheduler.config import Config
 from scheduler.context import AppContext
+from scheduler.locate import ConfigNotFound
 from scheduler.migrate import SchemaError
 from scheduler.output import Column, Format, FormatOption, emit, write_rows
 from scheduler.yamlsource import ConfigError
@@ -58,7 +59,10 @@ T = TypeVar("T")
 ConfigOption = Annotated[
     str | None,
     typer.Option(
-        "--config", "-c", envvar="WIREWATCH_CONFIG", help="Config directory (default ./config)."
+        "--config",
+        "-c",
+        envvar="WIREWATCH_CONFIG",
+        help="Config directory (default ./config, else ~/.config/wirewatch).",
     ),
 ]
 
@@ -73,6 +77,8 @@ def open_context(config_dir: str | None) -> AppContext:
     """Load config or exit 1 listing every problem by file and line."""
     try:
         return AppContext.load(config_dir)
+    except ConfigNotFound as exc:
+        raise fail(str(exc)) from None
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
@@ -94,6 +100,8 @@ def guarded(ctx: AppContext, work: Callable[[AppContext], T]) -> T:
 def check(config: ConfigOption = None, fmt: FormatOption = "table") -> None:
     """Validate the configuration and print what it defines (exit 1 on any mistake)."""
     ctx = open_context(config)
+    for warning in ctx.config.warnings:
+        err.print(f"warning: {warning}", markup=False)
     print_summary(ctx.config, fmt)
     say = out if fmt == "table" else err
     say.print(f"[green]ok[/green]: configuration in {ctx.config.directory} is valid")

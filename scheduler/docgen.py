@@ -61,7 +61,8 @@ TEXTS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ),
         ("", "data_dir"): (
             "Directory of the SQLite database (`wirewatch.db`); a relative path is relative to "
-            "the config directory.",
+            "the config directory. Unset: `../data` next to the config directory, or the XDG "
+            "data dir (`~/.local/share/wirewatch`) for a config in `~/.config/wirewatch`.",
             "/var/lib/wirewatch",
         ),
         ("", "timezone"): (

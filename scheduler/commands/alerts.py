@@ -146,6 +146,7 @@ def notify_test(
     """Send a sample alert through CHANNEL and print each service's result."""
     from alerts.channels import ChannelSender
     from alerts.outbox import renderer_for
+    from alerts.redact import redact_url
     from alerts.render import AlertItem, OtherSource
 
     app_ctx = open_context(config)
@@ -167,11 +168,13 @@ def notify_test(
         published_at=datetime.now(UTC),
         others=(OtherSource("example", "Example", "https://example.org/"),),
     )
-    msg = renderer_for(cfg).immediate(item, sender.format, max_length=sender.channel.max_length)
+    msg = renderer_for(cfg).immediate(item, sender.format, max_length=sender.max_length)
     result = sender.send(msg)
     for svc in result.services:
         mark = "[green]ok[/green]" if svc.ok else "[red]failed[/red]"
-        out.print(f"{mark} {svc.name} {svc.url}" + (f": {svc.detail}" if svc.detail else ""))
+        out.print(
+            f"{mark} {svc.name} {redact_url(svc.url)}" + (f": {svc.detail}" if svc.detail else "")
+        )
     if not result.ok:
         kind = "retryable" if result.retryable else "permanent"
         raise fail(f"{channel}: {kind} failure: {result.reason or 'no detail'}")
