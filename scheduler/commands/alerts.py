@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.table import Table
 
 from scheduler.cli import ConfigOption, app, fail, guarded, open_context, out
-from scheduler.context import AppContext
+
+if TYPE_CHECKING:
+    from scheduler.context import AppContext
 
 alerts_app = typer.Typer(help="The delivery ledger and re-queueing.")
 app.add_typer(alerts_app, name="alerts")

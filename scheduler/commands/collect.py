@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -12,7 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
-from scheduler.context import AppContext
+
+if TYPE_CHECKING:
+    from scheduler.context import AppContext
 
 
 @app.command()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
-from scheduler.context import AppContext
+
+if TYPE_CHECKING:
+    from scheduler.context import AppContext
 
 
 @app.command()
