@@ -21,25 +21,18 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
-from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import feedparser
-
 from benchmarks.bench_archive import migrated_sqlite
 from benchmarks.newsserver import NewsServer
 from benchmarks.registry import Result, RunOptions, register
+from benchmarks.threadpool import THREADS, PoolPass, Validators, pooled_poll
 
 LATENCY = 0.05
-_TIMEOUT = 30.0
 _WORKER_TIMEOUT = 900.0
 REPO = Path(__file__).resolve().parents[1]
 #: CrawlSettings used for the wirewatch side (the only tuning applied). Every host gets its
@@ -47,55 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 #: made no measurable difference (a pass is CPU-bound, not latency-bound, at this size).
 CRAWL = {"concurrency": 256, "per_host": 4, "timeout": "30s", "retries": 2}
 
-Validators = dict[str, tuple[str | None, str | None]]
 
-
-THREADS = 16
 ROUNDS = 2
-
-
-@dataclass
-class PoolPass:
-    """One pass of the thread-pool baseline: wall seconds and HTTP statuses by count."""
-
-    seconds: float
-    statuses: Counter[int]
-    entries: int
-
-
-def _fetch(url: str, validators: Validators | None) -> tuple[int, int]:
-    """Fetch and parse one feed; (status, entries). Records new validators in ``validators``."""
-    request = urllib.request.Request(url)
-    etag, modified = (validators or {}).get(url, (None, None))
-    if etag:
-        request.add_header("If-None-Match", etag)
-    if modified:
-        request.add_header("If-Modified-Since", modified)
-    try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
-            entries = len(feedparser.parse(response.read()).entries)
-            if validators is not None:
-                validators[url] = (response.headers["ETag"], response.headers["Last-Modified"])
-            return response.status, entries
-    except urllib.error.HTTPError as exc:
-        if exc.code != 304:
-            raise
-        return 304, 0
-
-
-def pooled_poll(
-    urls: Sequence[str], validators: Validators | None = None, threads: int = THREADS
-) -> PoolPass:
-    """Fetch every URL with urllib and parse it with feedparser, ``threads`` at a time.
-
-    With ``validators`` (URL → (ETag, Last-Modified)) it sends them as If-None-Match /
-    If-Modified-Since, accepts a 304 as "unchanged", and records the new validators in it.
-    """
-    started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        results = list(pool.map(lambda u: _fetch(u, validators), urls))
-    seconds = time.perf_counter() - started
-    return PoolPass(seconds, Counter(s for s, _ in results), sum(n for _, n in results))
 
 
 def source_specs(urls: Sequence[str]) -> list[dict[str, str]]:

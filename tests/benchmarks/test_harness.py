@@ -15,9 +15,10 @@ from benchmarks.bench_archive import ArticleStream, grow, migrated_sqlite
 from benchmarks.bench_feedparse import generated_feeds, parse_only_rate
 from benchmarks.bench_ingest import _fresh_run, profile_summary
 from benchmarks.bench_memory import run_cycles
-from benchmarks.bench_poll import pooled_poll, wirewatch_pass, write_spec
+from benchmarks.bench_poll import wirewatch_pass, write_spec
 from benchmarks.newsserver import NewsServer
 from benchmarks.registry import Result
+from benchmarks.threadpool import pooled_poll
 from crawler.db import session_factory
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,288 @@
+"""Whole processes, start-up included: ``wirewatch check``, ``poll`` and ``run --once``.
+
+Each side is one child process timed from spawn to exit, its peak RSS read from the kernel
+(``wait4``'s ``ru_maxrss``). The baseline process is the 16-thread urllib + feedparser pool
+of :mod:`benchmarks.threadpool` (``python -m benchmarks.threadpool URLS_FILE``), on
+the same feeds, run in turn with wirewatch in alternating rounds.
+
+Rows:
+
+* ``startup-check``: ``wirewatch check`` of a config with 5 local feeds (no baseline: the
+  targets are absolute, < 1 s and < 120 MiB).
+* ``startup-poll``: ``wirewatch poll`` of those 5 feeds on a fresh database vs the pool.
+* ``poll-process`` / ``poll-process-304``: ``wirewatch poll`` of 1,000 feeds on 100 hosts
+  (50 ms latency), then again (every answer a 304), vs the pool with validators.
+* ``daemon-rss``: ``wirewatch run --once`` (poll, match the example watchlist, deliver to
+  the console) over the same 1,000 feeds on a fresh database: its peak RSS, target ≤ 150 MiB;
+  the baseline column is the pool's peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.bench_poll import CRAWL, LATENCY, REPO, worker_env
+from benchmarks.newsserver import NewsServer
+from benchmarks.registry import Result, RunOptions, register
+
+WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
+WATCHLIST = REPO / "config" / "watchlists" / "taiwan-us-ip.yaml"
+_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True)
+class Run:
+    """One child process: wall seconds from spawn to exit, peak RSS, exit code."""
+
+    seconds: float
+    peak_mib: float
+    code: int
+
+
+def measured(args: Sequence[str], env: dict[str, str] | None = None) -> Run:
+    """Run ``args`` to completion (output discarded); its wall time and peak RSS."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        list(args),
+        cwd=REPO,
+        env=env or worker_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = started + _TIMEOUT
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            proc.kill()
+            raise TimeoutError(f"{args[:2]} ran over {_TIMEOUT:.0f} s")
+        time.sleep(0.01)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Run(time.perf_counter() - started, usage.ru_maxrss / 1024, proc.returncode)
+
+
+def write_config(root: Path, urls: Sequence[str], watchlist: bool = False) -> Path:
+    """A config directory polling ``urls`` into a fresh SQLite file under ``root``."""
+    config = root / "config"
+    if config.exists():
+        shutil.rmtree(config)
+    (config / "watchlists").mkdir(parents=True)
+    crawl = "".join(f"  {k}: {v}\n" for k, v in CRAWL.items())
+    (config / "wirewatch.yaml").write_text(
+        f"database_url: sqlite:///{root / 'ww.db'}\nlog:\n  level: WARNING\n"
+        f"http:\n  listen: null\ncrawl:\n{crawl}",
+        encoding="utf-8",
+    )
+    lines = "".join(
+        f"  - {{id: f{i:05d}, type: {'atom' if u.endswith('.atom') else 'rss'}, url: '{u}'}}\n"
+        for i, u in enumerate(urls)
+    )
+    (config / "sources.yaml").write_text("sources:\n" + lines, encoding="utf-8")
+    if watchlist:
+        shutil.copy(WATCHLIST, config / "watchlists" / WATCHLIST.name)
+    return config
+
+
+def _fresh_db(root: Path) -> None:
+    for leftover in root.glob("ww.db*"):
+        leftover.unlink()
+
+
+def wirewatch(config: Path, *args: str) -> Run:
+    """``wirewatch ARGS -c CONFIG`` as a child process."""
+    run = measured([WIREWATCH, *args, "-c", str(config)])
+    if run.code != 0:
+        raise RuntimeError(f"wirewatch {' '.join(args)} exited {run.code}")
+    return run
+
+
+def pool(urls_file: Path, validators_file: Path) -> Run:
+    """The thread-pool baseline as a child process (validators kept in ``validators_file``)."""
+    run = measured(
+        [sys.executable, "-m", "benchmarks.threadpool", str(urls_file), str(validators_file)]
+    )
+    if run.code != 0:
+        raise RuntimeError(f"the pool baseline exited {run.code}")
+    return run
+
+
+@dataclass
+class Sides:
+    """Rounds of one comparison: wirewatch runs and baseline runs."""
+
+    ours: list[Run]
+    theirs: list[Run]
+
+    def best(self) -> tuple[Run, Run]:
+        return min(self.ours, key=_secs), min(self.theirs, key=_secs)
+
+    def describe(self) -> str:
+        ours = ", ".join(f"{r.seconds:.2f} s/{r.peak_mib:.0f} MiB" for r in self.ours)
+        theirs = ", ".join(f"{r.seconds:.2f} s/{r.peak_mib:.0f} MiB" for r in self.theirs)
+        return f"wirewatch {ours}; pool {theirs}"
+
+
+def _secs(run: Run) -> float:
+    return run.seconds
+
+
+def compare(
+    root: Path, urls: Sequence[str], rounds: int, command: tuple[str, ...], passes: int = 1
+) -> list[Sides]:
+    """``passes`` passes of ``wirewatch COMMAND`` and the pool, alternating per round.
+
+    Each round starts on a fresh database and fresh validators; pass 2 sees 304s.
+    """
+    urls_file = root / "urls.json"
+    urls_file.write_text(json.dumps(list(urls)), encoding="utf-8")
+    validators = root / "validators.json"
+    config = write_config(root, urls, watchlist=command[0] == "run")
+    sides = [Sides([], []) for _ in range(passes)]
+    for round_ in range(rounds):
+        _fresh_db(root)
+        validators.unlink(missing_ok=True)
+        for index in range(passes):
+            order = ("ours", "theirs") if round_ % 2 == 0 else ("theirs", "ours")
+            for side in order:
+                if side == "ours":
+                    sides[index].ours.append(wirewatch(config, *command))
+                else:
+                    sides[index].theirs.append(pool(urls_file, validators))
+    return sides
+
+
+@dataclass
+class Measured:
+    """Everything the rows of this module report."""
+
+    check: list[Run]
+    startup: Sides
+    poll: list[Sides]
+    daemon: Sides
+    feeds: int
+    hosts: int
+
+
+_CACHE: dict[bool, Measured] = {}
+
+
+def measure(quick: bool) -> Measured:
+    """All runs of this module (cached per run of ``python -m benchmarks``)."""
+    if quick in _CACHE:
+        return _CACHE[quick]
+    hosts, per_host = (10, 5) if quick else (100, 10)
+    rounds = 1 if quick else 3
+    with (
+        tempfile.TemporaryDirectory(prefix="wirewatch-proc-") as tmp,
+        NewsServer(hosts=5, feeds_per_host=1, items_per_feed=20) as small,
+    ):
+        root = Path(tmp)
+        config = write_config(root, small.feed_urls())
+        check = [wirewatch(config, "check") for _ in range(rounds)]
+        (startup,) = compare(root, small.feed_urls(), rounds, ("poll",))
+        with NewsServer(hosts=hosts, feeds_per_host=per_host, latency=LATENCY) as server:
+            urls = server.feed_urls()
+            big_rounds = 1 if quick else 2
+            poll = compare(root, urls, big_rounds, ("poll",), passes=2)
+            (daemon,) = compare(root, urls, 1, ("run", "--once"))
+    result = Measured(check, startup, poll, daemon, hosts * per_host, hosts)
+    _CACHE[quick] = result
+    return result
+
+
+@register("startup-check", "`wirewatch check` of a 5-feed config: whole process, start-up included")
+def run_check(options: RunOptions) -> Result:
+    m = measure(options.quick)
+    seconds = statistics.median(r.seconds for r in m.check)
+    peak = max(r.peak_mib for r in m.check)
+    runs = ", ".join(f"{r.seconds:.2f} s" for r in m.check)
+    return Result(
+        name="startup-check",
+        wirewatch=seconds,
+        baseline=None,
+        unit="s (median)",
+        higher_is_better=False,
+        target="< 1 s and < 120 MiB",
+        notes=f"peak RSS {peak:.0f} MiB; runs {runs}; no baseline (absolute target)",
+    )
+
+
+@register("startup-poll", "`wirewatch poll` of 5 local feeds vs the 16-thread pool, as processes")
+def run_startup_poll(options: RunOptions) -> Result:
+    m = measure(options.quick)
+    ours, theirs = m.startup.best()
+    return Result(
+        name="startup-poll",
+        wirewatch=ours.seconds,
+        baseline=theirs.seconds,
+        unit="s / process",
+        higher_is_better=False,
+        target="< 1 s and < 120 MiB",
+        notes=(
+            f"5 feeds on 5 hosts, fresh database each round; peak RSS wirewatch "
+            f"{max(r.peak_mib for r in m.startup.ours):.0f} MiB, pool "
+            f"{max(r.peak_mib for r in m.startup.theirs):.0f} MiB; best of alternating "
+            f"rounds ({m.startup.describe()})"
+        ),
+    )
+
+
+def _poll_row(m: Measured, index: int, name: str, target: str) -> Result:
+    ours, theirs = m.poll[index].best()
+    what = "first pass, fresh database" if index == 0 else "second pass, every answer a 304"
+    return Result(
+        name=name,
+        wirewatch=ours.seconds,
+        baseline=theirs.seconds,
+        unit="s / process",
+        higher_is_better=False,
+        target=target,
+        notes=(
+            f"{m.feeds} feeds on {m.hosts} hosts, {LATENCY * 1000:.0f} ms latency, {what}; "
+            f"whole processes (start-up, config, database, crawl); peak RSS wirewatch "
+            f"{max(r.peak_mib for r in m.poll[index].ours):.0f} MiB, pool "
+            f"{max(r.peak_mib for r in m.poll[index].theirs):.0f} MiB; best of alternating "
+            f"rounds ({m.poll[index].describe()})"
+        ),
+    )
+
+
+@register("poll-process", "`wirewatch poll` of 1,000 feeds vs the 16-thread pool, as processes")
+def run_poll_process(options: RunOptions) -> Result:
+    return _poll_row(measure(options.quick), 0, "poll-process", "≥ 0.5×")
+
+
+@register("poll-process-304", "the same, second pass (304s), both sides send validators")
+def run_poll_process_304(options: RunOptions) -> Result:
+    return _poll_row(measure(options.quick), 1, "poll-process-304", "≥ 2×")
+
+
+@register("daemon-rss", "peak RSS of `wirewatch run --once` over 1,000 feeds vs the pool's")
+def run_daemon_rss(options: RunOptions) -> Result:
+    m = measure(options.quick)
+    ours, theirs = m.daemon.ours[0], m.daemon.theirs[0]
+    return Result(
+        name="daemon-rss",
+        wirewatch=ours.peak_mib,
+        baseline=theirs.peak_mib,
+        unit="MiB peak RSS",
+        higher_is_better=False,
+        target="≤ 150 MiB",
+        notes=(
+            f"{m.feeds} feeds on {m.hosts} hosts, fresh database, the example watchlist, "
+            f"console channel; run --once took {ours.seconds:.1f} s, the pool "
+            f"{theirs.seconds:.1f} s (parse only)"
+        ),
+    )
