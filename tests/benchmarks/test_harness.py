@@ -153,3 +153,66 @@ def test_huge_feed_polls_report_cpu_peak_and_accounting() -> None:
     assert (first["new"], first["skipped"]) == (700, {})
     assert second["new"] == 1 and second["skipped"] == {"duplicate: same guid": 700}
     assert all(r["cpu_s"] > 0 and r["peak_kb"] > 0 for r in (first, second))
+
+
+def test_matching_baselines_agree_with_the_engine_on_generated_news() -> None:
+    import random
+
+    from alerts.matcher import Engine
+    from benchmarks.bench_matching import (
+        CombinedRegexBaseline,
+        PlainAhoBaseline,
+        _words,
+        make_articles,
+        make_watchlists,
+    )
+
+    rng = random.Random(5)
+    vocab = _words(rng, 2000)
+    watchlists = make_watchlists(200, rng, vocab)
+    docs = make_articles(30, rng, vocab)
+    engine = Engine.compile(watchlists)
+    ours = [[m.watchlist for m in engine.match(d)] for d in docs]
+    assert any(ours)
+    for baseline in (CombinedRegexBaseline(watchlists), PlainAhoBaseline(watchlists)):
+        assert [baseline.match(d) for d in docs] == ours
+
+
+def test_process_runs_report_exit_code_and_peak_rss(tmp_path: Path) -> None:
+    from benchmarks.bench_process import measured, write_config
+
+    grow = "x = bytearray(64 * 1024 * 1024); x[::4096] = b'y' * len(x[::4096])"
+    small, big = measured([sys.executable, "-c", "pass"]), measured([sys.executable, "-c", grow])
+    assert small.code == 0 and big.code == 0
+    assert big.peak_mib >= small.peak_mib + 60
+    assert measured([sys.executable, "-c", "raise SystemExit(3)"]).code == 3
+    with NewsServer(hosts=1, feeds_per_host=2, items_per_feed=2) as server:
+        config = write_config(tmp_path, server.feed_urls())
+        check = subprocess.run(
+            [str(Path(sys.executable).with_name("wirewatch")), "check", "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert check.returncode == 0, check.stderr
+    assert "f00001" in check.stdout
+
+
+def test_threadpool_process_keeps_validators_between_passes(tmp_path: Path) -> None:
+    with NewsServer(hosts=2, feeds_per_host=1, items_per_feed=2) as server:
+        urls = tmp_path / "urls.json"
+        urls.write_text(json.dumps(server.feed_urls()), encoding="utf-8")
+        validators = tmp_path / "validators.json"
+        for expected in (200, 304):
+            server.reset_requests()
+            proc = subprocess.run(
+                [sys.executable, "-m", "benchmarks.threadpool", str(urls), str(validators)],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert proc.returncode == 0, proc.stderr
+            assert [r.status for r in server.requests() if "/feed/" in r.path] == [expected] * 2
