@@ -202,7 +202,7 @@ def measure(quick: bool) -> Measured:
         (startup,) = compare(root, small.feed_urls(), rounds, ("poll",))
         with NewsServer(hosts=hosts, feeds_per_host=per_host, latency=LATENCY) as server:
             urls = server.feed_urls()
-            big_rounds = 1 if quick else 2
+            big_rounds = 1
             poll = compare(root, urls, big_rounds, ("poll",), passes=2)
             (daemon,) = compare(root, urls, 1, ("run", "--once"))
     result = Measured(check, startup, poll, daemon, hosts * per_host, hosts)

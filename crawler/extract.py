@@ -8,7 +8,6 @@ from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin
 
-import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 from parsel import Selector
@@ -71,6 +70,9 @@ def extract_article(
     :func:`crawler.page_dates.page_date` (markup first, then the page's text);
     ``date_rule`` names the rule that won.
     """
+    # Loaded on the first article page, not by every poll (start-up time and memory).
+    import trafilatura
+
     text = decode_html(html, content_type)
     if not text.strip():
         return None
