@@ -40,17 +40,21 @@ _TIMEOUT = 1800.0
 
 @dataclass(frozen=True)
 class Run:
-    """One child process: wall seconds from spawn to exit, peak RSS, exit code."""
+    """One child process: wall seconds from fork to exit, peak RSS, exit code, CPU seconds.
+
+    Under a shared CPU the wall time stretches; the CPU time (user + system) much less.
+    """
 
     seconds: float
     peak_mib: float
     code: int
+    cpu: float = 0.0
 
 
 # A small launcher between us and the measured command: on Linux a child's peak RSS counts
 # the image it was forked (or vforked) from, so the command is forked from this small
 # interpreter, not from the benchmark process. It times the command from fork to exit and
-# writes "seconds maxrss_kib exit_code" to the file named first.
+# writes "seconds maxrss_kib exit_code cpu_seconds" to the file named first.
 _LAUNCHER = """
 import os, sys, time
 started = time.perf_counter()
@@ -60,7 +64,8 @@ if pid == 0:
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[1], "w") as out:
     code = os.waitstatus_to_exitcode(status)
-    out.write(f"{time.perf_counter() - started} {usage.ru_maxrss} {code}")
+    cpu = usage.ru_utime + usage.ru_stime
+    out.write(f"{time.perf_counter() - started} {usage.ru_maxrss} {code} {cpu}")
 """
 
 
@@ -77,8 +82,8 @@ def measured(args: Sequence[str], env: dict[str, str] | None = None) -> Run:
             timeout=_TIMEOUT,
             check=True,
         )
-        seconds, kib, code = report.read().split()
-    return Run(float(seconds), int(kib) / 1024, int(code))
+        seconds, kib, code, cpu = report.read().split()
+    return Run(float(seconds), int(kib) / 1024, int(code), float(cpu))
 
 
 def write_config(root: Path, urls: Sequence[str], watchlist: bool = False) -> Path:
@@ -137,9 +142,13 @@ class Sides:
         return min(self.ours, key=_secs), min(self.theirs, key=_secs)
 
     def describe(self) -> str:
-        ours = ", ".join(f"{r.seconds:.2f} s/{r.peak_mib:.0f} MiB" for r in self.ours)
-        theirs = ", ".join(f"{r.seconds:.2f} s/{r.peak_mib:.0f} MiB" for r in self.theirs)
+        ours = ", ".join(_describe(r) for r in self.ours)
+        theirs = ", ".join(_describe(r) for r in self.theirs)
         return f"wirewatch {ours}; pool {theirs}"
+
+
+def _describe(run: Run) -> str:
+    return f"{run.seconds:.2f} s ({run.cpu:.2f} s CPU)/{run.peak_mib:.0f} MiB"
 
 
 def _secs(run: Run) -> float:
@@ -215,7 +224,7 @@ def run_check(options: RunOptions) -> Result:
     m = measure(options.quick)
     seconds = statistics.median(r.seconds for r in m.check)
     peak = max(r.peak_mib for r in m.check)
-    runs = ", ".join(f"{r.seconds:.2f} s" for r in m.check)
+    runs = ", ".join(_describe(r) for r in m.check)
     return Result(
         name="startup-check",
         wirewatch=seconds,
