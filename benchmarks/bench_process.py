@@ -25,7 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,9 @@ from benchmarks.newsserver import NewsServer
 from benchmarks.registry import Result, RunOptions, register
 
 WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
+URLWATCH = shutil.which("urlwatch", path=str(Path(sys.executable).parent)) or shutil.which(
+    "urlwatch"
+)
 WATCHLIST = REPO / "config" / "watchlists" / "taiwan-us-ip.yaml"
 _TIMEOUT = 1800.0
 
@@ -155,28 +158,52 @@ def _secs(run: Run) -> float:
     return run.seconds
 
 
-def compare(
-    root: Path, urls: Sequence[str], rounds: int, command: tuple[str, ...], passes: int = 1
-) -> list[Sides]:
-    """``passes`` passes of ``wirewatch COMMAND`` and the pool, alternating per round.
+Baseline = Callable[[Path, Sequence[str]], Callable[[], Run]]
 
-    Each round starts on a fresh database and fresh validators; pass 2 sees 304s.
-    """
+
+def pool_side(root: Path, urls: Sequence[str]) -> Callable[[], Run]:
+    """The thread-pool process over ``urls``; validators persist until the files are reset."""
     urls_file = root / "urls.json"
     urls_file.write_text(json.dumps(list(urls)), encoding="utf-8")
     validators = root / "validators.json"
+    validators.unlink(missing_ok=True)
+    return lambda: pool(urls_file, validators)
+
+
+def urlwatch_side(root: Path, urls: Sequence[str]) -> Callable[[], Run]:
+    """urlwatch over ``urls`` (one job per feed, its cache kept across passes)."""
+    jobs = root / "urls.yaml"
+    jobs.write_text("\n---\n".join(f'url: "{u}"' for u in urls) + "\n", encoding="utf-8")
+    for name in ("cache.db", "urlwatch.yaml"):
+        (root / name).unlink(missing_ok=True)
+    args = [URLWATCH or "urlwatch", "--urls", str(jobs), "--config", str(root / "urlwatch.yaml")]
+    return lambda: measured([*args, "--cache", str(root / "cache.db")])
+
+
+def compare(
+    root: Path,
+    urls: Sequence[str],
+    rounds: int,
+    command: tuple[str, ...],
+    passes: int = 1,
+    baseline: Baseline = pool_side,
+) -> list[Sides]:
+    """``passes`` passes of ``wirewatch COMMAND`` and the baseline, alternating per round.
+
+    Each round starts on a fresh database and a fresh baseline state; pass 2 sees 304s.
+    """
     config = write_config(root, urls, watchlist=command[0] == "run")
     sides = [Sides([], []) for _ in range(passes)]
     for round_ in range(rounds):
         _fresh_db(root)
-        validators.unlink(missing_ok=True)
+        theirs = baseline(root, urls)
         for index in range(passes):
             order = ("ours", "theirs") if round_ % 2 == 0 else ("theirs", "ours")
             for side in order:
                 if side == "ours":
                     sides[index].ours.append(wirewatch(config, *command))
                 else:
-                    sides[index].theirs.append(pool(urls_file, validators))
+                    sides[index].theirs.append(theirs())
     return sides
 
 
@@ -301,5 +328,33 @@ def run_daemon_rss(options: RunOptions) -> Result:
             f"{m.feeds} feeds on {m.hosts} hosts, fresh database, the example watchlist, "
             f"console channel; run --once took {ours.seconds:.1f} s, the pool "
             f"{theirs.seconds:.1f} s (parse only)"
+        ),
+    )
+
+
+@register("urlwatch", "`wirewatch poll` vs urlwatch (optional extra `bench`), as processes")
+def run_urlwatch(options: RunOptions) -> Result:
+    if URLWATCH is None:
+        return Result(
+            "urlwatch", None, None, "s / process", notes="urlwatch not installed (extra `bench`)"
+        )
+    hosts, per_host = (10, 5) if options.quick else (100, 10)
+    with (
+        tempfile.TemporaryDirectory(prefix="wirewatch-urlwatch-") as tmp,
+        NewsServer(hosts=hosts, feeds_per_host=per_host, latency=LATENCY) as server,
+    ):
+        first, second = compare(
+            Path(tmp), server.feed_urls(), 1, ("poll",), passes=2, baseline=urlwatch_side
+        )
+    return Result(
+        name="urlwatch",
+        wirewatch=first.ours[0].seconds,
+        baseline=first.theirs[0].seconds,
+        unit="s / process",
+        higher_is_better=False,
+        notes=(
+            f"{hosts * per_host} feeds on {hosts} hosts, {LATENCY * 1000:.0f} ms latency; first "
+            f"pass ({first.describe()}); 304 pass ({second.describe()}); urlwatch fetches and "
+            f"diffs each feed as text (no feed parsing, no storage), sending its ETag"
         ),
     )
