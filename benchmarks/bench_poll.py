@@ -144,7 +144,7 @@ class Cycles:
 
 
 @cache
-def measure(quick: bool) -> Cycles:
+def measure(quick: bool, rounds: int | None = None) -> Cycles:
     """Alternating rounds of both passes of both sides on one server (cached per run)."""
     hosts, per_host = (10, 5) if quick else (100, 10)
     cycles = Cycles(hosts * per_host, hosts)
@@ -153,7 +153,7 @@ def measure(quick: bool) -> Cycles:
         tempfile.TemporaryDirectory(prefix="wirewatch-poll-") as tmp,
     ):
         urls = server.feed_urls()
-        for round_ in range(1 if quick else ROUNDS):
+        for round_ in range(rounds or (1 if quick else ROUNDS)):
             with migrated_sqlite() as (_, db_url):
                 spec = write_spec(tmp, db_url, urls, CRAWL)
                 validators: Validators = {}
@@ -193,7 +193,7 @@ def _notes(c: Cycles, index: int) -> str:
 
 @register("poll-cycle", "first poll pass: 16-thread urllib+feedparser pool vs wirewatch collect")
 def run(options: RunOptions) -> Result:
-    c = measure(options.quick)
+    c = measure(options.quick, options.rounds)
     return Result(
         name="poll-cycle",
         wirewatch=c.best_wirewatch(0)["seconds"],
@@ -208,7 +208,7 @@ def run(options: RunOptions) -> Result:
 
 @register("poll-cycle-304", "second pass, feeds unchanged (304s): both sides send validators")
 def run_not_modified(options: RunOptions) -> Result:
-    c = measure(options.quick)
+    c = measure(options.quick, options.rounds)
     return Result(
         name="poll-cycle-304",
         wirewatch=c.best_wirewatch(1)["seconds"],

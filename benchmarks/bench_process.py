@@ -222,12 +222,12 @@ class Measured:
 _CACHE: dict[bool, Measured] = {}
 
 
-def measure(quick: bool) -> Measured:
+def measure(quick: bool, rounds: int | None = None) -> Measured:
     """All runs of this module (cached per run of ``python -m benchmarks``)."""
     if quick in _CACHE:
         return _CACHE[quick]
     hosts, per_host = (10, 5) if quick else (100, 10)
-    rounds = 1 if quick else 3
+    rounds = rounds or (1 if quick else 3)
     with (
         tempfile.TemporaryDirectory(prefix="wirewatch-proc-") as tmp,
         NewsServer(hosts=5, feeds_per_host=1, items_per_feed=20) as small,
@@ -248,7 +248,7 @@ def measure(quick: bool) -> Measured:
 
 @register("startup-check", "`wirewatch check` of a 5-feed config: whole process, start-up included")
 def run_check(options: RunOptions) -> Result:
-    m = measure(options.quick)
+    m = measure(options.quick, options.rounds)
     seconds = statistics.median(r.seconds for r in m.check)
     peak = max(r.peak_mib for r in m.check)
     runs = ", ".join(_describe(r) for r in m.check)
@@ -265,7 +265,7 @@ def run_check(options: RunOptions) -> Result:
 
 @register("startup-poll", "`wirewatch poll` of 5 local feeds vs the 16-thread pool, as processes")
 def run_startup_poll(options: RunOptions) -> Result:
-    m = measure(options.quick)
+    m = measure(options.quick, options.rounds)
     ours, theirs = m.startup.best()
     return Result(
         name="startup-poll",
@@ -305,17 +305,17 @@ def _poll_row(m: Measured, index: int, name: str, target: str) -> Result:
 
 @register("poll-process", "`wirewatch poll` of 1,000 feeds vs the 16-thread pool, as processes")
 def run_poll_process(options: RunOptions) -> Result:
-    return _poll_row(measure(options.quick), 0, "poll-process", "≥ 0.5×")
+    return _poll_row(measure(options.quick, options.rounds), 0, "poll-process", "≥ 0.5×")
 
 
 @register("poll-process-304", "the same, second pass (304s), both sides send validators")
 def run_poll_process_304(options: RunOptions) -> Result:
-    return _poll_row(measure(options.quick), 1, "poll-process-304", "≥ 2×")
+    return _poll_row(measure(options.quick, options.rounds), 1, "poll-process-304", "≥ 2×")
 
 
 @register("daemon-rss", "peak RSS of `wirewatch run --once` over 1,000 feeds vs the pool's")
 def run_daemon_rss(options: RunOptions) -> Result:
-    m = measure(options.quick)
+    m = measure(options.quick, options.rounds)
     ours, theirs = m.daemon.ours[0], m.daemon.theirs[0]
     return Result(
         name="daemon-rss",
