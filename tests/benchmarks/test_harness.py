@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import feedparser
+import pytest
 
 from benchmarks.bench_archive import ArticleStream, grow, migrated_sqlite
 from benchmarks.bench_feedparse import generated_feeds, parse_only_rate
@@ -61,7 +62,40 @@ def test_all_benchmarks_register() -> None:
     load_all()
     names = set(registered())
     assert {"ingest", "poll-cycle", "poll-cycle-304", "archive", "daemon-memory"} <= names
+    assert {"startup-check", "startup-poll", "poll-process", "poll-process-304"} <= names
+    assert {"daemon-rss", "urlwatch", "matching-combined-regex", "matching-aho-plain"} <= names
     assert "feedparse" not in names and "poll-baseline" not in names
+
+
+def test_rounds_option_reaches_the_benchmarks(tmp_path: Path) -> None:
+    from benchmarks import __main__ as cli
+    from benchmarks.registry import Benchmark, RunOptions
+
+    seen: list[RunOptions] = []
+
+    def fake(options: RunOptions) -> Result:
+        seen.append(options)
+        return Result("probe", 1.0, 1.0, "x")
+
+    cli.load_all()
+    import benchmarks.registry as registry
+
+    registry._REGISTRY["probe"] = Benchmark("probe", "", fake)
+    try:
+        out = tmp_path / "results.md"
+        assert cli.main(["--only", "probe", "--rounds", "3", "--out", str(out)]) == 0
+    finally:
+        del registry._REGISTRY["probe"]
+    assert seen[0].rounds == 3
+
+
+def test_urlwatch_row_is_empty_without_urlwatch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.bench_process as bench_process
+    from benchmarks.registry import RunOptions
+
+    monkeypatch.setattr(bench_process, "URLWATCH", None)
+    row = bench_process.run_urlwatch(RunOptions(quick=True))
+    assert row.wirewatch is None and row.baseline is None and "not installed" in row.notes
 
 
 def test_ratio_direction() -> None:
