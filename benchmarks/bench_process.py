@@ -147,7 +147,7 @@ class Sides:
     def describe(self) -> str:
         ours = ", ".join(_describe(r) for r in self.ours)
         theirs = ", ".join(_describe(r) for r in self.theirs)
-        return f"wirewatch {ours}; pool {theirs}"
+        return f"wirewatch {ours}; baseline {theirs}"
 
 
 def _describe(run: Run) -> str:
@@ -266,26 +266,13 @@ def run_check(options: RunOptions) -> Result:
 @register("startup-poll", "`wirewatch poll` of 5 local feeds vs the 16-thread pool, as processes")
 def run_startup_poll(options: RunOptions) -> Result:
     m = measure(options.quick, options.rounds)
-    ours, theirs = m.startup.best()
-    return Result(
-        name="startup-poll",
-        wirewatch=ours.seconds,
-        baseline=theirs.seconds,
-        unit="s / process",
-        higher_is_better=False,
-        target="< 1 s and < 120 MiB",
-        notes=(
-            f"5 feeds on 5 hosts, fresh database each round; peak RSS wirewatch "
-            f"{max(r.peak_mib for r in m.startup.ours):.0f} MiB, pool "
-            f"{max(r.peak_mib for r in m.startup.theirs):.0f} MiB; best of alternating "
-            f"rounds ({m.startup.describe()})"
-        ),
-    )
+    what = "5 feeds on 5 hosts, fresh database each round"
+    return _sides_row("startup-poll", m.startup, "< 1 s and < 120 MiB", what)
 
 
-def _poll_row(m: Measured, index: int, name: str, target: str) -> Result:
-    ours, theirs = m.poll[index].best()
-    what = "first pass, fresh database" if index == 0 else "second pass, every answer a 304"
+def _sides_row(name: str, sides: Sides, target: str, what: str) -> Result:
+    """A row comparing the best wirewatch process with the best baseline process."""
+    ours, theirs = sides.best()
     return Result(
         name=name,
         wirewatch=ours.seconds,
@@ -294,13 +281,18 @@ def _poll_row(m: Measured, index: int, name: str, target: str) -> Result:
         higher_is_better=False,
         target=target,
         notes=(
-            f"{m.feeds} feeds on {m.hosts} hosts, {LATENCY * 1000:.0f} ms latency, {what}; "
-            f"whole processes (start-up, config, database, crawl); peak RSS wirewatch "
-            f"{max(r.peak_mib for r in m.poll[index].ours):.0f} MiB, pool "
-            f"{max(r.peak_mib for r in m.poll[index].theirs):.0f} MiB; best of alternating "
-            f"rounds ({m.poll[index].describe()})"
+            f"{what}; whole processes (start-up, config, database, crawl); peak RSS wirewatch "
+            f"{max(r.peak_mib for r in sides.ours):.0f} MiB, baseline "
+            f"{max(r.peak_mib for r in sides.theirs):.0f} MiB; best of alternating rounds "
+            f"({sides.describe()})"
         ),
     )
+
+
+def _poll_row(m: Measured, index: int, name: str, target: str) -> Result:
+    what = "first pass, fresh database" if index == 0 else "second pass, every answer a 304"
+    what = f"{m.feeds} feeds on {m.hosts} hosts, {LATENCY * 1000:.0f} ms latency, {what}"
+    return _sides_row(name, m.poll[index], target, what)
 
 
 @register("poll-process", "`wirewatch poll` of 1,000 feeds vs the 16-thread pool, as processes")
@@ -346,15 +338,9 @@ def run_urlwatch(options: RunOptions) -> Result:
         first, second = compare(
             Path(tmp), server.feed_urls(), 1, ("poll",), passes=2, baseline=urlwatch_side
         )
-    return Result(
-        name="urlwatch",
-        wirewatch=first.ours[0].seconds,
-        baseline=first.theirs[0].seconds,
-        unit="s / process",
-        higher_is_better=False,
-        notes=(
-            f"{hosts * per_host} feeds on {hosts} hosts, {LATENCY * 1000:.0f} ms latency; first "
-            f"pass ({first.describe()}); 304 pass ({second.describe()}); urlwatch fetches and "
-            f"diffs each feed as text (no feed parsing, no storage), sending its ETag"
-        ),
+    what = (
+        f"{hosts * per_host} feeds on {hosts} hosts, {LATENCY * 1000:.0f} ms latency, first "
+        f"pass; 304 pass: {second.describe()}; urlwatch fetches and diffs each feed as text "
+        f"(no feed parsing, no storage), sending its ETag"
     )
+    return _sides_row("urlwatch", first, "", what)
