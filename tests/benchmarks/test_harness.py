@@ -39,7 +39,7 @@ def test_quick_ingest_run_prints_row_and_writes_results(tmp_path: Path) -> None:
     row = next(line for line in proc.stdout.splitlines() if "ingest" in line and "│" in line)
     assert "items/s" in row and "×" in row
     report = out.read_text(encoding="utf-8")
-    assert "## Machine" in report and "feedparser" in report
+    assert "## Machine" in report and "feedparser" in report and "Load average" in report
     assert "| ingest |" in report and "profile" in report
 
 
