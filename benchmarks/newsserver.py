@@ -96,7 +96,7 @@ class RequestRecord:
 
 @dataclass(frozen=True)
 class HostLoad:
-    """The load one host name saw: requests, most in flight at once, least gap between starts.
+    """The load one host name saw: requests, most in flight at once, gaps between starts.
 
     Two requests overlap when one was read before the other's answer was written out; a
     client that waits for each answer before it sends the next request never overlaps.
@@ -105,6 +105,7 @@ class HostLoad:
     requests: int
     max_in_flight: int
     min_gap: float | None  # seconds between consecutive request starts; None for one request
+    span: float  # seconds from the first request start to the last
 
 
 def host_load(records: Iterable[RequestRecord]) -> dict[str, HostLoad]:
@@ -123,7 +124,8 @@ def host_load(records: Iterable[RequestRecord]) -> dict[str, HostLoad]:
             heapq.heappush(ends, record.end if record.end is not None else float("inf"))
             most = max(most, len(ends))
         gaps = [b.time - a.time for a, b in itertools.pairwise(group)]
-        loads[name] = HostLoad(len(group), most, min(gaps, default=None))
+        span = group[-1].time - group[0].time
+        loads[name] = HostLoad(len(group), most, min(gaps, default=None), span)
     return loads
 
 

