@@ -8,7 +8,6 @@ from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin
 
-import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 from parsel import Selector
@@ -18,6 +17,7 @@ from crawler import charset
 from crawler.dates import find_date_in_text, parse_date
 from crawler.items import Entry
 from crawler.page_dates import DATE_PARAMS, page_date
+from crawler.selectors import select_nodes
 from crawler.text import normalize_text
 from crawler.urls import clean_href, unwrap_redirect
 
@@ -71,6 +71,9 @@ def extract_article(
     :func:`crawler.page_dates.page_date` (markup first, then the page's text);
     ``date_rule`` names the rule that won.
     """
+    # Loaded on the first article page, not by every poll (start-up time and memory).
+    import trafilatura
+
     text = decode_html(html, content_type)
     if not text.strip():
         return None
@@ -128,32 +131,6 @@ def _parse_tree(text: str) -> Any:
 
 
 # --------------------------------------------------------------------------- listings
-
-
-def is_xpath(query: str) -> bool:
-    """A listing selector is XPath when it starts with ``/``, ``(`` or ``./``, else CSS."""
-    return query.strip().startswith(("/", "(", "./"))
-
-
-def select_nodes(sel: Any, query: str) -> list[Selector]:
-    """The nodes ``query`` (CSS with ``::attr()``/``::text``, or XPath) selects in ``sel``."""
-    query = query.strip()
-    return list(sel.xpath(query) if is_xpath(query) else sel.css(query))
-
-
-_EMPTY = Selector(text="<html></html>", type="html")
-
-
-def selector_error(query: str) -> str | None:
-    """Why ``query`` cannot be used as a listing selector (parsel's message), or None."""
-    if not query.strip():
-        return "empty selector"
-    try:
-        select_nodes(_EMPTY, query)
-    except Exception as exc:  # cssselect and lxml raise several types; the message is what counts
-        kind = "XPath" if is_xpath(query) else "CSS"
-        return f"invalid {kind} selector {query!r}: {str(exc).removeprefix('XPath error: ')}"
-    return None
 
 
 @dataclass(slots=True)

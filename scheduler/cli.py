@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 
-from scheduler.config import Config
-from scheduler.context import AppContext
 from scheduler.locate import ConfigNotFound
-from scheduler.migrate import SchemaError
 from scheduler.output import Column, Format, FormatOption, emit, write_rows
-from scheduler.yamlsource import ConfigError
+
+# Configuration, database and delivery modules load when a command needs them: `--help`
+# and `check` stay quick and small (tests/scheduler/test_startup.py).
+if TYPE_CHECKING:
+    from scheduler.config import Config
+    from scheduler.context import AppContext
 
 app = typer.Typer(
     name="wirewatch",
@@ -75,6 +77,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def open_context(config_dir: str | None) -> AppContext:
     """Load config or exit 1 listing every problem by file and line."""
+    from scheduler.context import AppContext
+    from scheduler.yamlsource import ConfigError
+
     try:
         return AppContext.load(config_dir)
     except ConfigNotFound as exc:
@@ -88,6 +93,8 @@ def open_context(config_dir: str | None) -> AppContext:
 
 def guarded(ctx: AppContext, work: Callable[[AppContext], T]) -> T:
     """Run ``work`` turning schema and database errors into a one-line exit."""
+    from scheduler.migrate import SchemaError
+
     try:
         return work(ctx)
     except SchemaError as exc:

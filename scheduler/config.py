@@ -328,7 +328,7 @@ def _source_names(sources: SourcesFile) -> set[str]:
 
 def _check_sources(sources: SourcesFile, doc: YamlDoc, problems: list[Problem]) -> None:
     """Unique ids; listing selectors that parsel can compile (else they fail at poll time)."""
-    from crawler.extract import selector_error
+    from crawler.selectors import selector_error
 
     seen: set[str] = set()
     for i, src in enumerate(sources.sources):

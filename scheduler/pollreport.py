@@ -10,12 +10,12 @@ pass in which some source answered.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scheduler.output import plural
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 NAMED_FAILURES = 3
 # Substrings of crawler.spiders.poll.describe_failure's reasons that mean "no answer at all".
@@ -49,6 +49,8 @@ class _Report(Protocol):
 
 def new_items(session: Session, ids: Iterable[int]) -> dict[str, list[dict[str, Any]]]:
     """The articles a pass stored, by source id, in id order."""
+    from sqlalchemy import select
+
     from crawler.models import Article
 
     ids = list(ids)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-from sqlalchemy.orm import Session
 
 from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
-from scheduler.context import AppContext
 from scheduler.output import Column, FormatOption, emit, plural
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from scheduler.context import AppContext
 
 alerts_app = typer.Typer(help="The delivery ledger and re-queueing.")
 app.add_typer(alerts_app, name="alerts")

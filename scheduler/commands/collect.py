@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
-from scheduler.context import AppContext
 from scheduler.output import Column, Format, FormatOption, emit, when, write_rows
 from scheduler.pollreport import skipped_text
+
+if TYPE_CHECKING:
+    from scheduler.context import AppContext
 
 
 @app.command()

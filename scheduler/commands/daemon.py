@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 import typer
 
 from scheduler.cli import ConfigOption, app, fail, open_context
-from scheduler.migrate import SchemaError
 
 
 @app.command()
@@ -23,6 +22,7 @@ def run(
     """Run the daemon: poll sources, match watchlists, deliver alerts."""
     from scheduler.daemon import Daemon, DaemonError
     from scheduler.logs import setup_logging
+    from scheduler.migrate import SchemaError
 
     if role not in ("all", "collector", "dispatcher"):
         raise fail(f"unknown role {role!r}; use all, collector or dispatcher", 2)

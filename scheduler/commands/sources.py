@@ -19,7 +19,6 @@ import typer
 from scheduler.cli import ConfigOption, app, err, fail, open_context
 from scheduler.commands.collect import _quiet_scrapy, sources_cmd
 from scheduler.output import FormatOption
-from scheduler.yamlsource import ConfigError
 
 sources_app = typer.Typer(
     help="Source health (the default), feed discovery, OPML import and export.",
@@ -146,6 +145,7 @@ def _append(path: Path, entries: list[tuple[dict[str, Any], str]], directory: Pa
     """Append to sources.yaml atomically; put the old file back if the config stops loading."""
     from crawler.source_entries import append_entries, render_entries
     from scheduler.config import load_config
+    from scheduler.yamlsource import ConfigError
 
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     try:

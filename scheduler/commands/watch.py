@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
-from scheduler.context import AppContext
 from scheduler.output import Column, FormatOption, emit, plural
 
 if TYPE_CHECKING:
     from alerts.backtest import Replayed
+    from scheduler.context import AppContext
 
 
 @app.command()
