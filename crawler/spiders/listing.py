@@ -5,8 +5,8 @@ from __future__ import annotations
 from scrapy.http import Response, TextResponse
 
 from crawler.extract import extract_listing
-from crawler.selectors import select_nodes
 from crawler.middlewares import Fetch
+from crawler.selectors import select_nodes
 from crawler.sources import ListingSource
 from crawler.spiders.base import CollectError, Collector, Page, SourceRun, content_type
 from crawler.urls import clean_href
