@@ -187,7 +187,7 @@ def readme_installed_commands() -> list[list[str]]:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     block = text.split("<!-- installed -->\n```sh\n", 1)[1].split("```", 1)[0]
     lines = block.strip().splitlines()
-    assert lines[0] == "pipx install wirewatch"
+    assert lines[0].split("#")[0].strip() == "pipx install wirewatch"
     commands = [line.split()[1:] for line in lines[1:]]
     assert commands == [["init"], ["check"], ["run"]]
     return commands
