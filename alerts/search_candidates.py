@@ -121,7 +121,8 @@ def _lexeme(token: str) -> str:
 
 
 def _pg_vector() -> Any:
-    return func.array_to_tsvector(func.string_to_array(ArticleSearch.key, " "))
+    # Spelled as in the index definition (a bound ' ' would not match the index expression).
+    return func.array_to_tsvector(func.string_to_array(ArticleSearch.key, literal_column("' '")))
 
 
 def candidate_ids(dialect: str, cond: Condition) -> Select[Any]:

@@ -59,24 +59,40 @@ INDEX_OBJECTS = (FTS_TABLE, PG_INDEX)
 MAX_TOKEN_CHARS = 64  # longer runs are cut, the same way in keys and in terms
 MAX_KEY_BYTES = 600_000  # a tsvector holds at most 1 MB: lexemes plus 4 bytes each
 
+_ALNUM = re.compile(r"[^\W_]+")  # letters and digits (str.isalnum)
 _NS = NON_SPACED.pattern[1:-1]  # the character class body
-_TOKEN = re.compile(f"[^\\W_{_NS}]+|(?:(?=[^\\W_])[{_NS}])+")
+_SCRIPTS = re.compile(f"[{_NS}]+|[^{_NS}]+")  # within a letter run: non-spaced or not
 
 
 def runs(folded: str) -> Iterator[tuple[str, bool]]:
-    """(run, is_non_spaced) for each run of word or non-spaced characters."""
-    for m in _TOKEN.finditer(folded):
-        run = m.group()
-        yield run, NON_SPACED.match(run) is not None
+    """(run, is_non_spaced) for each run of word or non-spaced letters and digits."""
+    for word in _ALNUM.findall(folded):
+        if word.isascii() or NON_SPACED.search(word) is None:
+            yield word, False
+        else:
+            yield from _split(word)
 
 
 def _text_tokens(folded: str, out: set[str]) -> None:
-    for run, cjk in runs(folded):
-        if cjk:
-            out.update(run)
-            out.update(run[i : i + 2] for i in range(len(run) - 1))
-        else:
-            out.add(run[:MAX_TOKEN_CHARS])
+    words = _ALNUM.findall(folded)
+    if folded.isascii():
+        out.update(words)
+        return
+    for word in words:
+        if word.isascii() or NON_SPACED.search(word) is None:
+            out.add(word)
+            continue
+        for run, cjk in _split(word):
+            if cjk:
+                out.update(run)
+                out.update([run[i : i + 2] for i in range(len(run) - 1)])
+            else:
+                out.add(run)
+
+
+def _split(word: str) -> Iterator[tuple[str, bool]]:
+    for run in _SCRIPTS.findall(word):
+        yield run, NON_SPACED.match(run) is not None
 
 
 def article_key(title: str | None, summary: str | None, body: str | None) -> str | None:
@@ -86,6 +102,8 @@ def article_key(title: str | None, summary: str | None, body: str | None) -> str
     for part in (title, summary, body):
         if part:
             _text_tokens(fold(part).text, tokens)
+    if any(len(t) > MAX_TOKEN_CHARS for t in tokens):
+        tokens = {t[:MAX_TOKEN_CHARS] for t in tokens}
     key = " ".join(sorted(tokens))
     if len(key.encode()) + 4 * len(tokens) > MAX_KEY_BYTES:
         return None
