@@ -49,6 +49,7 @@ __all__ = [
     "drop_index",
     "index_articles",
     "reindex",
+    "reindex_batch",
     "runs",
 ]
 
@@ -128,29 +129,35 @@ def index_articles(conn: Connection, articles: Sequence[Any]) -> None:
 
 
 def reindex(conn: Connection, *, everything: bool = False, batch: int = 2000) -> int:
-    """Index the articles that have no key yet (``everything``: rebuild every key), in
-    batches by id; returns how many were written. The caller commits."""
-    done = 0
-    last = 0
+    """Index the articles that have no key yet (``everything``: rebuild every key), in one
+    transaction; returns how many were written. The caller commits."""
+    done, last = 0, 0
     while True:
-        query = (
-            select(Article.id, Article.title, Article.summary, Article.body)
-            .where(Article.id > last)
-            .order_by(Article.id)
-            .limit(batch)
-        )
-        if not everything:
-            query = query.where(
-                ~select(ArticleSearch.article_id)
-                .where(ArticleSearch.article_id == Article.id)
-                .exists()
-            )
-        rows = conn.execute(query).all()
-        if not rows:
+        count, last = reindex_batch(conn, last, everything=everything, batch=batch)
+        if not count:
             return done
-        index_articles(conn, rows)
-        done += len(rows)
-        last = rows[-1].id
+        done += count
+
+
+def reindex_batch(
+    conn: Connection, after: int, *, everything: bool = False, batch: int = 2000
+) -> tuple[int, int]:
+    """Index up to ``batch`` articles with ids above ``after`` (see :func:`reindex`);
+    returns (how many, the last id) so a caller can commit between batches."""
+    query = (
+        select(Article.id, Article.title, Article.summary, Article.body)
+        .where(Article.id > after)
+        .order_by(Article.id)
+        .limit(batch)
+    )
+    if not everything:
+        indexed = select(ArticleSearch.article_id).where(ArticleSearch.article_id == Article.id)
+        query = query.where(~indexed.exists())
+    rows = conn.execute(query).all()
+    if not rows:
+        return 0, after
+    index_articles(conn, rows)
+    return len(rows), rows[-1].id
 
 
 # ----- schema ----------------------------------------------------------------------------------
