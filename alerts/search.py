@@ -8,8 +8,8 @@ compiled into an ad-hoc watchlist, so an article is found exactly when a watchli
 Protocol of one page:
 
 1. *Narrow*: the query's necessary condition on index tokens (``alerts.search_candidates``)
-   is counted in the full-text index, up to ``CANDIDATE_CAP``. Up to the cap, the SQL below
-   reads only those articles (``id IN (…)``): a rare term costs what its candidates cost,
+   is looked up in the full-text index, up to ``CANDIDATE_CAP`` ids. Up to the cap, the SQL
+   below reads only those articles (``id IN (…)``): a rare term costs what its candidates cost,
    whatever the archive's size. Over the cap (a common term: hits are dense, the newest
    few thousand articles hold a page of them) or without a condition (``NOT x``), the SQL
    reads every article in order and step 3 decides.
@@ -70,7 +70,7 @@ __all__ = [
 ]
 
 # Above this many candidates a term is common: reading in order finds a page sooner.
-CANDIDATE_CAP = 20_000
+CANDIDATE_CAP = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +202,10 @@ def narrowing(
     cond = index_condition(parse(wl.match, wl.groups), wl)
     if cond is None:
         return None
-    ids = candidate_ids(conn.dialect.name, cond)
-    count = conn.execute(select(func.count()).select_from(ids.limit(cap + 1).subquery()))
-    if count.scalar_one() > cap:
+    ids = conn.execute(candidate_ids(conn.dialect.name, cond).limit(cap + 1)).scalars().all()
+    if len(ids) > cap:
         return None
-    return Article.id.in_(ids)
+    return Article.id.in_(sorted(set(ids)))  # fetched once, not re-run for every chunk
 
 
 def _after(cursor: Cursor) -> ColumnElement[bool]:
@@ -272,8 +271,10 @@ def search(
     hit: set[int] = set()
     scanned = 0
     last: Cursor | None = cursor
+    size = _first_chunk(limit, chunk)
     while True:
-        want = min(chunk, budget - scanned)
+        want = min(size, budget - scanned)
+        size = min(2 * size, chunk)
         result = conn.execute((base if last is None else base.where(_after(last))).limit(want))
         try:  # ids and text need no result processing: take the driver's rows
             rows = result.cursor.fetchall()
@@ -383,34 +384,35 @@ def search_articles(
     engine = Engine.compile_one(wl)
     prefilter = text_prefilter(wl)
     conn = session.connection()
+    # One sort of the keys (no index serves this order, so chunks would each sort again),
+    # then the text chunk by chunk until the page is full.
     newest = type_coerce(func.coalesce(Article.published_at, Article.fetched_at), NullType())
     conds: list[ColumnElement[bool]] = []
     if source:
         conds.append(Article.source_id == source)
     if fetched_since is not None:
         conds.append(Article.fetched_at >= fetched_since)
-    narrow = narrowing(conn, wl)
-    if narrow is not None:
-        conds.append(narrow)
-    base = (
-        select(newest, Article.id, article_text())
-        .where(*conds)
-        .order_by(newest.desc(), Article.id.desc())
+    cond = index_condition(parse(wl.match, wl.groups), wl)
+    if cond is not None:
+        conds.append(Article.id.in_(candidate_ids(conn.dialect.name, cond)))
+    keys = (
+        conn.execute(
+            select(Article.id)
+            .where(*conds)
+            .order_by(newest.desc(), Article.id.desc())
+            .limit(budget + 1)
+        )
+        .scalars()
+        .all()
     )
     hits: list[ArticleHit] = []
     scanned = 0
-    last: tuple[Any, int] | None = None
-    while scanned < budget:
-        want = min(chunk, budget - scanned)
-        page = base if last is None else base.where(tuple_(newest, Article.id) < last)
-        result = conn.execute(page.limit(want))
-        try:
-            rows = result.cursor.fetchall()
-        finally:
-            result.close()
-        wanted = [aid for _, aid, text in rows if prefilter is None or prefilter(text)]
+    for begin, end in _chunks(min(len(keys), budget), _first_chunk(limit, chunk), chunk):
+        ids = keys[begin:end]
+        texts = conn.execute(select(Article.id, article_text()).where(Article.id.in_(ids)))
+        wanted = [aid for aid, text in texts if prefilter is None or prefilter(text)]
         fields = _fields(conn, wanted)
-        for _, aid, _ in rows:
+        for aid in ids:
             scanned += 1
             art = fields.get(aid)
             if art is None:
@@ -420,10 +422,20 @@ def search_articles(
                 hits.append(_article_hit(art, matches[0]))
                 if len(hits) >= limit:
                     return ArticlePage(hits, scanned, True)
-        if len(rows) < want:
-            return ArticlePage(hits, scanned, True)
-        last = (rows[-1][0], rows[-1][1])
-    return ArticlePage(hits, scanned, False)
+    return ArticlePage(hits, scanned, len(keys) <= budget)
+
+
+def _chunks(total: int, first: int, largest: int) -> Iterator[tuple[int, int]]:
+    """(start, end) ranges over ``total`` items, ``first`` long, then doubling."""
+    start, size = 0, first
+    while start < total:
+        yield start, min(total, start + size)
+        start, size = start + size, min(2 * size, largest)
+
+
+def _first_chunk(limit: int, chunk: int) -> int:
+    """Chunks start small and double: dense hits fill a page from the first few rows."""
+    return min(chunk, max(2 * limit, 100))
 
 
 def _article_hit(art: Any, match: Match) -> ArticleHit:
