@@ -279,3 +279,52 @@ def test_index_rows_are_rewritten_not_duplicated(db: tuple[Any, sessionmaker[Ses
     with sessions() as s:
         assert s.scalar(select(Article.title)) == "Pulsar"
         assert len(s.scalars(select(ArticleSearch.article_id)).all()) == 1
+
+
+def test_upgrade_indexes_an_existing_archive(db_url: str) -> None:
+    from crawler.db import make_engine, session_factory
+    from scheduler.migrate import upgrade
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0005_ingest_fidelity")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO sources (id, type, url, config_url, enabled, consecutive_failures,"
+                    " state, baseline_done, items_seen, created_at) VALUES ('src', 'rss', 'u', 'u',"
+                    " true, 0, 'ok', true, 0, :now)"
+                ),
+                {"now": NOW},
+            )
+            for i, body in enumerate(["雙方簽署專利授權合約", "Mountain", "Taiwan MOU"]):
+                conn.execute(
+                    text(
+                        "INSERT INTO articles (source_id, url, canonical_url, title, summary, body,"
+                        " tags, fetched_at, baseline, text_attempts) VALUES ('src', :u, :u, '',"
+                        " '', :b, '[]', :now, false, 0)"
+                    ),
+                    {"u": f"https://n.test/{i}", "b": body, "now": NOW},
+                )
+        upgrade(engine)
+        sessions = session_factory(engine)
+        with sessions() as s:
+            assert len(s.scalars(select(ArticleSearch.article_id)).all()) == 3
+        assert len(_found(sessions, "专利授权")) == 1 and len(_found(sessions, "MOU")) == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_query_the_index_cannot_narrow_stops_at_its_budget(
+    db: tuple[Any, sessionmaker[Session]],
+) -> None:
+    _, sessions = db
+    with sessions.begin() as s:
+        add_source(s)
+        for i in range(5):
+            add_article(s, i, f"story {i}", when=NOW - timedelta(minutes=i))
+    with sessions() as s:
+        cut = search_articles(s, "NOT MOU", budget=3)
+        whole = search_articles(s, "NOT MOU")
+    assert (len(cut.hits), cut.scanned, cut.complete) == (3, 3, False)
+    assert (len(whole.hits), whole.complete) == (5, True)
