@@ -23,7 +23,6 @@ the databases measured.
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.search import search, search_articles
 from alerts.search_index import index_articles
 from benchmarks.bench_archive import migrated_postgres, migrated_sqlite, postgres_reachable
-from benchmarks.bench_console import seed
+from benchmarks.bench_console import seed, summarize
 from benchmarks.registry import Result, RunOptions, register
 from crawler.db import make_reader, session_factory
 from crawler.models import Article
@@ -119,11 +118,6 @@ def hit_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
         return {label: len(search_articles(s, q).hits) for label, q in QUERIES.items()}
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 @register("search", "search p50: rare, Chinese, phrase, common term over the indexed archive")
 def run(options: RunOptions) -> Result:
     """Seed, index, time; see the module docstring."""
@@ -147,7 +141,7 @@ def run(options: RunOptions) -> Result:
             times = measure(sessions, rounds)
             if reader is not engine:
                 reader.dispose()
-        legs[label] = {k: (statistics.median(v), _pct(v, 0.95)) for k, v in times.items()}
+        legs[label] = summarize(times)
         parts = ", ".join(f"{k} {p50:.1f}/{p95:.1f}" for k, (p50, p95) in legs[label].items())
         notes.append(
             f"{label} ({n:,} articles seeded and indexed in {archive.seconds:.0f} s; "
