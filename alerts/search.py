@@ -25,12 +25,14 @@ Protocol of one page:
    mid-story if need be, so a story is never reported twice or skipped. The caller shows
    how far back it searched.
 
-:func:`search_articles` (``wirewatch articles --search``) is the same protocol over articles
-instead of stories, newest published first.
+:func:`search_articles` (``wirewatch articles --search``) lists articles newest published
+first, an order no index serves: it sorts the ids of all the index's candidates (uncapped;
+every article within the filters when the query has no condition) once, up to ``budget``,
+then prefilters and verifies them in chunks until ``limit`` articles matched.
 
 Reads only; callers pass a reader session (``crawler.db.make_reader``) so a search never
-waits for the daemon's writes. An article written between the count and the read is found
-by the next search.
+waits for the daemon's writes. An article written between the index lookup and the read is
+found by the next search.
 """
 
 from __future__ import annotations
