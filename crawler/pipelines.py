@@ -27,6 +27,7 @@ from sqlalchemy import exists, false, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.search_index import index_articles
 from crawler.dedupe import attach_article, content_hash
 from crawler.items import Entry
 from crawler.models import Article, utcnow
@@ -260,6 +261,7 @@ def _insert(
     )
     session.add(article)
     session.flush()
+    index_articles(session.connection(), [article])
     story, created = attach_article(session, article, official=official, now=now)
     return Stored(article.id, None, story.id, not created)
 

@@ -261,6 +261,34 @@ def db_upgrade(
     out.print(f"database at revision {after} (was {before or 'empty'})")
 
 
+@db_app.command("reindex")
+def db_reindex(
+    config: ConfigOption = None,
+    rebuild: Annotated[
+        bool, typer.Option("--all", help="Rebuild every article's key, not only missing ones.")
+    ] = False,
+) -> None:
+    """Fill the search index for articles it lacks (or rebuild it), committing as it goes."""
+    from alerts.search_index import reindex_batch
+    from crawler.db import make_engine
+
+    ctx = open_context(config)
+    engine = make_engine(ctx.config.database_url)
+    done, last = 0, 0
+    try:
+        while True:
+            with engine.begin() as conn:
+                count, last = reindex_batch(conn, last, everything=rebuild)
+            if not count:
+                break
+            done += count
+    except Exception as exc:  # a driver error is best shown as one line
+        raise fail(f"reindex failed after {done} articles: {exc}") from None
+    finally:
+        engine.dispose()
+    out.print(f"indexed {done} article(s) for search")
+
+
 def main() -> None:
     """Console-script entry point."""
     _register_commands()

@@ -202,7 +202,8 @@ SOURCE_COLUMNS = (
 @app.command()
 def articles(
     search: Annotated[
-        str | None, typer.Option("--search", "-s", help="Text in title, summary or body.")
+        str | None,
+        typer.Option("--search", "-s", help="Watchlist language, e.g. 'MOU AND (Taiwan OR 臺灣)'."),
     ] = None,
     source: Annotated[str | None, typer.Option("--source", help="Only this source id.")] = None,
     since: Annotated[
@@ -217,29 +218,23 @@ def articles(
     ctx = open_context(config)
 
     def work(app_ctx: AppContext) -> None:
-        from sqlalchemy import func, or_, select
+        from sqlalchemy import func, select
 
         from crawler.models import Article, utcnow
 
         query = select(Article)
-        if search:
-            pattern = f"%{_escape_like(search.lower())}%"
-            query = query.where(
-                or_(
-                    *(
-                        func.lower(col).like(pattern, escape="\\")
-                        for col in (Article.title, Article.summary, Article.body)
-                    )
-                )
-            )
         if source:
             query = query.where(Article.source_id == source)
         if window:
             query = query.where(Article.fetched_at >= utcnow() - window)
         newest = func.coalesce(Article.published_at, Article.fetched_at)
         query = query.order_by(newest.desc(), Article.id.desc()).limit(limit)
-        with app_ctx.read_sessions() as s:
-            rows = list(s.scalars(query))
+        note = None
+        if search:
+            rows, note = _search(app_ctx, search, source, window, limit)
+        else:
+            with app_ctx.read_sessions() as s:
+                rows = list(s.scalars(query))
         tz = app_ctx.config.settings.timezone
         names = {src.id: src.label for src in app_ctx.config.sources.sources}
         emit(
@@ -252,8 +247,34 @@ def articles(
         )
         if not rows and fmt == "table":
             out.print("no articles match")
+        if note:
+            out.print(note)
 
     guarded(ctx, work)
+
+
+def _search(
+    app_ctx: AppContext, query: str, source: str | None, window: timedelta | None, limit: int
+) -> tuple[list[Any], str | None]:
+    """``articles --search``: the watchlist language, verified by the matcher; the hits and
+    a note when the scan budget stopped the search."""
+    from alerts.query import QuerySyntaxError
+    from alerts.search import search_articles
+    from crawler.models import utcnow
+
+    since = utcnow() - window if window else None
+    try:
+        with app_ctx.read_sessions() as s:
+            page = search_articles(s, query, source=source, fetched_since=since, limit=limit)
+    except QuerySyntaxError as exc:
+        raise fail(f"--search: {exc.message} (at character {exc.position + 1})") from None
+    if page.complete:
+        return list(page.hits), None
+    note = (
+        f"searched the newest {page.scanned:,} articles only; "
+        "narrow with --since or --source to search further back"
+    )
+    return list(page.hits), note
 
 
 def _parse_since(value: str) -> timedelta:
@@ -265,10 +286,6 @@ def _parse_since(value: str) -> timedelta:
         return TypeAdapter(Duration).validate_python(value)
     except ValidationError:
         raise fail(f"--since: not a duration: {value!r} (try 7d, 12h, 30m)") from None
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def article_row(a: Any, names: dict[str, str]) -> dict[str, Any]:
