@@ -327,6 +327,7 @@ def _fields(conn: Connection, ids: list[int]) -> dict[int, Any]:
     rows = conn.execute(
         select(
             Article.id,
+            Article.story_id,
             Article.source_id,
             Article.title,
             Article.summary,
@@ -350,11 +351,13 @@ class ArticleHit:
     """A matching article."""
 
     id: int
+    story_id: int | None
     source_id: str
     publisher: str | None
     title: str
     url: str
     guid: str | None
+    language: str | None
     published_at: datetime | None
     fetched_at: datetime
     match: Match
@@ -443,11 +446,13 @@ def _first_chunk(limit: int, chunk: int) -> int:
 def _article_hit(art: Any, match: Match) -> ArticleHit:
     return ArticleHit(
         art.id,
+        art.story_id,
         art.source_id,
         art.publisher,
         art.title,
         art.url,
         art.guid,
+        art.language,
         art.published_at,
         art.fetched_at,
         match,

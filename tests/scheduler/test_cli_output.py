@@ -294,3 +294,12 @@ def test_offline_first_run_names_failures_and_says_network_down_once(tmp_path: P
         done.stdout.strip(),
     )
     assert done.stderr.count("the network looks down") == 1
+
+
+def test_search_results_carry_the_same_fields_as_the_listing(env: Env) -> None:
+    (polled,) = [
+        r for r in json.loads(ok(env.config, "articles", "-F", "json")) if r["source_id"] == LONG_ID
+    ]
+    word = max(re.findall(r"[A-Za-z]{3,}", polled["title"]), key=len)
+    found = json.loads(ok(env.config, "articles", "--search", word, "-F", "json"))
+    assert found == [polled]
