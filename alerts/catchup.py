@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from alerts.backtest import replay
 from alerts.channels import Channel
 from alerts.matcher import Engine
+from alerts.models import WatchlistState
 from alerts.pipeline import record_match
 from alerts.prefilter import text_prefilter
 from alerts.watchlists import Watchlist
-from crawler.models import Article, WatchlistState
+from crawler.models import Article
 
 
 def watchlist_fingerprint(wl: Watchlist) -> str:

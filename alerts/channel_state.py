@@ -20,10 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from alerts.models import WAITING, ChannelState, Delivery
 from alerts.pipeline import dialect_insert
-from crawler.models import ChannelState, Delivery
-
-RETRYABLE = ("pending", "failed")
 
 
 def take(s: Session, channel: str, owner: str, now: datetime, lease: timedelta) -> bool:
@@ -80,7 +78,7 @@ def release_owner(s: Session, owner: str) -> int:
     Returns how many deliveries were released."""
     done = s.execute(
         update(Delivery)
-        .where(Delivery.lease_owner == owner, Delivery.status.in_(RETRYABLE))
+        .where(Delivery.lease_owner == owner, Delivery.status.in_(WAITING))
         .values(
             lease_owner=None,
             lease_until=None,

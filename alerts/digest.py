@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import channel_state
 from alerts.channels import ChannelSender, SendResult, senders
+from alerts.models import WAITING, Delivery, DeliveryStatus
 from alerts.outbox import (
     LEASE,
-    RETRYABLE,
     OutboxConfig,
     backoff,
     load_item,
@@ -37,7 +37,7 @@ from alerts.outbox import (
     shifted_clock,
 )
 from alerts.watchlists import Watchlist
-from crawler.models import Delivery, utcnow
+from crawler.models import utcnow
 
 
 class DigestConfig(OutboxConfig, Protocol):
@@ -92,7 +92,7 @@ def _rows(route: DigestRoute) -> list[object]:
         Delivery.watchlist == route.watchlist,
         Delivery.channel == route.channel,
         Delivery.mode == "digest",
-        Delivery.status.in_(RETRYABLE),
+        Delivery.status.in_(WAITING),
     ]
 
 
@@ -225,25 +225,25 @@ def send_digest(
         values: dict[str, object] = {"lease_owner": None, "lease_until": None}
         if result.ok:
             values |= {
-                "status": "sent",
+                "status": DeliveryStatus.SENT,
                 "sent_at": result.answered_at,
                 "last_error": None,
                 "message_id": messages[0].message_id,
             }
         elif not result.retryable or attempts >= config.settings.alerts.max_attempts:
-            values |= {"status": "dead", "last_error": result.reason or "failed"}
+            values |= {"status": DeliveryStatus.DEAD, "last_error": result.reason or "failed"}
         else:
             values |= {
-                "status": "failed",
+                "status": DeliveryStatus.FAILED,
                 "last_error": result.reason or "failed",
                 "next_attempt_at": result.answered_at + backoff(attempts, result.retry_after),
             }
-        rows = [Delivery.batch_id == report.batch_id, Delivery.status.in_(RETRYABLE)]
+        rows = [Delivery.batch_id == report.batch_id, Delivery.status.in_(WAITING)]
         if not result.ok:  # a failure is recorded only while the batch is still ours
             rows.append(Delivery.lease_owner == owner)
         s.execute(update(Delivery).where(*rows).values(**values))
         note_answer(s, route.channel, owner, result)
         s.commit()
-    report.status = str(values.get("status", "failed"))
+    report.status = str(values.get("status", DeliveryStatus.FAILED))
     report.error = "" if result.ok else result.reason
     return report

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from alerts import matcher
 from alerts.channels import Channel
+from alerts.models import Delivery, DeliveryStatus, Match
 from alerts.watchlists import Route, Watchlist
-from crawler.models import Article, Delivery, Match, utcnow
+from crawler.models import Article, utcnow
 
 
 class Matching(Protocol):
@@ -141,7 +142,7 @@ def record_match(
                 channel=route.channel,
                 mode=route.mode,
                 digest_route=digest_key(route) if route.mode == "digest" else None,
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,

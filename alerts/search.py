@@ -39,11 +39,11 @@ from sqlalchemy.types import NullType
 
 from alerts.backtest import article_text
 from alerts.matcher import Document, Engine, Match
+from alerts.models import Match as MatchRow
 from alerts.prefilter import text_prefilter
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
 from alerts.watchlists import Watchlist
 from crawler.models import Article, Story
-from crawler.models import Match as MatchRow
 
 __all__ = [
     "Cursor",

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.channels import Channel
 from alerts.matcher import Engine
+from alerts.models import Match
 from alerts.pipeline import match_pending
 from alerts.watchlists import Route, Watchlist
 from benchmarks.bench_archive import add_sources, migrated_sqlite
@@ -34,7 +35,6 @@ from benchmarks.bench_matching import make_watchlists
 from benchmarks.corpus import real_feeds
 from benchmarks.registry import Result, RunOptions, register
 from crawler.db import session_factory
-from crawler.models import Match
 from crawler.parse import FeedError, parse_feed
 from crawler.pipelines import normalize, store_many
 

@@ -473,12 +473,13 @@ class Daemon:
 
     def _repair(self) -> None:
         """Merge stories that concurrent collectors may have split (see crawler.dedupe)."""
+        from alerts.story_hooks import move_alerts
         from crawler.dedupe import repair_recent
 
         official = {s.id for s in self.config.sources.sources if "official" in s.tags}
         since = datetime.now(UTC) - timedelta(days=2)
         with self._sessions.begin() as session:
-            merged = repair_recent(session, since, official_sources=official)
+            merged = repair_recent(session, since, official_sources=official, on_merge=move_alerts)
         if merged:
             log.info("merged %d split stories", len(merged))
 
@@ -492,6 +493,7 @@ class Daemon:
         check_sources(self._sessions, self.config, datetime.now(UTC))
 
     def _retention(self) -> None:
+        from alerts.story_hooks import alert_owed
         from crawler.dedupe import WINDOW
         from crawler.retention import prune_articles, prune_bands
 
@@ -502,7 +504,7 @@ class Daemon:
         articles = 0
         if keep is not None:
             with self._sessions.begin() as session:
-                articles = prune_articles(session, now - keep)
+                articles = prune_articles(session, now - keep, keep=alert_owed)
         if articles or bands:
             log.info("retention: removed %d old articles, %d old band keys", articles, bands)
 

@@ -7,7 +7,8 @@ import os
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crawler.models import ChannelState, Delivery, Source
+from alerts.models import ChannelState, Delivery
+from crawler.models import Source
 
 
 def owner_alive(owner: str, host: str) -> bool:

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from crawler.models import AdminNotice, Article, Delivery, Match, Source, Story
+from alerts.models import WAITING, AdminNotice, Delivery, DeliveryStatus, Match
+from crawler.models import Article, Source, Story
 from scheduler.outages import Outage, describe
 
 log = logging.getLogger("wirewatch.status")
@@ -26,8 +27,6 @@ log = logging.getLogger("wirewatch.status")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TICK_STALE_AFTER = timedelta(minutes=2)
 SOURCE_STATES = ("new", "ok", "degraded", "failing", "disabled")
-DELIVERY_STATUSES = ("pending", "failed", "sent", "dead")
-WAITING = ("pending", "failed")
 
 
 # ----- in-process counters -------------------------------------------------------------------
@@ -161,7 +160,7 @@ def database_families(session: Session, now: datetime) -> list[Family]:
             last_ok.add(success.timestamp(), source=sid)
 
     deliveries = Family("wirewatch_deliveries", "gauge", "Outbox rows by delivery status.")
-    by_status = dict.fromkeys(DELIVERY_STATUSES, 0)
+    by_status = dict.fromkeys(DeliveryStatus, 0)
     for status, n in session.execute(
         select(Delivery.status, func.count()).group_by(Delivery.status)
     ):
@@ -201,7 +200,7 @@ def database_families(session: Session, now: datetime) -> list[Family]:
             "Age of the oldest undelivered immediate alert (0 when none wait).",
         ).add(lag),
         Family("wirewatch_dead_letters", "gauge", "Deliveries given up on (status dead).").add(
-            by_status.get("dead", 0)
+            by_status.get(DeliveryStatus.DEAD, 0)
         ),
         Family(
             "wirewatch_admin_notices_pending",

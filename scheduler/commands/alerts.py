@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from alerts.models import WAITING, DeliveryStatus
 from scheduler.cli import ConfigOption, app, fail, guarded, open_context, out
 from scheduler.context import AppContext
 
 alerts_app = typer.Typer(help="The delivery ledger and re-queueing.")
 app.add_typer(alerts_app, name="alerts")
 
-Status = Literal["pending", "failed", "sent", "dead"]
-
 
 @alerts_app.callback(invoke_without_command=True)
 def alerts(
     ctx: typer.Context,
-    status: Annotated[Status | None, typer.Option(help="Only rows with this status.")] = None,
+    status: Annotated[
+        DeliveryStatus | None, typer.Option(help="Only rows with this status.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many rows, newest first.")] = 50,
     config: ConfigOption = None,
 ) -> None:
@@ -56,7 +57,7 @@ def alerts(
                 r.mode,
                 str(r.story_id),
                 str(r.attempts),
-                _when(r.next_attempt_at) if r.status in ("pending", "failed") else "",
+                _when(r.next_attempt_at) if r.status in WAITING else "",
                 _when(r.sent_at),
                 (r.last_error or "")[:120],
             )

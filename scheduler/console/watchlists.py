@@ -25,9 +25,9 @@ from starlette.routing import Route
 
 from alerts.backtest import Replayed, replay
 from alerts.matcher import Engine
+from alerts.models import Match
 from alerts.prefilter import text_prefilter
 from alerts.watchlists import Watchlist
-from crawler.models import Match
 from scheduler.config import Config, check_watchlist_text
 from scheduler.console.app import ConsoleContext, context, render
 from scheduler.console.auth import checked_form

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from alerts.backtest import replay
 from alerts.matcher import Engine
+from alerts.models import Delivery
 from alerts.watchlists import Watchlist
-from crawler.models import Delivery
 from tests.factories import add_article, add_source
 
 WL = Watchlist(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from alerts import matcher
+from alerts.models import Delivery, Match
 from alerts.pipeline import match_pending
 from alerts.watchlists import Route
-from crawler.models import Article, Delivery, Match, Story
+from crawler.models import Article, Story
 from tests.alerts.conftest import add_story, make_cfg
 
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.models import AdminNotice, Article, Delivery, Match, Source, Story
+from alerts.models import AdminNotice, Delivery, Match
+from crawler.models import Article, Source, Story
 from scheduler.status import (
     Counters,
     Family,
