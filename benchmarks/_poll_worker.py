@@ -83,10 +83,10 @@ def _setup(spec: dict[str, Any]) -> tuple[Any, list[Any], Any]:
 
     from crawler.crawl_settings import CrawlSettings
     from crawler.db import make_engine, session_factory
-    from crawler.sources import Source
+    from crawler.sources import AnySource
 
     sessions = session_factory(make_engine(spec["db_url"]))
-    sources = TypeAdapter(list[Source]).validate_python(spec["sources"])
+    sources = TypeAdapter(list[AnySource]).validate_python(spec["sources"])
     return sessions, sources, CrawlSettings(**spec.get("crawl", {}))
 
 
@@ -102,7 +102,7 @@ def _warm_imports(crawl: Any) -> None:
     from scrapy.settings import Settings
     from scrapy.utils.misc import load_object
 
-    import crawler.spiders.poll  # noqa: F401
+    import crawler.spider  # noqa: F401
     from crawler.settings import scrapy_settings
 
     settings = Settings(scrapy_settings(crawl))

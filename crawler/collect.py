@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.collectors.base import SourceRun
 from crawler.crawl_settings import CrawlSettings
 from crawler.models import Source, utcnow
 from crawler.settings import scrapy_settings
-from crawler.spiders.base import SourceRun
 from crawler.state import (
     FAILING_AFTER,
     PollOutcome,
@@ -155,7 +155,7 @@ async def _crawl(
 ) -> None:
     from scrapy.crawler import AsyncCrawlerRunner
 
-    from crawler.spiders.poll import PollSpider
+    from crawler.spider import PollSpider
 
     runner = AsyncCrawlerRunner(scrapy_settings(crawl, **overrides))
     try:

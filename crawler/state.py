@@ -17,9 +17,7 @@ from sqlalchemy.orm import Session
 
 from crawler.models import Source
 from crawler.reasons import DUPLICATE, FAILED_TO_STORE
-from crawler.sources import FeedSource, ListingSource, SitemapSource
-
-SourceConfig = FeedSource | ListingSource | SitemapSource
+from crawler.sources import SourceConfig
 
 FAILING_AFTER = 5
 DEFAULT_LEASE = timedelta(minutes=15)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from scrapy.http import Response, TextResponse
 
+from crawler.collectors.base import CollectError, Collector, Page, SourceRun, content_type
 from crawler.extract import extract_listing
 from crawler.middlewares import Fetch
 from crawler.sources import ListingSource
-from crawler.spiders.base import CollectError, Collector, Page, SourceRun, content_type
 from crawler.urls import clean_href
 
 
 class ListingCollector(Collector):
     """Items of a listing page; follows ``selectors.next_page`` up to ``max_pages``."""
 
-    types = ("html",)
+    source = ListingSource
 
     def parse(self, response: Response, run: SourceRun, fetch: Fetch) -> Page:
         """Entries of one listing page and the next page to fetch, if any."""

@@ -1,7 +1,8 @@
 """The one spider of a poll pass: fetches every source, dispatching pages by source type.
 
-Collectors are registered by the YAML ``type`` names they handle (:data:`COLLECTORS`); a new
-source type is one :class:`~crawler.spiders.base.Collector` subclass in one file, added here.
+Collectors register themselves by the YAML ``type`` names they handle
+(:data:`crawler.collectors.COLLECTORS`); a new source type is one
+:class:`~crawler.collectors.base.Collector` subclass in one file under ``crawler/collectors/``.
 Only the index request of a source decides its outcome; follow-up pages, article pages and
 redirector lookups that fail just lose what they would have added. A follow-up the link
 policy refused (:mod:`crawler.netguard`) also marks the source degraded with that error.
@@ -25,6 +26,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.python.failure import Failure
 
+from crawler.collectors import COLLECTORS
+from crawler.collectors.base import CollectError, Page, SourceRun, content_type
 from crawler.db import make_reader
 from crawler.extract import Article, extract_article
 from crawler.fetch_article import google_news_target, merge_article
@@ -34,21 +37,12 @@ from crawler.models import utcnow
 from crawler.netguard import RefusedHop
 from crawler.pipelines import EntryBatch, Normalized, known_items, normalize, stored_guids
 from crawler.reasons import NO_IDENTITY, duplicate_reason
-from crawler.spiders.base import CollectError, Collector, Page, SourceRun, content_type
-from crawler.spiders.feed import FeedCollector
-from crawler.spiders.listing import ListingCollector
-from crawler.spiders.sitemap import SitemapCollector
 from crawler.state import parse_retry_after
 from crawler.textfill import count_attempt, fill_text, pending_text
 from crawler.urls import is_google_news
 
 logger = logging.getLogger(__name__)
 
-COLLECTORS: Mapping[str, Collector] = {
-    name: collector
-    for collector in (FeedCollector(), ListingCollector(), SitemapCollector())
-    for name in collector.types
-}
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_NOTES = 20
 
