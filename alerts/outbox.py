@@ -31,7 +31,6 @@ rows plus digest batches sent in the window); rows over budget stay pending, unt
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -46,6 +45,7 @@ from alerts.channels import Channel, ChannelSender, SendResult, senders
 from alerts.models import WAITING, Delivery, DeliveryStatus, Match
 from alerts.render import AlertItem, OtherSource, Renderer
 from crawler.models import Article, Story, utcnow
+from crawler.retry import doubling
 
 LEASE = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(seconds=30)
@@ -95,12 +95,13 @@ class DispatchReport:
 
 def backoff(attempts: int, retry_after: float | None = None, *, jitter: bool = True) -> timedelta:
     """Delay before the next attempt: 30 s doubling to 6 h, never below Retry-After."""
-    delay = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
-    if jitter:
-        delay *= 1 + random.random() / 10  # upwards only: Retry-After stays a floor
-    if retry_after is not None:
-        delay = max(delay, timedelta(seconds=retry_after))
-    return delay
+    return doubling(
+        BACKOFF_BASE,
+        attempts - 1,
+        BACKOFF_CAP,
+        jitter=(0.0, 0.1) if jitter else (0.0, 0.0),  # upwards only: never below the 30 s
+        floor=timedelta(seconds=retry_after or 0),
+    )
 
 
 def renderer_for(config: OutboxConfig) -> Renderer:

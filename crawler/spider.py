@@ -37,7 +37,7 @@ from crawler.models import utcnow
 from crawler.netguard import RefusedHop
 from crawler.pipelines import EntryBatch, Normalized, known_items, normalize, stored_guids
 from crawler.reasons import NO_IDENTITY, duplicate_reason
-from crawler.state import parse_retry_after
+from crawler.retry import parse_retry_after
 from crawler.textfill import count_attempt, fill_text, pending_text
 from crawler.urls import is_google_news
 

@@ -12,7 +12,6 @@ from alerts.channels import (
     Message,
     classify,
     clean_header,
-    parse_retry_after,
 )
 from tests.alerts.conftest import SLACK_URL, HttpReceiver, Reply, SmtpServer
 
@@ -89,12 +88,6 @@ def test_console_prints() -> None:
     sender = ChannelSender("console", Channel(url="console://"), stream=buf)
     assert sender.send(Message("Title", "<p>x</p>", "html", "plain x")).ok
     assert "Title" in buf.getvalue() and "plain x" in buf.getvalue()
-
-
-def test_parse_retry_after() -> None:
-    assert parse_retry_after("7") == 7
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
-    assert parse_retry_after("soon") is None
 
 
 @pytest.mark.parametrize("scheme", ["json", "form", "xml"])
