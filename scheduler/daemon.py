@@ -27,9 +27,10 @@ from sqlalchemy.engine import make_url
 
 from scheduler import sdnotify
 from scheduler.config import FILES, Config, fingerprint, load_config, watched_files
+from scheduler.health import TICK_STALE_AFTER
 from scheduler.leases import release_dead_leases
+from scheduler.metrics import Counters
 from scheduler.outages import OutageWatch, describe
-from scheduler.status import TICK_STALE_AFTER, Counters
 from scheduler.yamlsource import ConfigError
 
 log = logging.getLogger("wirewatch.daemon")
