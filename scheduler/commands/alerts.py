@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from alerts.models import WAITING, DeliveryStatus
-from scheduler.cli import ConfigOption, app, fail, guarded, open_context, out
+from scheduler.commands.app import ConfigOption, app, fail, guarded, open_context, out
 from scheduler.context import AppContext
 
 alerts_app = typer.Typer(help="The delivery ledger and re-queueing.")

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
+from scheduler.commands.app import ConfigOption, app, err, fail, guarded, open_context, out
 from scheduler.context import AppContext
 
 

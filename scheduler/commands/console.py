@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from crawler.models import utcnow
-from scheduler.cli import ConfigOption, app, err, fail, open_context
+from scheduler.commands.app import ConfigOption, app, err, fail, open_context
 from scheduler.config import Config, fingerprint, load_config, watched_files
 from scheduler.context import AppContext
 from scheduler.migrate import SchemaError

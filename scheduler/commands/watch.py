@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
+from scheduler.commands.app import ConfigOption, app, err, fail, guarded, open_context, out
 from scheduler.context import AppContext
 
 
