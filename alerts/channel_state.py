@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from alerts.models import WAITING, ChannelState, Delivery
 from alerts.pipeline import dialect_insert
+from crawler.leases import RELEASED, held, lease_free
 
 
 def take(s: Session, channel: str, owner: str, now: datetime, lease: timedelta) -> bool:
@@ -31,10 +32,10 @@ def take(s: Session, channel: str, owner: str, now: datetime, lease: timedelta) 
         update(ChannelState)
         .where(
             ChannelState.channel == channel,
-            or_(ChannelState.lease_owner.is_(None), ChannelState.lease_until < now),
+            lease_free(ChannelState, now),
             or_(ChannelState.paused_until.is_(None), ChannelState.paused_until <= now),
         )
-        .values(lease_owner=owner, lease_until=now + lease)
+        .values(**held(owner, now + lease))
     )
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
@@ -44,7 +45,7 @@ def give_back(s: Session, channel: str, owner: str) -> None:
     s.execute(
         update(ChannelState)
         .where(ChannelState.channel == channel, ChannelState.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
+        .values(**RELEASED)
     )
 
 
@@ -79,16 +80,8 @@ def release_owner(s: Session, owner: str) -> int:
     done = s.execute(
         update(Delivery)
         .where(Delivery.lease_owner == owner, Delivery.status.in_(WAITING))
-        .values(
-            lease_owner=None,
-            lease_until=None,
-            attempts=Delivery.attempts - 1,
-        )
+        .values(attempts=Delivery.attempts - 1, **RELEASED)
     )
-    s.execute(
-        update(ChannelState)
-        .where(ChannelState.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
-    )
+    s.execute(update(ChannelState).where(ChannelState.lease_owner == owner).values(**RELEASED))
     s.commit()
     return int(done.rowcount or 0)  # type: ignore[attr-defined]

@@ -37,6 +37,7 @@ from alerts.outbox import (
     shifted_clock,
 )
 from alerts.watchlists import Watchlist
+from crawler.leases import RELEASED, held, lease_free
 from crawler.models import utcnow
 
 
@@ -110,7 +111,7 @@ def due_digests(
                 Delivery.batch_id.is_(None) & (Delivery.created_at <= last_fire(route, now)),
                 Delivery.batch_id.is_not(None)
                 & (Delivery.next_attempt_at <= now)
-                & or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+                & lease_free(Delivery, now),
             )
             if s.scalar(select(Delivery.id).where(*_rows(route), retry_due).limit(1)):
                 due.append(route)
@@ -127,7 +128,7 @@ def _find_route(config: DigestConfig, watchlist_name: str, route_index: int) -> 
 def _claim(
     s: Session, route: DigestRoute, config: DigestConfig, owner: str, now: datetime
 ) -> DigestReport:
-    free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
+    free = lease_free(Delivery, now)
     rows = _rows(route)
     open_batch = s.scalar(
         select(Delivery.batch_id).where(*rows, Delivery.batch_id.is_not(None)).limit(1)
@@ -168,9 +169,8 @@ def _claim(
         .where(Delivery.id.in_(ids))
         .values(
             batch_id=batch,
-            lease_owner=owner,
-            lease_until=now + LEASE,
             attempts=Delivery.attempts + 1,
+            **held(owner, now + LEASE),
         )
     )
     s.commit()
@@ -222,7 +222,7 @@ def send_digest(
     result = replace(result, answered_at=clock())
     report.messages = len(messages)
     with sessions() as s:
-        values: dict[str, object] = {"lease_owner": None, "lease_until": None}
+        values: dict[str, object] = dict(RELEASED)
         if result.ok:
             values |= {
                 "status": DeliveryStatus.SENT,

@@ -44,6 +44,7 @@ from alerts import channel_state
 from alerts.channels import Channel, ChannelSender, SendResult, senders
 from alerts.models import WAITING, Delivery, DeliveryStatus, Match
 from alerts.render import AlertItem, OtherSource, Renderer
+from crawler.leases import RELEASED, held, lease_free
 from crawler.models import Article, Story, utcnow
 from crawler.retry import doubling
 
@@ -137,7 +138,7 @@ def is_due(now: datetime) -> Any:
     return and_(
         Delivery.status.in_(WAITING),
         Delivery.next_attempt_at <= now,
-        or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+        lease_free(Delivery, now),
     )
 
 
@@ -173,7 +174,7 @@ def claim_next(
     s.execute(
         update(Delivery)
         .where(Delivery.id == row_id)
-        .values(lease_owner=owner, lease_until=now + lease, attempts=Delivery.attempts + 1)
+        .values(attempts=Delivery.attempts + 1, **held(owner, now + lease))
     )
     s.commit()
     return int(row_id)
@@ -384,8 +385,7 @@ def retry(session: Session, ids: Iterable[int] = (), *, all_dead: bool = False) 
             attempts=0,
             next_attempt_at=utcnow(),
             batch_id=None,
-            lease_owner=None,
-            lease_until=None,
+            **RELEASED,
         )
     )
     session.commit()

@@ -96,7 +96,7 @@ def _warm_imports(crawl: Any) -> None:
     The timed pass then excludes imports, as a daemon's passes do after its first one.
     The asyncio reactor is installed first: nothing may import a reactor before it.
     """
-    from crawler.collect import install_reactor
+    from crawler.reactor import install_reactor
 
     install_reactor()
     from scrapy.settings import Settings
@@ -129,7 +129,8 @@ def once(spec: dict[str, Any]) -> dict[str, Any]:
 
 def serve(spec: dict[str, Any]) -> None:
     """Run one ``collect`` pass per stdin line in one reactor, answering on stdout."""
-    from crawler.collect import collect, install_reactor
+    from crawler.collect import collect
+    from crawler.reactor import install_reactor
 
     install_reactor()
     from twisted.internet import reactor

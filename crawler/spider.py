@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 from crawler.collectors import COLLECTORS
 from crawler.collectors.base import CollectError, Page, SourceRun, content_type
 from crawler.db import make_reader
+from crawler.errors import one_line
 from crawler.extract import Article, extract_article
 from crawler.fetch_article import google_news_target, merge_article
 from crawler.items import Entry
@@ -392,11 +393,7 @@ def _describe_exc(exc: BaseException) -> str:
     inner = [f.value for f in reasons if isinstance(f, Failure)]
     if inner and isinstance(inner[0], BaseException):
         return _describe_exc(inner[0])
-    name = type(exc).__name__
-    if name in _FRIENDLY:
-        return _FRIENDLY[name]
-    text = " ".join(str(exc).split())
-    return f"{name}: {text}"[:300] if text else name
+    return _FRIENDLY.get(type(exc).__name__) or one_line(exc)
 
 
 def _reason(status: int) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from crawler.reactor import install_reactor
 from scheduler import sdnotify
 from scheduler.config import FILES, Config, fingerprint, load_config, watched_files
 from scheduler.health import TICK_STALE_AFTER
@@ -35,7 +36,6 @@ from scheduler.yamlsource import ConfigError
 
 log = logging.getLogger("wirewatch.daemon")
 config_log = logging.getLogger("wirewatch.config")
-REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 POLL_TICK = timedelta(seconds=15)
 RELOAD_TICK = timedelta(seconds=2)
 CONFIG_SYNC_LOCK = 0x77697266  # advisory lock key: config → database sync
@@ -83,15 +83,6 @@ def sqlite_lock_path(database_url: str) -> Path | None:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database).expanduser().resolve().with_suffix(".lock")
-
-
-def install_reactor() -> None:
-    """Install Scrapy's asyncio reactor once, before anything imports twisted's default."""
-    from scrapy.utils.reactor import install_reactor as _install
-    from scrapy.utils.reactor import is_reactor_installed
-
-    if not is_reactor_installed():
-        _install(REACTOR)
 
 
 class Daemon:

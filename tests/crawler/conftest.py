@@ -28,7 +28,8 @@ POLL_TIMEOUT = 120.0
 _CHILD = r"""
 import asyncio, dataclasses, json, logging, sys
 from pydantic import TypeAdapter
-from crawler.collect import collect, install_reactor
+from crawler.collect import collect
+from crawler.reactor import install_reactor
 from crawler.crawl_settings import CrawlSettings
 from crawler.db import make_engine, session_factory
 from crawler.sources import AnySource
