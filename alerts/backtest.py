@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, func, select, tuple
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from alerts.matcher import Document, Engine, Match
+from alerts.matcher import Document, Matcher, WatchlistMatch
 from alerts.prefilter import SEPARATOR
 from crawler.models import Article
 
@@ -26,7 +26,7 @@ class Replayed:
     title: str
     url: str
     seen_at: datetime
-    match: Match
+    match: WatchlistMatch
 
 
 def article_text() -> ColumnElement[str]:
@@ -37,7 +37,7 @@ def article_text() -> ColumnElement[str]:
 
 def replay(
     session: Session,
-    engine: Engine,
+    engine: Matcher,
     since: datetime,
     source_tags: Mapping[str, Sequence[str]],
     *,

@@ -61,11 +61,11 @@ from alerts.query import (
     parse,
 )
 from alerts.regex_terms import compile_term, required_literal
-from alerts.scripts import WORD_UNITS, is_word_char
 from alerts.snippet import make_snippet
+from alerts.unicode_scripts import WORD_UNITS, is_word_char
 from alerts.watchlists import RegexTerm, Term, Watchlist
 
-__all__ = ["Document", "Engine", "Hit", "Match", "is_word_char"]
+__all__ = ["Document", "Hit", "Matcher", "WatchlistMatch", "is_word_char"]
 
 # What the crawler keeps of a body (crawler.pipelines.MAX_BODY); longer text is cut here.
 MAX_FIELD_CHARS = 500_000
@@ -98,7 +98,7 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
-class Match:
+class WatchlistMatch:
     """A watchlist that matched, its hits and an excerpt with highlight offsets into it."""
 
     watchlist: str
@@ -280,7 +280,7 @@ class _Doc:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Matcher,
         fields: list[Folded],
         hits: dict[int, list[Any]],
         prefiltered: set[int],
@@ -396,7 +396,7 @@ class _Doc:
 # --- the engine ------------------------------------------------------------------------
 
 
-class Engine:
+class Matcher:
     """All enabled watchlists compiled into one automaton; see the module docstring."""
 
     def __init__(self, watches: list[_Watch], compiler: _Compiler) -> None:
@@ -412,7 +412,7 @@ class Engine:
         self._build()
 
     @classmethod
-    def compile(cls, watchlists: Sequence[Watchlist]) -> Engine:
+    def compile(cls, watchlists: Sequence[Watchlist]) -> Matcher:
         """Compile the enabled watchlists; raises ``QuerySyntaxError``/``ValueError``."""
         compiler = _Compiler()
         watches: list[_Watch] = []
@@ -443,7 +443,7 @@ class Engine:
         return cls(watches, compiler)
 
     @classmethod
-    def compile_one(cls, watchlist: Watchlist) -> Engine:
+    def compile_one(cls, watchlist: Watchlist) -> Matcher:
         """Compile a single watchlist, disabled or not (checks, backtests, catch-ups)."""
         return cls.compile([watchlist.model_copy(update={"enabled": True})])
 
@@ -486,7 +486,7 @@ class Engine:
         """Names of the compiled (enabled) watchlists, in order."""
         return [w.name for w in self._watches]
 
-    def match(self, doc: Document) -> list[Match]:
+    def match(self, doc: Document) -> list[WatchlistMatch]:
         """All watchlists that match ``doc``, in compile order."""
         originals = (
             doc.title[:MAX_FIELD_CHARS],
@@ -547,7 +547,7 @@ class Engine:
                             hits.setdefault(lid, []).append((fi, start, end))
         return hits, prefiltered
 
-    def _report(self, watch: _Watch, state: _Doc, originals: tuple[str, ...]) -> Match:
+    def _report(self, watch: _Watch, state: _Doc, originals: tuple[str, ...]) -> WatchlistMatch:
         # Terms that fold alike (台灣/臺灣) hit the same span: keep one Hit per span and
         # group, preferring the term spelled exactly as in the text.
         found: dict[tuple[str | None, int, int, int], Hit] = {}
@@ -568,4 +568,4 @@ class Engine:
         order = {name: i for i, name in enumerate(FIELDS)}
         hits = sorted(found.values(), key=lambda h: (order[h.field], h.start, h.end, h.term))
         snippet, highlights = make_snippet(originals, hits)
-        return Match(watch.name, hits, snippet, highlights)
+        return WatchlistMatch(watch.name, hits, snippet, highlights)

@@ -15,7 +15,7 @@ Protocol of one page:
    archive). A full-text index can narrow this stage later.
 2. *Prefilter*: ``alerts.prefilter.text_prefilter`` drops, in a few microseconds, articles
    that lack the literals the query needs.
-3. *Verify*: the rest run through ``Engine.match``; the first matching article of a story
+3. *Verify*: the rest run through ``Matcher.match``; the first matching article of a story
    (newest first) is its hit, later articles of that story are skipped.
 4. *Stop* at ``limit`` stories, or after ``budget`` articles read (a rare term would read
    the whole archive); the returned cursor resumes exactly there, mid-story if need be, so a
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from alerts.backtest import article_text
-from alerts.matcher import Document, Engine, Match
+from alerts.matcher import Document, Matcher, WatchlistMatch
 from alerts.models import Match as MatchRow
 from alerts.prefilter import text_prefilter
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
@@ -107,7 +107,7 @@ class SearchHit:
     language: str | None
     published_at: datetime | None
     fetched_at: datetime
-    match: Match
+    match: WatchlistMatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +214,7 @@ def search(
     """
     filters = filters or SearchFilters()
     wl = compile_query(query)
-    engine = Engine.compile_one(wl)
+    engine = Matcher.compile_one(wl)
     prefilter = text_prefilter(wl)
     conds = story_filters(filters, since)
     if filters.sources:

@@ -103,7 +103,7 @@ def _warm_imports(crawl: Any) -> None:
     from scrapy.utils.misc import load_object
 
     import crawler.spider  # noqa: F401
-    from crawler.settings import scrapy_settings
+    from crawler.scrapy_settings import scrapy_settings
 
     settings = Settings(scrapy_settings(crawl))
     paths = [p for p in settings.getwithbase("DOWNLOAD_HANDLERS").values() if p]

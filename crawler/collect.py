@@ -22,7 +22,7 @@ from crawler.collectors.base import SourceRun
 from crawler.crawl_settings import CrawlSettings
 from crawler.models import Source, utcnow
 from crawler.reactor import install_reactor
-from crawler.settings import scrapy_settings
+from crawler.scrapy_settings import scrapy_settings
 from crawler.state import (
     FAILING_AFTER,
     PollOutcome,

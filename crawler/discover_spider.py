@@ -28,7 +28,7 @@ from crawler.discover import (
     robots_sitemaps,
     site_root,
 )
-from crawler.settings import scrapy_settings
+from crawler.scrapy_settings import scrapy_settings
 from crawler.spider import describe_failure
 
 

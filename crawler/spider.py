@@ -30,8 +30,8 @@ from crawler.collectors import COLLECTORS
 from crawler.collectors.base import CollectError, Page, SourceRun, content_type
 from crawler.db import make_reader
 from crawler.errors import one_line
-from crawler.extract import Article, extract_article
-from crawler.fetch_article import google_news_target, merge_article
+from crawler.extract import ExtractedArticle, extract_article
+from crawler.followups import google_news_target, merge_article
 from crawler.items import Entry
 from crawler.middlewares import META_KEY, Fetch, fetch_of
 from crawler.models import utcnow
@@ -269,7 +269,7 @@ class PollSpider(scrapy.Spider):
         page = await self._extract(run, response)
         await asyncio.to_thread(self._write_text, article_id, page)
 
-    def _write_text(self, article_id: int, page: Article | None) -> None:
+    def _write_text(self, article_id: int, page: ExtractedArticle | None) -> None:
         try:
             with self.sessions() as session, session.begin():
                 if page is None:
@@ -296,7 +296,7 @@ class PollSpider(scrapy.Spider):
         run = self.runs[entry.source_id]
         yield merge_article(entry, await self._extract(run, response))
 
-    async def _extract(self, run: SourceRun, response: Response) -> Article | None:
+    async def _extract(self, run: SourceRun, response: Response) -> ExtractedArticle | None:
         """The article on a fetched page; None (and a note) when extraction fails.
 
         A failure loses only this page's text: the feed's own text is kept.

@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crawler.dedupe import reindex_article
-from crawler.extract import Article as PageText
+from crawler.extract import ExtractedArticle as PageText
 from crawler.models import Article, utcnow
 from crawler.pipelines import MAX_BODY, MAX_TITLE
 

@@ -274,10 +274,10 @@ def _check_watchlist(
         if text is not None:
             _check_expression(text, key, wl, doc, problems)
     if len(problems) == before:
-        from alerts.matcher import Engine
+        from alerts.matcher import Matcher
 
         try:
-            Engine.compile_one(wl)
+            Matcher.compile_one(wl)
         except ValueError as exc:
             problems.append(doc.problem(("groups",), str(exc)))
 

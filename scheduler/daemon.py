@@ -302,11 +302,11 @@ class Daemon:
 
     def _apply_config(self, config: Config) -> None:
         from alerts.catchup import note_changes
-        from alerts.matcher import Engine
+        from alerts.matcher import Matcher
         from crawler.db import lock_transaction
         from crawler.state import sync_sources
 
-        matcher = Engine.compile([w for w in config.watchlists if w.enabled])
+        matcher = Matcher.compile([w for w in config.watchlists if w.enabled])
         with self._sessions.begin() as session:
             # Daemons sharing a PostgreSQL database may start together: one syncs at a time.
             lock_transaction(session, CONFIG_SYNC_LOCK)
@@ -454,7 +454,7 @@ class Daemon:
         )
 
     def _match(self) -> None:
-        from alerts.pipeline import match_pending
+        from alerts.matching import match_pending
 
         while not self._stopping:
             with self._sessions() as session:

@@ -29,7 +29,7 @@ def backtest(
     """
     from alerts.backtest import replay
     from alerts.catchup import catch_up
-    from alerts.matcher import Engine
+    from alerts.matcher import Matcher
     from alerts.prefilter import text_prefilter
     from crawler.durations import parse_duration
 
@@ -39,7 +39,7 @@ def backtest(
         window = parse_duration(since)
     except (KeyError, ValueError) as exc:
         raise fail(str(exc).strip("'\"")) from None
-    engine = Engine.compile_one(wl)
+    engine = Matcher.compile_one(wl)
     tags = {s.id: s.tags for s in ctx.config.sources.sources}
     start = datetime.now(UTC) - window
 

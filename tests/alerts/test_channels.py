@@ -135,3 +135,29 @@ def test_channel_timeout_bounds_each_wait() -> None:
         hole.close()
     with pytest.raises(ValueError, match="timeout"):
         Channel(url="json://127.0.0.1/h", timeout="0s")
+
+
+def test_service_overrides_register_by_the_apprise_plugin_they_replace() -> None:
+    from apprise.plugins.email import NotifyEmail
+    from apprise.plugins.ntfy import NotifyNtfy
+
+    from alerts.channels.sender import build_plugin
+    from alerts.channels.services import OVERRIDES, ServiceOverride
+    from alerts.channels.services.email import EmailOverride
+
+    assert OVERRIDES[NotifyEmail] is EmailOverride
+    assert (
+        type(build_plugin("mailto://alerts:pw@mail.example.org?to=a@example.org")) is EmailOverride
+    )
+
+    class NtfyOverride(ServiceOverride, NotifyNtfy):
+        pass
+
+    try:
+        assert type(build_plugin("ntfy://127.0.0.1/topic")) is NtfyOverride
+    finally:
+        del OVERRIDES[NotifyNtfy]
+    with pytest.raises(TypeError, match="NotifyEmail is already replaced by EmailOverride"):
+
+        class OtherEmail(ServiceOverride, NotifyEmail):
+            pass

@@ -26,9 +26,9 @@ from crawler.models import Article, utcnow
 
 
 class Matching(Protocol):
-    """What the pipeline needs from a compiled engine (``alerts.matcher.Engine``)."""
+    """What the pipeline needs from a compiled engine (``alerts.matcher.Matcher``)."""
 
-    def match(self, doc: matcher.Document) -> list[matcher.Match]: ...
+    def match(self, doc: matcher.Document) -> list[matcher.WatchlistMatch]: ...
 
 
 class _SourceConfig(Protocol):
@@ -103,7 +103,7 @@ def match_pending(
 def record_match(
     session: Session,
     article: Article,
-    found: matcher.Match,
+    found: matcher.WatchlistMatch,
     routes: Sequence[Route],
     channels: Mapping[str, Channel],
     now: datetime,
