@@ -86,14 +86,7 @@ def replay(
         for art in _articles(conn, wanted):
             if art.story_id is not None and art.story_id in seen_stories:
                 continue
-            doc = Document(
-                art.title or "",
-                art.summary or "",
-                art.body or "",
-                art.source_id,
-                source_tags.get(art.source_id, ()),
-            )
-            for match in engine.match(doc):
+            for match in engine.match(Document.of(art, source_tags)):
                 if art.story_id is not None:
                     seen_stories.add(art.story_id)
                 yield Replayed(

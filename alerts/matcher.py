@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import ahocorasick
 
@@ -84,6 +84,24 @@ class Document:
     body: str
     source_id: str = ""
     source_tags: Collection[str] = ()
+
+    @classmethod
+    def of(cls, article: _StoredText, tags: Mapping[str, Collection[str]]) -> Document:
+        """The document of a stored article (NULL fields read as ""), with its source's tags."""
+        return cls(
+            article.title or "",
+            article.summary or "",
+            article.body or "",
+            article.source_id,
+            tags.get(article.source_id, ()),
+        )
+
+
+class _StoredText(Protocol):
+    title: str | None
+    summary: str | None
+    body: str | None
+    source_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,14 +86,7 @@ def match_pending(
         article.matched_at = now
         if article.story_id is None:
             continue
-        doc = matcher.Document(
-            article.title or "",
-            article.summary or "",
-            article.body or "",
-            article.source_id,
-            tags.get(article.source_id, ()),
-        )
-        for found in engine.match(doc):
+        for found in engine.match(matcher.Document.of(article, tags)):
             if found.watchlist in routes:
                 record_match(session, article, found, routes[found.watchlist], config.channels, now)
     session.commit()

@@ -94,6 +94,13 @@ class Collector:
         """Parse ``response`` (index or follow-up page); raise CollectError if unusable."""
         raise NotImplementedError
 
+    def config(self, run: SourceRun) -> Any:
+        """The run's source config, which must be this collector's model."""
+        cfg = run.config
+        if not isinstance(cfg, self.source):
+            raise CollectError(f"source type {cfg.type!r} is not for {type(self).__name__}")
+        return cfg
+
 
 #: Source ``type`` name → its collector; filled by :meth:`Collector.__init_subclass__`.
 COLLECTORS: dict[str, Collector] = {}

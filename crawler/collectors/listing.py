@@ -18,9 +18,7 @@ class ListingCollector(Collector):
 
     def parse(self, response: Response, run: SourceRun, fetch: Fetch) -> Page:
         """Entries of one listing page and the next page to fetch, if any."""
-        cfg = run.config
-        if not isinstance(cfg, ListingSource):
-            raise CollectError(f"source type {cfg.type!r} is not a listing")
+        cfg: ListingSource = self.config(run)
         sel = cfg.selectors
         listing = extract_listing(
             response.body,

@@ -25,9 +25,7 @@ class SitemapCollector(Collector):
 
     def parse(self, response: Response, run: SourceRun, fetch: Fetch) -> Page:
         """Entries of one sitemap and the child sitemaps of an index."""
-        cfg = run.config
-        if not isinstance(cfg, SitemapSource):
-            raise CollectError(f"source type {cfg.type!r} is not a sitemap")
+        cfg: SitemapSource = self.config(run)
         result = parse_sitemap(response.body, url=response.url, source_id=cfg.id, tz=run.tz)
         if not result.entries and not result.sitemaps and fetch.role == "index":
             raise CollectError(f"not a sitemap: {result.bozo or 'no URLs found'}")
