@@ -79,7 +79,7 @@ class LinkPolicyMiddleware:
         from twisted.internet import reactor
 
         PinnedResolver.install(reactor)
-        return cls(LinkPolicy(crawler.scrapy_settings.getlist(ALLOW_SETTING)), reactor)
+        return cls(LinkPolicy(crawler.settings.getlist(ALLOW_SETTING)), reactor)
 
     async def process_request(self, request: Request) -> None:
         """Raise :class:`RefusedHop` for a request the policy refuses."""

@@ -26,7 +26,7 @@ class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     def __init__(self, crawler: Any) -> None:
         super().__init__(crawler)
-        self._ttl = crawler.scrapy_settings.getfloat("WIREWATCH_ROBOTSTXT_TTL", DEFAULT_TTL)
+        self._ttl = crawler.settings.getfloat("WIREWATCH_ROBOTSTXT_TTL", DEFAULT_TTL)
         now = time.monotonic()
         for netloc, (expires, parser) in list(self._shared.items()):
             if expires > now:
