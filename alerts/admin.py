@@ -37,9 +37,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import channel_state
 from alerts.channels import Channel, ChannelSender, Message, SendResult, senders
+from alerts.matching import dialect_insert
+from alerts.models import WAITING, AdminNotice, DeliveryStatus
 from alerts.outbox import backoff, note_answer, shifted_clock
-from alerts.pipeline import dialect_insert
-from crawler.models import AdminNotice, Article, Source, utcnow
+from crawler.models import Article, Source, utcnow
 
 CLAIM = timedelta(minutes=5)
 HISTORY_SAMPLE = 20
@@ -231,7 +232,7 @@ def check_sources(
                         fingerprint=fingerprint,
                         message=message,
                         channel=channel,
-                        status="pending",
+                        status=DeliveryStatus.PENDING,
                         attempts=0,
                         next_attempt_at=now,
                         created_at=now,
@@ -258,9 +259,7 @@ def _send_due(
     with sessions() as s:
         due = s.scalars(
             select(AdminNotice)
-            .where(
-                AdminNotice.status.in_(("pending", "failed")), AdminNotice.next_attempt_at <= now
-            )
+            .where(AdminNotice.status.in_(WAITING), AdminNotice.next_attempt_at <= now)
             .order_by(AdminNotice.id)
             .with_for_update(skip_locked=True)
         ).all()
@@ -302,12 +301,16 @@ def _send_due(
         with sessions() as s:
             for n in s.scalars(select(AdminNotice).where(AdminNotice.id.in_(batch.ids))):
                 if result.ok:
-                    n.status, n.sent_at, n.last_error = "sent", result.answered_at, None
+                    n.status, n.sent_at, n.last_error = (
+                        DeliveryStatus.SENT,
+                        result.answered_at,
+                        None,
+                    )
                     report.sent += 1
                     continue
                 n.last_error = result.reason
                 dead = n.attempts >= max_attempts or not result.retryable
-                n.status = "dead" if dead else "failed"
+                n.status = DeliveryStatus.DEAD if dead else DeliveryStatus.FAILED
                 n.next_attempt_at = result.answered_at + backoff(n.attempts, result.retry_after)
                 report.failed += 1
             note_answer(s, batch.channel, owner, result)

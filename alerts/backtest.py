@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, func, select, tuple
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from alerts.matcher import Document, Engine, Match
+from alerts.matcher import Document, Matcher, WatchlistMatch
 from alerts.prefilter import SEPARATOR
 from crawler.models import Article
 
@@ -26,7 +26,7 @@ class Replayed:
     title: str
     url: str
     seen_at: datetime
-    match: Match
+    match: WatchlistMatch
 
 
 def article_text() -> ColumnElement[str]:
@@ -37,7 +37,7 @@ def article_text() -> ColumnElement[str]:
 
 def replay(
     session: Session,
-    engine: Engine,
+    engine: Matcher,
     since: datetime,
     source_tags: Mapping[str, Sequence[str]],
     *,
@@ -86,14 +86,7 @@ def replay(
         for art in _articles(conn, wanted):
             if art.story_id is not None and art.story_id in seen_stories:
                 continue
-            doc = Document(
-                art.title or "",
-                art.summary or "",
-                art.body or "",
-                art.source_id,
-                source_tags.get(art.source_id, ()),
-            )
-            for match in engine.match(doc):
+            for match in engine.match(Document.of(art, source_tags)):
                 if art.story_id is not None:
                     seen_stories.add(art.story_id)
                 yield Replayed(

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from alerts.backtest import replay
 from alerts.channels import Channel
-from alerts.matcher import Engine
-from alerts.pipeline import record_match
+from alerts.matcher import Matcher
+from alerts.matching import record_match
+from alerts.models import WatchlistState
 from alerts.prefilter import text_prefilter
 from alerts.watchlists import Watchlist
-from crawler.models import Article, WatchlistState
+from crawler.models import Article
 
 
 def watchlist_fingerprint(wl: Watchlist) -> str:
@@ -58,7 +59,7 @@ def catch_up(
 ) -> int:
     """Queue alerts, once, for archived stories since ``since`` that ``wl`` matches and has not
     alerted yet; returns how many stories were queued. The caller commits."""
-    engine = Engine.compile_one(wl)
+    engine = Matcher.compile_one(wl)
     queued = 0
     for hit in list(replay(session, engine, since, source_tags, prefilter=text_prefilter(wl))):
         if hit.story_id is None:

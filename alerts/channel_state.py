@@ -20,10 +20,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from alerts.pipeline import dialect_insert
-from crawler.models import ChannelState, Delivery
-
-RETRYABLE = ("pending", "failed")
+from alerts.matching import dialect_insert
+from alerts.models import WAITING, ChannelState, Delivery
+from crawler.leases import RELEASED, held, lease_free
 
 
 def take(s: Session, channel: str, owner: str, now: datetime, lease: timedelta) -> bool:
@@ -33,10 +32,10 @@ def take(s: Session, channel: str, owner: str, now: datetime, lease: timedelta) 
         update(ChannelState)
         .where(
             ChannelState.channel == channel,
-            or_(ChannelState.lease_owner.is_(None), ChannelState.lease_until < now),
+            lease_free(ChannelState, now),
             or_(ChannelState.paused_until.is_(None), ChannelState.paused_until <= now),
         )
-        .values(lease_owner=owner, lease_until=now + lease)
+        .values(**held(owner, now + lease))
     )
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
@@ -46,7 +45,7 @@ def give_back(s: Session, channel: str, owner: str) -> None:
     s.execute(
         update(ChannelState)
         .where(ChannelState.channel == channel, ChannelState.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
+        .values(**RELEASED)
     )
 
 
@@ -80,17 +79,9 @@ def release_owner(s: Session, owner: str) -> int:
     Returns how many deliveries were released."""
     done = s.execute(
         update(Delivery)
-        .where(Delivery.lease_owner == owner, Delivery.status.in_(RETRYABLE))
-        .values(
-            lease_owner=None,
-            lease_until=None,
-            attempts=Delivery.attempts - 1,
-        )
+        .where(Delivery.lease_owner == owner, Delivery.status.in_(WAITING))
+        .values(attempts=Delivery.attempts - 1, **RELEASED)
     )
-    s.execute(
-        update(ChannelState)
-        .where(ChannelState.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
-    )
+    s.execute(update(ChannelState).where(ChannelState.lease_owner == owner).values(**RELEASED))
     s.commit()
     return int(done.rowcount or 0)  # type: ignore[attr-defined]

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import channel_state
 from alerts.channels import ChannelSender, SendResult, senders
+from alerts.models import WAITING, Delivery, DeliveryStatus
 from alerts.outbox import (
     LEASE,
-    RETRYABLE,
     OutboxConfig,
     backoff,
     load_item,
@@ -37,7 +37,8 @@ from alerts.outbox import (
     shifted_clock,
 )
 from alerts.watchlists import Watchlist
-from crawler.models import Delivery, utcnow
+from crawler.leases import RELEASED, held, lease_free
+from crawler.models import utcnow
 
 
 class DigestConfig(OutboxConfig, Protocol):
@@ -92,7 +93,7 @@ def _rows(route: DigestRoute) -> list[object]:
         Delivery.watchlist == route.watchlist,
         Delivery.channel == route.channel,
         Delivery.mode == "digest",
-        Delivery.status.in_(RETRYABLE),
+        Delivery.status.in_(WAITING),
     ]
 
 
@@ -110,7 +111,7 @@ def due_digests(
                 Delivery.batch_id.is_(None) & (Delivery.created_at <= last_fire(route, now)),
                 Delivery.batch_id.is_not(None)
                 & (Delivery.next_attempt_at <= now)
-                & or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+                & lease_free(Delivery, now),
             )
             if s.scalar(select(Delivery.id).where(*_rows(route), retry_due).limit(1)):
                 due.append(route)
@@ -127,7 +128,7 @@ def _find_route(config: DigestConfig, watchlist_name: str, route_index: int) -> 
 def _claim(
     s: Session, route: DigestRoute, config: DigestConfig, owner: str, now: datetime
 ) -> DigestReport:
-    free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
+    free = lease_free(Delivery, now)
     rows = _rows(route)
     open_batch = s.scalar(
         select(Delivery.batch_id).where(*rows, Delivery.batch_id.is_not(None)).limit(1)
@@ -168,9 +169,8 @@ def _claim(
         .where(Delivery.id.in_(ids))
         .values(
             batch_id=batch,
-            lease_owner=owner,
-            lease_until=now + LEASE,
             attempts=Delivery.attempts + 1,
+            **held(owner, now + LEASE),
         )
     )
     s.commit()
@@ -222,28 +222,28 @@ def send_digest(
     result = replace(result, answered_at=clock())
     report.messages = len(messages)
     with sessions() as s:
-        values: dict[str, object] = {"lease_owner": None, "lease_until": None}
+        values: dict[str, object] = dict(RELEASED)
         if result.ok:
             values |= {
-                "status": "sent",
+                "status": DeliveryStatus.SENT,
                 "sent_at": result.answered_at,
                 "last_error": None,
                 "message_id": messages[0].message_id,
             }
         elif not result.retryable or attempts >= config.settings.alerts.max_attempts:
-            values |= {"status": "dead", "last_error": result.reason or "failed"}
+            values |= {"status": DeliveryStatus.DEAD, "last_error": result.reason or "failed"}
         else:
             values |= {
-                "status": "failed",
+                "status": DeliveryStatus.FAILED,
                 "last_error": result.reason or "failed",
                 "next_attempt_at": result.answered_at + backoff(attempts, result.retry_after),
             }
-        rows = [Delivery.batch_id == report.batch_id, Delivery.status.in_(RETRYABLE)]
+        rows = [Delivery.batch_id == report.batch_id, Delivery.status.in_(WAITING)]
         if not result.ok:  # a failure is recorded only while the batch is still ours
             rows.append(Delivery.lease_owner == owner)
         s.execute(update(Delivery).where(*rows).values(**values))
         note_answer(s, route.channel, owner, result)
         s.commit()
-    report.status = str(values.get("status", "failed"))
+    report.status = str(values.get("status", DeliveryStatus.FAILED))
     report.error = "" if result.ok else result.reason
     return report

@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts import channel_state
 from alerts.channels import Channel, ChannelSender
 from alerts.digest import DigestConfig, due_digests, send_digest
+from alerts.models import Delivery, DeliveryStatus
 from alerts.outbox import LEASE, DispatchReport, drain_channel, is_due
-from crawler.models import Delivery, utcnow
+from crawler.models import utcnow
 
 log = logging.getLogger("wirewatch.dispatch")
 Count = Callable[[str, int], None]
@@ -120,9 +121,9 @@ class Dispatcher:
                     owner=self.owner,
                     channel_senders={name: sender} if sender else {},
                 )
-                if done.status == "sent":
+                if done.status == DeliveryStatus.SENT:
                     self._count("deliveries_sent", done.rows)
-                elif done.status in ("failed", "dead"):
+                elif done.status in (DeliveryStatus.FAILED, DeliveryStatus.DEAD):
                     self._count("delivery_failures", done.rows)
         except Exception as exc:
             if self._stopping.is_set():  # the database may already be closing

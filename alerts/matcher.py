@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import ahocorasick
 
@@ -61,11 +61,11 @@ from alerts.query import (
     parse,
 )
 from alerts.regex_terms import compile_term, required_literal
-from alerts.scripts import WORD_UNITS, is_word_char
 from alerts.snippet import make_snippet
+from alerts.unicode_scripts import WORD_UNITS, is_word_char
 from alerts.watchlists import RegexTerm, Term, Watchlist
 
-__all__ = ["Document", "Engine", "Hit", "Match", "is_word_char"]
+__all__ = ["Document", "Hit", "Matcher", "WatchlistMatch", "is_word_char"]
 
 # What the crawler keeps of a body (crawler.pipelines.MAX_BODY); longer text is cut here.
 MAX_FIELD_CHARS = 500_000
@@ -85,6 +85,24 @@ class Document:
     source_id: str = ""
     source_tags: Collection[str] = ()
 
+    @classmethod
+    def of(cls, article: _StoredText, tags: Mapping[str, Collection[str]]) -> Document:
+        """The document of a stored article (NULL fields read as ""), with its source's tags."""
+        return cls(
+            article.title or "",
+            article.summary or "",
+            article.body or "",
+            article.source_id,
+            tags.get(article.source_id, ()),
+        )
+
+
+class _StoredText(Protocol):
+    title: str | None
+    summary: str | None
+    body: str | None
+    source_id: str
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -98,7 +116,7 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
-class Match:
+class WatchlistMatch:
     """A watchlist that matched, its hits and an excerpt with highlight offsets into it."""
 
     watchlist: str
@@ -280,7 +298,7 @@ class _Doc:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Matcher,
         fields: list[Folded],
         hits: dict[int, list[Any]],
         prefiltered: set[int],
@@ -396,7 +414,7 @@ class _Doc:
 # --- the engine ------------------------------------------------------------------------
 
 
-class Engine:
+class Matcher:
     """All enabled watchlists compiled into one automaton; see the module docstring."""
 
     def __init__(self, watches: list[_Watch], compiler: _Compiler) -> None:
@@ -412,7 +430,7 @@ class Engine:
         self._build()
 
     @classmethod
-    def compile(cls, watchlists: Sequence[Watchlist]) -> Engine:
+    def compile(cls, watchlists: Sequence[Watchlist]) -> Matcher:
         """Compile the enabled watchlists; raises ``QuerySyntaxError``/``ValueError``."""
         compiler = _Compiler()
         watches: list[_Watch] = []
@@ -443,7 +461,7 @@ class Engine:
         return cls(watches, compiler)
 
     @classmethod
-    def compile_one(cls, watchlist: Watchlist) -> Engine:
+    def compile_one(cls, watchlist: Watchlist) -> Matcher:
         """Compile a single watchlist, disabled or not (checks, backtests, catch-ups)."""
         return cls.compile([watchlist.model_copy(update={"enabled": True})])
 
@@ -486,7 +504,7 @@ class Engine:
         """Names of the compiled (enabled) watchlists, in order."""
         return [w.name for w in self._watches]
 
-    def match(self, doc: Document) -> list[Match]:
+    def match(self, doc: Document) -> list[WatchlistMatch]:
         """All watchlists that match ``doc``, in compile order."""
         originals = (
             doc.title[:MAX_FIELD_CHARS],
@@ -547,7 +565,7 @@ class Engine:
                             hits.setdefault(lid, []).append((fi, start, end))
         return hits, prefiltered
 
-    def _report(self, watch: _Watch, state: _Doc, originals: tuple[str, ...]) -> Match:
+    def _report(self, watch: _Watch, state: _Doc, originals: tuple[str, ...]) -> WatchlistMatch:
         # Terms that fold alike (台灣/臺灣) hit the same span: keep one Hit per span and
         # group, preferring the term spelled exactly as in the text.
         found: dict[tuple[str | None, int, int, int], Hit] = {}
@@ -568,4 +586,4 @@ class Engine:
         order = {name: i for i, name in enumerate(FIELDS)}
         hits = sorted(found.values(), key=lambda h: (order[h.field], h.start, h.end, h.term))
         snippet, highlights = make_snippet(originals, hits)
-        return Match(watch.name, hits, snippet, highlights)
+        return WatchlistMatch(watch.name, hits, snippet, highlights)

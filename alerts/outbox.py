@@ -31,7 +31,6 @@ rows plus digest batches sent in the window); rows over budget stay pending, unt
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -42,10 +41,12 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import channel_state
-from alerts.channel_state import RETRYABLE
 from alerts.channels import Channel, ChannelSender, SendResult, senders
+from alerts.models import WAITING, Delivery, DeliveryStatus, Match
 from alerts.render import AlertItem, OtherSource, Renderer
-from crawler.models import Article, Delivery, Match, Story, utcnow
+from crawler.leases import RELEASED, held, lease_free
+from crawler.models import Article, Story, utcnow
+from crawler.retry import doubling
 
 LEASE = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(seconds=30)
@@ -93,21 +94,22 @@ class DispatchReport:
 
     def count(self, status: str, error: str) -> None:
         """Tally one recorded outcome."""
-        if status == "sent":
+        if status == DeliveryStatus.SENT:
             self.sent += 1
-        elif status in ("failed", "dead"):
+        elif status in (DeliveryStatus.FAILED, DeliveryStatus.DEAD):
             setattr(self, status, getattr(self, status) + 1)
             self.errors.append(error)
 
 
 def backoff(attempts: int, retry_after: float | None = None, *, jitter: bool = True) -> timedelta:
     """Delay before the next attempt: 30 s doubling to 6 h, never below Retry-After."""
-    delay = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
-    if jitter:
-        delay *= 1 + random.random() / 10  # upwards only: Retry-After stays a floor
-    if retry_after is not None:
-        delay = max(delay, timedelta(seconds=retry_after))
-    return delay
+    return doubling(
+        BACKOFF_BASE,
+        attempts - 1,
+        BACKOFF_CAP,
+        jitter=(0.0, 0.1) if jitter else (0.0, 0.0),  # upwards only: never below the 30 s
+        floor=timedelta(seconds=retry_after or 0),
+    )
 
 
 def renderer_for(config: OutboxConfig) -> Renderer:
@@ -125,7 +127,7 @@ def sent_in_window(session: Session, channel: str, since: datetime) -> int:
     singles = session.scalar(
         select(func.count()).where(
             Delivery.channel == channel,
-            Delivery.status == "sent",
+            Delivery.status == DeliveryStatus.SENT,
             Delivery.batch_id.is_(None),
             Delivery.sent_at >= since,
         )
@@ -133,7 +135,7 @@ def sent_in_window(session: Session, channel: str, since: datetime) -> int:
     batches = session.scalar(
         select(func.count(func.distinct(Delivery.batch_id))).where(
             Delivery.channel == channel,
-            Delivery.status == "sent",
+            Delivery.status == DeliveryStatus.SENT,
             Delivery.batch_id.is_not(None),
             Delivery.sent_at >= since,
         )
@@ -144,9 +146,9 @@ def sent_in_window(session: Session, channel: str, since: datetime) -> int:
 def is_due(now: datetime) -> Any:
     """The condition of a delivery that may be claimed at ``now``."""
     return and_(
-        Delivery.status.in_(RETRYABLE),
+        Delivery.status.in_(WAITING),
         Delivery.next_attempt_at <= now,
-        or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+        lease_free(Delivery, now),
     )
 
 
@@ -182,7 +184,7 @@ def claim_next(
     s.execute(
         update(Delivery)
         .where(Delivery.id == row_id)
-        .values(lease_owner=owner, lease_until=now + lease, attempts=Delivery.attempts + 1)
+        .values(attempts=Delivery.attempts + 1, **held(owner, now + lease))
     )
     s.commit()
     return int(row_id)
@@ -312,19 +314,19 @@ def record(
         return "gone"
     at = result.answered_at
     ours = row.lease_owner == owner
-    if row.status in RETRYABLE and result.ok:
-        row.status, row.sent_at, row.last_error = "sent", at, None
+    if row.status in WAITING and result.ok:
+        row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, at, None
         row.message_id = message_id(row)
         row.lease_owner, row.lease_until = None, None
-    elif row.status in RETRYABLE and ours:
+    elif row.status in WAITING and ours:
         if result.throttled and result.retry_after is not None:  # paced, not failed
-            row.status, row.last_error = "failed", result.reason or "rate limited"
+            row.status, row.last_error = DeliveryStatus.FAILED, result.reason or "rate limited"
             row.attempts -= 1
             row.next_attempt_at = at + timedelta(seconds=result.retry_after)
         elif not result.retryable or row.attempts >= max_attempts:
-            row.status, row.last_error = "dead", result.reason or "failed"
+            row.status, row.last_error = DeliveryStatus.DEAD, result.reason or "failed"
         else:
-            row.status, row.last_error = "failed", result.reason or "failed"
+            row.status, row.last_error = DeliveryStatus.FAILED, result.reason or "failed"
             row.next_attempt_at = at + backoff(row.attempts, result.retry_after)
         row.lease_owner, row.lease_until = None, None
     note_answer(s, row.channel, owner, result)
@@ -382,19 +384,18 @@ def retry(session: Session, ids: Iterable[int] = (), *, all_dead: bool = False) 
     if ids:
         cond.append(Delivery.id.in_(ids))
     if all_dead:
-        cond.append(Delivery.status == "dead")
+        cond.append(Delivery.status == DeliveryStatus.DEAD)
     if not cond:
         return 0
     done = session.execute(
         update(Delivery)
-        .where(or_(*cond), Delivery.status != "sent")
+        .where(or_(*cond), Delivery.status != DeliveryStatus.SENT)
         .values(
-            status="pending",
+            status=DeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=utcnow(),
             batch_id=None,
-            lease_owner=None,
-            lease_until=None,
+            **RELEASED,
         )
     )
     session.commit()

@@ -36,6 +36,7 @@ from typing import Literal
 
 __all__ = [
     "FIELDS",
+    "KEYWORDS",
     "MAX_DEPTH",
     "MAX_EXPRESSION_CHARS",
     "And",
@@ -54,7 +55,8 @@ __all__ = [
 
 FieldName = Literal["title", "summary", "body"]
 FIELDS: tuple[FieldName, ...] = ("title", "summary", "body")
-_KEYWORDS = {"and", "or", "not", "near"}
+#: The operator words (any case); a bare word that is one of these is read as an operator.
+KEYWORDS = frozenset({"and", "or", "not", "near"})
 MAX_DEPTH = 64
 MAX_EXPRESSION_CHARS = 20_000
 
@@ -236,7 +238,7 @@ def _classify_word(text: str, i: int, j: int, tokens: list[_Token]) -> int:
             raise QuerySyntaxError("NEAR needs a distance in words, e.g. NEAR/5", i)
         tokens.append(_Token("near", text[i:k], i, int(text[j + 1 : k])))
         return k
-    if lower in _KEYWORDS:
+    if lower in KEYWORDS:
         tokens.append(_Token(lower, word, i))
     else:
         tokens.append(_Token("word", word, i))

@@ -28,7 +28,7 @@ from typing import Any
 import re2
 
 from alerts.folding import fold
-from alerts.scripts import NON_SPACED
+from alerts.unicode_scripts import NON_SPACED
 
 __all__ = ["MAX_PATTERN_CHARS", "check_term", "compile_term", "fold_pattern", "required_literal"]
 

@@ -18,7 +18,7 @@ Protocol of one page:
    (``ix_stories_first_seen_at``, then ``ix_articles_story_id``).
 3. *Prefilter*: ``alerts.prefilter.text_prefilter`` drops, in a few microseconds, articles
    that lack the literals the query needs.
-4. *Verify*: the rest run through ``Engine.match``; the first matching article of a story
+4. *Verify*: the rest run through ``Matcher.match``; the first matching article of a story
    (newest first) is its hit, later articles of that story are skipped.
 5. *Stop* at ``limit`` stories, or after ``budget`` articles read (a query the index cannot
    narrow would read the whole archive); the returned cursor resumes exactly there,
@@ -48,13 +48,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from alerts.backtest import article_text
-from alerts.matcher import Document, Engine, Match
+from alerts.matcher import Document, Matcher, WatchlistMatch
+from alerts.models import Match as MatchRow
 from alerts.prefilter import text_prefilter
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
 from alerts.search_candidates import candidate_ids, index_condition
 from alerts.watchlists import Watchlist
 from crawler.models import Article, Story
-from crawler.models import Match as MatchRow
 
 __all__ = [
     "CANDIDATE_CAP",
@@ -126,7 +126,7 @@ class SearchHit:
     language: str | None
     published_at: datetime | None
     fetched_at: datetime
-    match: Match
+    match: WatchlistMatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +247,7 @@ def search(
     """
     filters = filters or SearchFilters()
     wl = compile_query(query)
-    engine = Engine.compile_one(wl)
+    engine = Matcher.compile_one(wl)
     prefilter = text_prefilter(wl)
     conds = story_filters(filters, since)
     if filters.sources:
@@ -360,7 +360,7 @@ class ArticleHit:
     language: str | None
     published_at: datetime | None
     fetched_at: datetime
-    match: Match
+    match: WatchlistMatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +386,7 @@ def search_articles(
     """Articles matching ``query``, newest published (else fetched) first, as the article
     list orders them. Raises ``QuerySyntaxError``; see the module docstring."""
     wl = compile_query(query)
-    engine = Engine.compile_one(wl)
+    engine = Matcher.compile_one(wl)
     prefilter = text_prefilter(wl)
     conn = session.connection()
     # One sort of the keys (no index serves this order, so chunks would each sort again),
@@ -443,7 +443,7 @@ def _first_chunk(limit: int, chunk: int) -> int:
     return min(chunk, max(2 * limit, 100))
 
 
-def _article_hit(art: Any, match: Match) -> ArticleHit:
+def _article_hit(art: Any, match: WatchlistMatch) -> ArticleHit:
     return ArticleHit(
         art.id,
         art.story_id,

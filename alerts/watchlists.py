@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.query import FIELDS, KEYWORDS
 from alerts.regex_terms import check_term
 from crawler.sources import check_timezone
 
@@ -66,7 +67,7 @@ def regex_lookalike(term: str) -> str | None:
 
 
 # Words the match expression reads as operators or field scopes, not as group names.
-RESERVED_NAMES = frozenset({"and", "or", "not", "near", "title", "summary", "body"})
+RESERVED_NAMES = KEYWORDS | frozenset(FIELDS)
 
 
 class Route(BaseModel):

@@ -83,10 +83,10 @@ def _setup(spec: dict[str, Any]) -> tuple[Any, list[Any], Any]:
 
     from crawler.crawl_settings import CrawlSettings
     from crawler.db import make_engine, session_factory
-    from crawler.sources import Source
+    from crawler.sources import AnySource
 
     sessions = session_factory(make_engine(spec["db_url"]))
-    sources = TypeAdapter(list[Source]).validate_python(spec["sources"])
+    sources = TypeAdapter(list[AnySource]).validate_python(spec["sources"])
     return sessions, sources, CrawlSettings(**spec.get("crawl", {}))
 
 
@@ -96,14 +96,14 @@ def _warm_imports(crawl: Any) -> None:
     The timed pass then excludes imports, as a daemon's passes do after its first one.
     The asyncio reactor is installed first: nothing may import a reactor before it.
     """
-    from crawler.collect import install_reactor
+    from crawler.reactor import install_reactor
 
     install_reactor()
     from scrapy.settings import Settings
     from scrapy.utils.misc import load_object
 
-    import crawler.spiders.poll  # noqa: F401
-    from crawler.settings import scrapy_settings
+    import crawler.spider  # noqa: F401
+    from crawler.scrapy_settings import scrapy_settings
 
     settings = Settings(scrapy_settings(crawl))
     paths = [p for p in settings.getwithbase("DOWNLOAD_HANDLERS").values() if p]
@@ -129,7 +129,8 @@ def once(spec: dict[str, Any]) -> dict[str, Any]:
 
 def serve(spec: dict[str, Any]) -> None:
     """Run one ``collect`` pass per stdin line in one reactor, answering on stdout."""
-    from crawler.collect import collect, install_reactor
+    from crawler.collect import collect
+    from crawler.reactor import install_reactor
 
     install_reactor()
     from twisted.internet import reactor

@@ -3,7 +3,7 @@
 wirewatch: for each feed of the batch, ``crawler.parse.parse_feed`` → ``normalize`` →
 ``store_many`` (exact dedupe, insert, story attach with MinHash; one transaction per feed with
 a savepoint per item, as the crawler's item pipeline does for the entries of one response) →
-``alerts.pipeline.match_pending`` over what was stored
+``alerts.matching.match_pending`` over what was stored
 (watchlist matching, match and delivery rows), into a fresh migrated SQLite database.
 Baseline (the ceiling): ``feedparser.parse`` alone on the same bytes. Both rates divide the
 same item count (feedparser's entries) by each side's time, so the ratio is a time ratio.
@@ -25,8 +25,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.channels import Channel
-from alerts.matcher import Engine
-from alerts.pipeline import match_pending
+from alerts.matcher import Matcher
+from alerts.matching import match_pending
+from alerts.models import Match
 from alerts.watchlists import Route, Watchlist
 from benchmarks.bench_archive import add_sources, migrated_sqlite
 from benchmarks.bench_feedparse import count_items, feed_batch, parse_only_rate
@@ -34,7 +35,6 @@ from benchmarks.bench_matching import make_watchlists
 from benchmarks.corpus import real_feeds
 from benchmarks.registry import Result, RunOptions, register
 from crawler.db import session_factory
-from crawler.models import Match
 from crawler.parse import FeedError, parse_feed
 from crawler.pipelines import normalize, store_many
 
@@ -49,7 +49,7 @@ _STAGES = (
     ("exact-dup lookup", ("crawler/pipelines.py", "load")),
     ("attach_article", ("crawler/dedupe.py", "attach_article")),
     ("commit", ("sqlalchemy/orm/session.py", "commit")),
-    ("match_pending", ("alerts/pipeline.py", "match_pending")),
+    ("match_pending", ("alerts/matching.py", "match_pending")),
 )
 
 
@@ -95,7 +95,7 @@ def bench_watchlists() -> list[Watchlist]:
 def ingest(
     batch: Sequence[bytes],
     sessions: sessionmaker[Session],
-    engine: Engine,
+    engine: Matcher,
     config: object,
 ) -> IngestRun:
     """Parse, normalise, store (dedupe + stories) and match every feed of ``batch``."""
@@ -122,7 +122,7 @@ def ingest(
 def _fresh_run(batch: Sequence[bytes], profile: cProfile.Profile | None = None) -> IngestRun:
     ids = [f"feed-{i}" for i in range(len(batch))]
     watchlists = bench_watchlists()
-    engine = Engine.compile(watchlists)
+    engine = Matcher.compile(watchlists)
     config = pipeline_config(ids, watchlists)
     with migrated_sqlite() as (db, _):
         sessions = session_factory(db)

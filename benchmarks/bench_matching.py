@@ -4,7 +4,7 @@ Input (deterministic): 5,000 terms (English words and phrases, Chinese words) sp
 500 watchlists of three groups each (``g0 AND (g1 OR g2)``), and 10,000 generated articles
 of 2–4 KB, English, Chinese or mixed. ``quick`` uses a tenth of both sizes.
 
-wirewatch: ``Engine.match`` per article (fold, one Aho-Corasick pass, candidate evaluation,
+wirewatch: ``Matcher.match`` per article (fold, one Aho-Corasick pass, candidate evaluation,
 snippets for matches). Baseline: what a straightforward implementation does — every term
 compiled as its own regex (``\\b`` boundaries for Latin terms, none for Chinese), each
 searched over the lowercased article in turn, then every watchlist evaluated on the
@@ -36,7 +36,7 @@ from functools import cache
 import ahocorasick
 
 from alerts.folding import fold
-from alerts.matcher import Document, Engine
+from alerts.matcher import Document, Matcher
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
 from alerts.watchlists import Watchlist
 from benchmarks.registry import Result, RunOptions, register
@@ -292,7 +292,7 @@ def bench(quick: bool = False) -> dict[str, object]:
     text_mb = sum(len(d.title) + len(d.summary) + len(d.body) for d in docs) / 1e6
 
     started = time.perf_counter()
-    engine = Engine.compile(watchlists)
+    engine = Matcher.compile(watchlists)
     compile_s = time.perf_counter() - started
     started = time.perf_counter()
     ours = [[m.watchlist for m in engine.match(doc)] for doc in docs]
@@ -350,7 +350,7 @@ def _versus(
     quick: bool, name: str, make: Callable[[Sequence[Watchlist]], _ListsBaseline], sample: int
 ) -> Result:
     watchlists, docs = _inputs(quick)
-    engine = Engine.compile(watchlists)
+    engine = Matcher.compile(watchlists)
     baseline = make(watchlists)
     match_ours = [[m.watchlist for m in engine.match(d)] for d in docs[:50]]
     match_theirs = [baseline.match(d) for d in docs[:50]]  # type: ignore[attr-defined]

@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.collectors.base import SourceRun
 from crawler.crawl_settings import CrawlSettings
 from crawler.models import Source, utcnow
-from crawler.settings import scrapy_settings
-from crawler.spiders.base import SourceRun
+from crawler.reactor import install_reactor
+from crawler.scrapy_settings import scrapy_settings
 from crawler.state import (
     FAILING_AFTER,
     PollOutcome,
@@ -34,7 +35,6 @@ from crawler.state import (
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 ARTICLES_PER_SOURCE = 20
 RESOLVES_PER_SOURCE = 50
 _LOAD_CHUNK = 500
@@ -155,7 +155,7 @@ async def _crawl(
 ) -> None:
     from scrapy.crawler import AsyncCrawlerRunner
 
-    from crawler.spiders.poll import PollSpider
+    from crawler.spider import PollSpider
 
     runner = AsyncCrawlerRunner(scrapy_settings(crawl, **overrides))
     try:
@@ -236,22 +236,6 @@ def _record_one(
         row = session.get(Source, sid)
         if row is not None:
             session.expire(row)
-
-
-def install_reactor() -> None:
-    """Install Scrapy's asyncio reactor unless it already is; fail on any other reactor."""
-    from scrapy.utils.reactor import (
-        install_reactor as scrapy_install_reactor,
-    )
-    from scrapy.utils.reactor import (
-        is_asyncio_reactor_installed,
-        is_reactor_installed,
-    )
-
-    if not is_reactor_installed():
-        scrapy_install_reactor(ASYNCIO_REACTOR)
-    elif not is_asyncio_reactor_installed():
-        raise RuntimeError("a non-asyncio Twisted reactor is already installed")
 
 
 def run_collect(

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -59,8 +59,12 @@ from sqlalchemy.orm import Session
 
 from crawler import shingles as _sh
 from crawler.db import lock_transaction
-from crawler.models import Article, Delivery, Match, Story, StoryBand, UTCDateTime, utcnow
+from crawler.models import Article, Story, StoryBand, UTCDateTime, utcnow
 from crawler.shingles import shingles
+
+#: Called inside a story merge, after articles moved and before the dropped story goes:
+#: ``(session, keep_id, drop_id) -> True`` when rows must stay with the dropped story.
+MergeHook = Callable[[Session, int, int], bool]
 
 __all__ = [
     "BANDS",
@@ -72,6 +76,7 @@ __all__ = [
     "THRESHOLD",
     "TITLE_CHECK_SIZE",
     "WINDOW",
+    "MergeHook",
     "attach_article",
     "band_keys",
     "content_hash",
@@ -541,14 +546,16 @@ def merge_stories(
     *,
     official_sources: Collection[str] = (),
     now: datetime | None = None,
+    on_merge: MergeHook | None = None,
 ) -> Story:
-    """Move every article, band key, match and delivery of story ``drop_id`` into ``keep_id``.
+    """Move every article and band key of story ``drop_id`` into ``keep_id``.
 
     The kept story keeps its lead (an official lead of the dropped story wins over a
-    non-official one). Matches and deliveries move unless the kept story already has one for
-    the same watchlist (and channel): then the kept story has been alerted already and the
-    dropped story stays behind as an empty shell holding that history (article_count 0, no
-    lead). Otherwise the dropped story is deleted.
+    non-official one). ``on_merge(session, keep_id, drop_id)`` then moves what other
+    packages hold about the dropped story (alerts: :func:`alerts.story_hooks.move_alerts`)
+    and returns True when some of it has to stay with the dropped story: then the dropped
+    story stays behind as an empty shell holding that history (article_count 0, no lead).
+    Otherwise the dropped story is deleted (and rows referring to it cascade away).
     """
     keep = session.get(Story, keep_id)
     drop = session.get(Story, drop_id)
@@ -577,31 +584,7 @@ def merge_stories(
         .values(story_id=keep_id)
         .execution_options(synchronize_session="fetch")
     )
-    taken_watchlists = select(Match.watchlist).where(Match.story_id == keep_id)
-    session.execute(
-        update(Match)
-        .where(Match.story_id == drop_id, Match.watchlist.not_in(taken_watchlists))
-        .values(story_id=keep_id)
-        .execution_options(synchronize_session="fetch")
-    )
-    kept = select(Delivery.watchlist, Delivery.channel).where(Delivery.story_id == keep_id)
-    taken = {(w, c) for w, c in session.execute(kept)}
-    movable = [
-        d_id
-        for d_id, w, c in session.execute(
-            select(Delivery.id, Delivery.watchlist, Delivery.channel).where(
-                Delivery.story_id == drop_id
-            )
-        )
-        if (w, c) not in taken
-    ]
-    if movable:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(movable))
-            .values(story_id=keep_id)
-            .execution_options(synchronize_session="fetch")
-        )
+    held = on_merge(session, keep_id, drop_id) if on_merge is not None else False
 
     lead_id = drop.lead_article_id if take_drop_lead else keep.lead_article_id
     lead_title = (
@@ -618,15 +601,7 @@ def merge_stories(
     keep.first_seen_at = min(keep.first_seen_at, drop.first_seen_at)
     keep.updated_at = now
 
-    left = (
-        session.execute(
-            select(func.count()).select_from(Match).where(Match.story_id == drop_id)
-        ).scalar_one()
-        + session.execute(
-            select(func.count()).select_from(Delivery).where(Delivery.story_id == drop_id)
-        ).scalar_one()
-    )
-    if left:
+    if held:
         drop.article_count = 0
         drop.lead_article_id = None
         drop.updated_at = now
@@ -644,12 +619,15 @@ def repair_recent(
     official_sources: Collection[str] = (),
     now: datetime | None = None,
     threshold: float = THRESHOLD,
+    on_merge: MergeHook | None,
 ) -> list[tuple[int, int]]:
     """Merge stories first seen since ``since`` whose lead articles are the same story.
 
     Leads are compared with the same rules as ``attach_article`` (exact content hash for
     texts of ``MIN_EXACT_SIZE``+, verified LSH similarity by :func:`same_story`). Each group
-    merges into its oldest story. Returns the (keep_id, drop_id) merges done, in order.
+    merges into its oldest story; ``on_merge`` is passed to :func:`merge_stories` (required:
+    a caller states whether other rows refer to stories). Returns the (keep_id, drop_id)
+    merges done, in order.
     """
     _lock(session)
     session.flush()
@@ -717,5 +695,12 @@ def repair_recent(
 
     merges = [(find(row.id), row.id) for row in rows if find(row.id) != row.id]
     for keep_id, drop_id in merges:
-        merge_stories(session, keep_id, drop_id, official_sources=official_sources, now=now)
+        merge_stories(
+            session,
+            keep_id,
+            drop_id,
+            official_sources=official_sources,
+            now=now,
+            on_merge=on_merge,
+        )
     return merges

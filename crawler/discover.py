@@ -12,7 +12,7 @@ Where feeds are looked for, in this order (what feed readers do):
 
 Every candidate is fetched and parsed; only those that parse as a feed (with a title or
 entries) or as a sitemap are reported, with their item count. All fetching goes through the
-crawl settings of a poll pass (:mod:`crawler.spiders.discover`): the configured
+crawl settings of a poll pass (:mod:`crawler.discover_spider`): the configured
 User-Agent, robots.txt, timeouts and ``crawl.max_bytes``.
 """
 
@@ -147,6 +147,6 @@ def discover(url: str, crawl: CrawlSettings, settings: dict[str, Any] | None = N
     Runs a Twisted reactor: call it once per process (the CLI does).
     """
     from crawler.collect import run_in_reactor
-    from crawler.spiders.discover import crawl_discovery
+    from crawler.discover_spider import crawl_discovery
 
     return run_in_reactor(lambda: crawl_discovery(url, crawl, settings or {}))

@@ -29,7 +29,7 @@ LINK_CELL_RATIO = 0.4
 
 
 @dataclass(slots=True)
-class Article:
+class ExtractedArticle:
     """The main content and metadata of one article page."""
 
     title: str
@@ -62,7 +62,7 @@ def extract_article(
     url: str,
     tz: tzinfo | None = None,
     content_type: str | None = None,
-) -> Article | None:
+) -> ExtractedArticle | None:
     """Extract title, main text, author, date and language from an article page.
 
     Returns None when no main text is found. Table cells that are mostly links (the
@@ -96,7 +96,7 @@ def extract_article(
     tree = _parse_tree(text)
     published, rule = page_date(tree, tz, hint=doc.date)
     language = doc.language or (tree.get("lang") if tree is not None else None)
-    return Article(
+    return ExtractedArticle(
         title=normalize_text(doc.title or ""),
         text=normalize_text(doc.text, keep_paragraphs=True),
         author=normalize_text(doc.author or "") or None,

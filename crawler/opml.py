@@ -15,9 +15,9 @@ from email.utils import format_datetime
 
 import listparser
 
-from crawler.sources import FeedSource
+from crawler.sources import FeedSource, type_names
 
-OPML_TYPES = ("rss", "atom")
+OPML_TYPES = type_names(FeedSource)
 
 
 class OpmlError(ValueError):

@@ -1,27 +1,34 @@
-"""Archive retention: old articles go, unless an alert about their story is still owed."""
+"""Archive retention: old articles go, unless the caller's "keep" predicate holds their story.
+
+The crawler does not know why a story must stay: the daemon passes
+:func:`alerts.story_hooks.alert_owed` (an alert about the story is still owed).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import ColumnElement, delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from crawler.models import Article, Delivery, Story, StoryBand
+from crawler.models import Article, Story, StoryBand
 
-OPEN_STATUSES = ("pending", "sending", "failed")
+#: ``keep(story_id_column)`` → a SQL condition true for stories whose articles must stay.
+KeepPredicate = Callable[[ColumnElement[int | None]], ColumnElement[bool]]
 
 
-def prune_articles(session: Session, before: datetime, batch: int = 5000) -> int:
+def prune_articles(
+    session: Session, before: datetime, batch: int = 5000, *, keep: KeepPredicate | None
+) -> int:
     """Delete up to ``batch`` articles first seen before ``before``; return how many went.
 
-    Articles whose story still has an undelivered alert are kept, and stories left without
-    articles are removed with them.
+    Articles whose story satisfies ``keep`` are kept (``None``: keep none), and stories left
+    without articles are removed with them.
     """
-    owed = exists().where(Delivery.story_id == Article.story_id, Delivery.status.in_(OPEN_STATUSES))
-    ids = session.scalars(
-        select(Article.id).where(Article.fetched_at < before, ~owed).limit(batch)
-    ).all()
+    old = Article.fetched_at < before
+    cond = old if keep is None else old & ~keep(Article.story_id)
+    ids = session.scalars(select(Article.id).where(cond).limit(batch)).all()
     if not ids:
         return 0
     story_ids = set(session.scalars(select(Article.story_id).where(Article.id.in_(ids))).all()) - {

@@ -1,10 +1,16 @@
-"""Source definitions from ``sources.yaml``: one model per source ``type``."""
+"""Source definitions from ``sources.yaml``: one model per source ``type``.
+
+:data:`SourceConfig` is the one list of source types: the YAML schema, ``wirewatch check``
+and the generated reference take the type names from it (:data:`SOURCE_TYPES`). A new
+type is a model here plus its collector (:mod:`crawler.collectors`), which registers itself
+under the model's ``type`` names.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -115,12 +121,18 @@ class SitemapSource(_SourceBase):
     _check_pattern = field_validator("link_pattern")(check_regex)
 
 
-Source = Annotated[FeedSource | ListingSource | SitemapSource, Field(discriminator="type")]
+SourceConfig = FeedSource | ListingSource | SitemapSource
+AnySource = Annotated[SourceConfig, Field(discriminator="type")]
+
+
+def type_names(model: type[BaseModel]) -> tuple[str, ...]:
+    """The YAML ``type`` names a source model accepts (its ``type`` Literal)."""
+    annotation: Any = model.model_fields["type"].annotation
+    return get_args(annotation)
+
+
 SOURCE_TYPES: dict[str, type[_SourceBase]] = {
-    "rss": FeedSource,
-    "atom": FeedSource,
-    "html": ListingSource,
-    "sitemap": SitemapSource,
+    name: model for model in get_args(SourceConfig) for name in type_names(model)
 }
 
 
@@ -129,4 +141,4 @@ class SourcesFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sources: list[Source] = Field(default_factory=list)
+    sources: list[AnySource] = Field(default_factory=list)

@@ -9,17 +9,15 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from crawler.models import Source
 from crawler.reasons import DUPLICATE, FAILED_TO_STORE
-from crawler.sources import FeedSource, ListingSource, SitemapSource
-
-SourceConfig = FeedSource | ListingSource | SitemapSource
+from crawler.retry import doubling
+from crawler.sources import SourceConfig
 
 FAILING_AFTER = 5
 DEFAULT_LEASE = timedelta(minutes=15)
@@ -289,7 +287,14 @@ def record_failure(
     row.last_status = status
     row.last_error = error[:MAX_ERROR_CHARS]
     row.state = "failing" if failures >= failing_after else "degraded"
-    delay = backoff(interval, failures, max_backoff, rng)
+    delay = doubling(
+        interval,
+        failures,
+        max_backoff,
+        jitter=(-BACKOFF_JITTER, BACKOFF_JITTER),
+        floor=min(interval, max_backoff),
+        rng=rng,
+    )
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
     row.next_poll_at = now + delay
@@ -356,36 +361,6 @@ def record(
 def jittered(interval: timedelta, rng: random.Random | None = None) -> timedelta:
     """``interval`` ±5 %, so sources added together drift apart instead of polling in bursts."""
     return interval * (1 + (rng or random).uniform(-POLL_JITTER, POLL_JITTER))
-
-
-def backoff(
-    interval: timedelta,
-    failures: int,
-    cap: timedelta,
-    rng: random.Random | None = None,
-) -> timedelta:
-    """``interval × 2^failures`` with ±10 % jitter, never above ``cap`` (nor below interval)."""
-    base = interval.total_seconds() * 2 ** min(failures, 30)
-    jitter = 1 + (rng or random).uniform(-BACKOFF_JITTER, BACKOFF_JITTER)
-    seconds = min(base * jitter, cap.total_seconds())
-    return timedelta(seconds=max(seconds, min(interval, cap).total_seconds()))
-
-
-def parse_retry_after(value: str | bytes | None, now: datetime) -> timedelta | None:
-    """A Retry-After header (delay-seconds or HTTP-date) as a non-negative delay."""
-    if value is None:
-        return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    text = text.strip()
-    if text.isdigit():
-        return timedelta(seconds=int(text))
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when - now, timedelta(0))
 
 
 def _row(session: Session, source_id: str) -> Source:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from alerts.search_index import index_articles
 from crawler.dedupe import reindex_article
-from crawler.extract import Article as PageText
+from crawler.extract import ExtractedArticle as PageText
 from crawler.models import Article, utcnow
 from crawler.pipelines import MAX_BODY, MAX_TITLE
 

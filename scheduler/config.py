@@ -285,8 +285,14 @@ def _message(err: Mapping[str, Any]) -> str:
         ctx = err.get("ctx") or {}
         return f"unknown type {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
     if kind == "union_tag_not_found":
-        return "required field 'type' missing (rss, atom, html or sitemap)"
+        return f"required field 'type' missing ({_one_of(SOURCE_TYPES)})"
     return msg.removeprefix("Value error, ")
+
+
+def _one_of(names: Iterable[str]) -> str:
+    """``a, b or c``."""
+    names = list(names)
+    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
@@ -363,10 +369,10 @@ def _check_watchlist(
         if text is not None:
             _check_expression(text, key, wl, doc, problems)
     if len(problems) == before:
-        from alerts.matcher import Engine
+        from alerts.matcher import Matcher
 
         try:
-            Engine.compile_one(wl)
+            Matcher.compile_one(wl)
         except ValueError as exc:
             problems.append(doc.problem(("groups",), str(exc)))
 

@@ -25,17 +25,18 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from crawler.reactor import install_reactor
 from scheduler import sdnotify
 from scheduler.config import FILES, Config, fingerprint, load_config, watched_files
+from scheduler.health import TICK_STALE_AFTER
 from scheduler.leases import release_dead_leases
+from scheduler.metrics import Counters
 from scheduler.outages import OutageWatch, describe
 from scheduler.pollreport import NetworkWatch, failures_text
-from scheduler.status import TICK_STALE_AFTER, Counters
 from scheduler.yamlsource import ConfigError
 
 log = logging.getLogger("wirewatch.daemon")
 config_log = logging.getLogger("wirewatch.config")
-REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 POLL_TICK = timedelta(seconds=15)
 RELOAD_TICK = timedelta(seconds=2)
 CONFIG_SYNC_LOCK = 0x77697266  # advisory lock key: config → database sync
@@ -83,15 +84,6 @@ def sqlite_lock_path(database_url: str) -> Path | None:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database).expanduser().resolve().with_suffix(".lock")
-
-
-def install_reactor() -> None:
-    """Install Scrapy's asyncio reactor once, before anything imports twisted's default."""
-    from scrapy.utils.reactor import install_reactor as _install
-    from scrapy.utils.reactor import is_reactor_installed
-
-    if not is_reactor_installed():
-        _install(REACTOR)
 
 
 class Daemon:
@@ -312,11 +304,11 @@ class Daemon:
 
     def _apply_config(self, config: Config) -> None:
         from alerts.catchup import note_changes
-        from alerts.matcher import Engine
+        from alerts.matcher import Matcher
         from crawler.db import lock_transaction
         from crawler.state import sync_sources
 
-        matcher = Engine.compile([w for w in config.watchlists if w.enabled])
+        matcher = Matcher.compile([w for w in config.watchlists if w.enabled])
         with self._sessions.begin() as session:
             # Daemons sharing a PostgreSQL database may start together: one syncs at a time.
             lock_transaction(session, CONFIG_SYNC_LOCK)
@@ -467,7 +459,7 @@ class Daemon:
         )
 
     def _match(self) -> None:
-        from alerts.pipeline import match_pending
+        from alerts.matching import match_pending
 
         while not self._stopping:
             with self._sessions() as session:
@@ -478,12 +470,13 @@ class Daemon:
 
     def _repair(self) -> None:
         """Merge stories that concurrent collectors may have split (see crawler.dedupe)."""
+        from alerts.story_hooks import move_alerts
         from crawler.dedupe import repair_recent
 
         official = {s.id for s in self.config.sources.sources if "official" in s.tags}
         since = datetime.now(UTC) - timedelta(days=2)
         with self._sessions.begin() as session:
-            merged = repair_recent(session, since, official_sources=official)
+            merged = repair_recent(session, since, official_sources=official, on_merge=move_alerts)
         if merged:
             log.info("merged %d split stories", len(merged))
 
@@ -497,6 +490,7 @@ class Daemon:
         check_sources(self._sessions, self.config, datetime.now(UTC))
 
     def _retention(self) -> None:
+        from alerts.story_hooks import alert_owed
         from crawler.dedupe import WINDOW
         from crawler.retention import prune_articles, prune_bands
 
@@ -507,7 +501,7 @@ class Daemon:
         articles = 0
         if keep is not None:
             with self._sessions.begin() as session:
-                articles = prune_articles(session, now - keep)
+                articles = prune_articles(session, now - keep, keep=alert_owed)
         if articles or bands:
             log.info("retention: removed %d old articles, %d old band keys", articles, bands)
 

@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.db import make_reader
 from scheduler.config import Config
+from scheduler.metrics import Counters
 from scheduler.outages import OutageWatch
-from scheduler.status import Counters
 
 log = logging.getLogger("wirewatch.http")
 

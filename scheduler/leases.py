@@ -7,7 +7,9 @@ import os
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crawler.models import ChannelState, Delivery, Source
+from alerts.models import ChannelState, Delivery
+from crawler.leases import RELEASED
+from crawler.models import Source
 
 
 def owner_alive(owner: str, host: str) -> bool:
@@ -34,9 +36,7 @@ def release_dead_leases(session: Session, host: str) -> int:
         dead = [o for o in owners if not owner_alive(o, host)]
         if dead:
             result = session.execute(
-                update(table)
-                .where(table.lease_owner.in_(dead))
-                .values(lease_owner=None, lease_until=None)
+                update(table).where(table.lease_owner.in_(dead)).values(**RELEASED)
             )
             released += result.rowcount or 0
     return released

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 from crawler.db import is_outage
+from crawler.errors import one_line
 from crawler.models import utcnow
 
 HOLD = 30.0
@@ -46,9 +47,7 @@ class Outage:
 
 def describe(exc: BaseException) -> str:
     """``Type: first line of the message`` of the driver error behind ``exc``."""
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return f"{type(orig).__name__}: {lines[0][:200]}" if lines else type(orig).__name__
+    return one_line(getattr(exc, "orig", None) or exc, 200, first_line=True)
 
 
 class OutageWatch:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 NAMED_FAILURES = 3
-# Substrings of crawler.spiders.poll.describe_failure's reasons that mean "no answer at all".
+# Substrings of crawler.spider.describe_failure's reasons that mean "no answer at all".
 _CONNECTION = (
     "connection refused",
     "dns lookup failed",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
+from alerts.statuses import WAITING, DeliveryStatus
+from scheduler.commands.app import ConfigOption, app, err, fail, guarded, open_context, out
 from scheduler.output import Column, FormatOption, emit, plural
 
 if TYPE_CHECKING:
@@ -18,13 +19,13 @@ if TYPE_CHECKING:
 alerts_app = typer.Typer(help="The delivery ledger and re-queueing.")
 app.add_typer(alerts_app, name="alerts")
 
-Status = Literal["pending", "failed", "sent", "dead"]
-
 
 @alerts_app.callback(invoke_without_command=True)
 def alerts(
     ctx: typer.Context,
-    status: Annotated[Status | None, typer.Option(help="Only rows with this status.")] = None,
+    status: Annotated[
+        DeliveryStatus | None, typer.Option(help="Only rows with this status.")
+    ] = None,
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, help="How many rows, newest first.")
     ] = 50,
@@ -71,7 +72,7 @@ def story_titles(session: Session, ids: set[int]) -> dict[int, str]:
 
 def delivery_row(d: Any, story_title: str) -> dict[str, Any]:
     """The documented fields of one delivery (``docs/output.md``)."""
-    retrying = d.status in ("pending", "failed")
+    retrying = d.status in WAITING
     return {
         "id": d.id,
         "status": d.status,
@@ -121,7 +122,7 @@ def alerts_retry(
     def work(app_ctx: AppContext) -> tuple[int, dict[int, str]]:
         from sqlalchemy import select
 
-        from crawler.models import Delivery
+        from alerts.models import Delivery
 
         with app_ctx.sessions() as s:
             query = select(Delivery.id, Delivery.status).where(Delivery.id.in_(ids or ()))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
+from scheduler.commands.app import ConfigOption, app, err, fail, guarded, open_context, out
 from scheduler.output import Column, Format, FormatOption, emit, when, write_rows
 from scheduler.pollreport import skipped_text
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from scheduler.cli import ConfigOption, app, err, fail, open_context
+from scheduler.commands.app import ConfigOption, app, err, fail, open_context
 
 if TYPE_CHECKING:
     from scheduler.config import Config

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from scheduler.cli import ConfigOption, app, fail, open_context
+from scheduler.commands.app import ConfigOption, app, fail, open_context
 
 
 @app.command()

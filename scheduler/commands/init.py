@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from scheduler.cli import app, fail, out
+from scheduler.commands.app import app, fail, out
 
 
 @app.command()

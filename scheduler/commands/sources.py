@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from scheduler.cli import ConfigOption, app, err, fail, open_context
+from scheduler.commands.app import ConfigOption, app, err, fail, open_context
 from scheduler.commands.collect import _quiet_scrapy, sources_cmd
 from scheduler.output import FormatOption
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from scheduler.cli import ConfigOption, app, err, fail, guarded, open_context, out
+from scheduler.commands.app import ConfigOption, app, err, fail, guarded, open_context, out
 from scheduler.output import Column, FormatOption, emit, plural
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def backtest(
     """
     from alerts.backtest import replay
     from alerts.catchup import catch_up
-    from alerts.matcher import Engine
+    from alerts.matcher import Matcher
     from alerts.prefilter import text_prefilter
     from crawler.durations import parse_duration
 
@@ -46,7 +46,7 @@ def backtest(
         window = parse_duration(since)
     except (KeyError, ValueError) as exc:
         raise fail(str(exc).strip("'\"")) from None
-    engine = Engine.compile_one(wl)
+    engine = Matcher.compile_one(wl)
     tags = {s.id: s.tags for s in ctx.config.sources.sources}
     names = {s.id: s.label for s in ctx.config.sources.sources}
     start = datetime.now(UTC) - window

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
+from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,14 +35,9 @@ from alerts.render import highlight_parts, safe_url
 from crawler.models import utcnow
 from scheduler.config import Config
 from scheduler.console.auth import SecurityMiddleware, checked_form, login_response, safe_next
+from scheduler.health import health
+from scheduler.metrics import Counters, StatusCollector, exposition, registry
 from scheduler.outages import OutageWatch
-from scheduler.status import (
-    CONTENT_TYPE,
-    Counters,
-    health,
-    metrics_text,
-    metrics_without_database,
-)
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
@@ -60,6 +56,11 @@ class ConsoleContext:
     outages: OutageWatch | None = None  # the daemon's write failures (None: not a daemon)
     daemon: bool = True
     clock: Callable[[], datetime] = utcnow
+    metrics: CollectorRegistry = field(init=False)
+
+    def __post_init__(self) -> None:
+        collector = StatusCollector(self.read, self.clock, counters=self.counters, tick=self.tick)
+        self.metrics = registry(collector)
 
 
 def context(request: Request) -> ConsoleContext:
@@ -132,15 +133,9 @@ def healthz(request: Request) -> Response:
 
 
 def metrics(request: Request) -> Response:
-    """Prometheus text; the process counters survive a database outage."""
-    ctx = context(request)
-    last_tick = ctx.tick()
-    try:
-        with ctx.read() as session:
-            body = metrics_text(session, ctx.clock(), counters=ctx.counters, last_tick=last_tick)
-    except Exception:
-        body = metrics_without_database(ctx.counters, last_tick)
-    return Response(body, headers={"Content-Type": CONTENT_TYPE})
+    """Prometheus text or OpenMetrics (by Accept); the counters survive a database outage."""
+    body, content_type = exposition(context(request).metrics, request.headers.get("accept"))
+    return Response(body, headers={"Content-Type": content_type})
 
 
 async def login(request: Request) -> Response:

@@ -9,14 +9,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from alerts.models import RESENDABLE, Delivery, DeliveryStatus
 from alerts.outbox import retry
-from crawler.models import Delivery, Source
+from crawler.models import Source
 from scheduler.console.app import PAGE_SIZE, context, render
 from scheduler.console.auth import checked_form, safe_next
 from scheduler.console.queries import ledger_page, source_health
 
-STATUSES = ("pending", "failed", "sent", "dead")
-RETRYABLE = ("failed", "dead")
+STATUSES = tuple(DeliveryStatus)
 CHART_DAYS = 30
 
 
@@ -86,7 +86,7 @@ def alerts_page(request: Request) -> Response:
         rows=rows,
         filters={k: p.get(k, "") for k in ("status", "watchlist", "channel")},
         statuses=STATUSES,
-        retryable=RETRYABLE,
+        retryable=RESENDABLE,
         watchlists=[w.name for w in cfg.watchlists],
         channels=sorted(cfg.channels),
         next_before=next_before,
@@ -103,7 +103,7 @@ async def retry_delivery(request: Request) -> Response:
     def requeue() -> int:
         with ctx.write() as session:
             row = session.get(Delivery, delivery_id, with_for_update=True)
-            if row is None or row.status not in RETRYABLE:
+            if row is None or row.status not in RESENDABLE:
                 return -1 if row is None else 0
             return retry(session, [delivery_id])
 

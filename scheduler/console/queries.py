@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
+from alerts.models import Delivery, Match
 from alerts.search import Cursor, SearchFilters, story_filters
-from crawler.models import Article, Delivery, Match, Source, Story
+from crawler.models import Article, Source, Story
 
 
 @dataclass

@@ -24,10 +24,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from alerts.backtest import Replayed, replay
-from alerts.matcher import Engine
+from alerts.matcher import Matcher
+from alerts.models import Match
 from alerts.prefilter import text_prefilter
 from alerts.watchlists import Watchlist
-from crawler.models import Match
 from scheduler.config import Config, check_watchlist_text
 from scheduler.console.app import ConsoleContext, context, render
 from scheduler.console.auth import checked_form
@@ -89,7 +89,7 @@ def try_out(
 
 
 def _replay(ctx: ConsoleContext, cfg: Config, wl: Watchlist, since: datetime) -> list[Replayed]:
-    engine = Engine.compile_one(wl)
+    engine = Matcher.compile_one(wl)
     tags = {s.id: s.tags for s in cfg.sources.sources}
     with ctx.read() as session:
         # Big batches: on PostgreSQL each batch is a round trip of the server-side cursor.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import alerts.models  # noqa: F401  (the alert tables join Base.metadata)
 from crawler.db import make_engine
 from crawler.models import Base
 from scheduler.migrate import include_object

@@ -25,8 +25,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.channels import Channel
+from alerts.models import Delivery, Match
 from alerts.watchlists import Route, Watchlist
-from crawler.models import Article, Delivery, Match, Source, Story
+from crawler.models import Article, Source, Story
 from crawler.sources import SourcesFile
 from scheduler.settings import AlertSettings, AppSettings
 

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from alerts.admin import check_sources, error_fingerprint
 from alerts.channels import senders
-from crawler.models import AdminNotice, Source
+from alerts.models import AdminNotice
+from crawler.models import Source
 from crawler.sources import SourcesFile
 from scheduler.settings import AlertSettings, AppSettings
 from tests.alerts.conftest import HttpReceiver, Reply, add_source, make_cfg

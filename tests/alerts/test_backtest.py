@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from alerts.backtest import replay
-from alerts.matcher import Engine
+from alerts.matcher import Matcher
+from alerts.models import Delivery
 from alerts.watchlists import Watchlist
-from crawler.models import Delivery
 from tests.factories import add_article, add_source
 
 WL = Watchlist(
@@ -34,7 +34,7 @@ def test_replay_once_per_story_within_window(db) -> None:  # type: ignore[no-unt
         add_article(s, 4, "Mountain trails", "Taiwan mountain hiking in US style", when=now)
         add_article(s, 5, "Old", text, when=now - 90 * day)
     with sessions() as s:
-        hits = list(replay(s, Engine.compile([WL]), now - 30 * day, {"src": []}))
+        hits = list(replay(s, Matcher.compile([WL]), now - 30 * day, {"src": []}))
         assert [h.title for h in hits] == ["MOEA delegation", "經濟部"]
         assert {h.match.watchlist for h in hits} == {"taiwan-us-ip"}
         assert s.query(Delivery).count() == 0

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from alerts.matcher import Document, Engine
+from alerts.matcher import Document, Matcher
 from alerts.watchlists import Watchlist
 from tests.alerts.test_matcher import EXAMPLE, STORY_EN, STORY_ZH
 
@@ -18,8 +18,8 @@ def _strict() -> dict[str, Any]:
 
 
 ENGINES = {
-    "example": Engine.compile([Watchlist(**EXAMPLE)]),
-    "strict": Engine.compile([Watchlist(**_strict())]),
+    "example": Matcher.compile([Watchlist(**EXAMPLE)]),
+    "strict": Matcher.compile([Watchlist(**_strict())]),
 }
 
 # (variant, title, body, expected)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from alerts.catchup import catch_up, note_changes
 from alerts.channels import Channel
+from alerts.models import Delivery, Match
 from alerts.watchlists import Route, Watchlist
-from crawler.models import Delivery, Match
 from tests.factories import add_article, add_source
 
 WL = Watchlist(

@@ -12,7 +12,6 @@ from alerts.channels import (
     Message,
     classify,
     clean_header,
-    parse_retry_after,
 )
 from alerts.redact import redact_url
 from tests.alerts.conftest import SLACK_URL, HttpReceiver, Reply, SmtpServer
@@ -92,12 +91,6 @@ def test_console_prints() -> None:
     assert "Title" in buf.getvalue() and "plain x" in buf.getvalue()
 
 
-def test_parse_retry_after() -> None:
-    assert parse_retry_after("7") == 7
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
-    assert parse_retry_after("soon") is None
-
-
 @pytest.mark.parametrize("scheme", ["json", "form", "xml"])
 def test_generic_webhooks_report_retry_after(http: HttpReceiver, scheme: str) -> None:
     sender = ChannelSender("hook", Channel(url=f"{scheme}://127.0.0.1:{http.port}/hook"))
@@ -161,3 +154,29 @@ def test_channel_timeout_bounds_each_wait() -> None:
 )
 def test_redact_url_masks_header_payload_and_credential_parameters(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+def test_service_overrides_register_by_the_apprise_plugin_they_replace() -> None:
+    from apprise.plugins.email import NotifyEmail
+    from apprise.plugins.ntfy import NotifyNtfy
+
+    from alerts.channels.sender import build_plugin
+    from alerts.channels.services import OVERRIDES, ServiceOverride
+    from alerts.channels.services.email import EmailOverride
+
+    assert OVERRIDES[NotifyEmail] is EmailOverride
+    assert (
+        type(build_plugin("mailto://alerts:pw@mail.example.org?to=a@example.org")) is EmailOverride
+    )
+
+    class NtfyOverride(ServiceOverride, NotifyNtfy):
+        pass
+
+    try:
+        assert type(build_plugin("ntfy://127.0.0.1/topic")) is NtfyOverride
+    finally:
+        del OVERRIDES[NotifyNtfy]
+    with pytest.raises(TypeError, match="NotifyEmail is already replaced by EmailOverride"):
+
+        class OtherEmail(ServiceOverride, NotifyEmail):
+            pass

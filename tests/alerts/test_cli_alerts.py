@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import scheduler.cli as cli_module
-from scheduler.cli import _register_commands, app
+import scheduler.commands.app as cli_module
+from scheduler.cli import app
 from tests.alerts.conftest import HttpReceiver, Reply, add_delivery, add_story, statuses
 
 
@@ -24,7 +24,6 @@ def cli(db, http: HttpReceiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("WIREWATCH_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("WIREWATCH_CONFIG", str(conf))
     monkeypatch.setattr(cli_module.out, "width", 200)  # a wide terminal: no folded cells
-    _register_commands()
     runner = CliRunner()
     return lambda *args: runner.invoke(app, list(args)), sessions
 

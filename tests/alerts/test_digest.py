@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from alerts.digest import due_digests, last_fire, send_digest
+from alerts.models import Delivery
 from alerts.watchlists import Route
-from crawler.models import Delivery
 from tests.alerts.conftest import (
     SLACK_URL,
     HttpReceiver,

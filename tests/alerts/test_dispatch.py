@@ -8,9 +8,9 @@ from email.message import Message as MimeMessage
 from alerts.channels import senders
 from alerts.digest import send_digest
 from alerts.dispatcher import Dispatcher
+from alerts.models import ChannelState, Delivery
 from alerts.outbox import dispatch_due
 from alerts.watchlists import Route
-from crawler.models import ChannelState, Delivery
 from tests.alerts.conftest import (
     HttpReceiver,
     Reply,

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from alerts import query, regex_terms, watchlists
-from alerts.matcher import MAX_FIELD_CHARS, Document, Engine
+from alerts.matcher import MAX_FIELD_CHARS, Document, Matcher
 from alerts.watchlists import Watchlist
 from tests.conftest import REPO
 
@@ -53,7 +53,7 @@ def test_every_example_has_texts_both_ways() -> None:
 @pytest.mark.parametrize("name", sorted(WATCHLISTS))
 def test_worked_example(name: str) -> None:
     wl = Watchlist.model_validate(yaml.safe_load(WATCHLISTS[name]))
-    engine = Engine.compile([wl])
+    engine = Matcher.compile([wl])
     wrong = [
         line for expected, doc, line in cases(TEXTS[name]) if bool(engine.match(doc)) != expected
     ]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from alerts.folding import fold
-from alerts.matcher import Document, Engine, Match, _Regex
+from alerts.matcher import Document, Matcher, WatchlistMatch, _Regex
 from alerts.query import QuerySyntaxError
 from alerts.regex_terms import required_literal
 from alerts.watchlists import RegexTerm, Watchlist
@@ -59,7 +59,7 @@ def wl(**kwargs: Any) -> Watchlist:
     return Watchlist(**data)
 
 
-def names(engine: Engine, doc: Document) -> list[str]:
+def names(engine: Matcher, doc: Document) -> list[str]:
     return [m.watchlist for m in engine.match(doc)]
 
 
@@ -68,11 +68,11 @@ def body(text: str) -> Document:
 
 
 @pytest.fixture(scope="module")
-def example() -> Engine:
-    return Engine.compile([Watchlist(**EXAMPLE)])
+def example() -> Matcher:
+    return Matcher.compile([Watchlist(**EXAMPLE)])
 
 
-def test_example_fires_on_english_story(example: Engine) -> None:
+def test_example_fires_on_english_story(example: Matcher) -> None:
     [match] = example.match(STORY_EN)
     assert match.watchlist == "taiwan-us-ip"
     groups = {h.group for h in match.hits}
@@ -82,7 +82,7 @@ def test_example_fires_on_english_story(example: Engine) -> None:
         assert fold(text).text == fold(hit.term).text
 
 
-def test_example_fires_on_chinese_story(example: Engine) -> None:
+def test_example_fires_on_chinese_story(example: Matcher) -> None:
     [match] = example.match(STORY_ZH)
     terms = {(h.term, h.field) for h in match.hits}
     assert ("臺灣", "body") in terms  # the spelling used in the text wins over 台灣
@@ -92,7 +92,7 @@ def test_example_fires_on_chinese_story(example: Engine) -> None:
         assert getattr(STORY_ZH, hit.field)[hit.start : hit.end] == hit.term
 
 
-def test_example_exclude_drops_match(example: Engine) -> None:
+def test_example_exclude_drops_match(example: Matcher) -> None:
     doc = Document(
         title="Taiwanese recipe: US-style MOU cake",
         summary="Taiwan and US chefs sign an MOU",
@@ -134,12 +134,12 @@ def test_example_exclude_drops_match(example: Engine) -> None:
     ],
 )
 def test_whole_word_latin_terms(term: str, text: str, expected: bool) -> None:
-    engine = Engine.compile([wl(groups={"a": [term]})])
+    engine = Matcher.compile([wl(groups={"a": [term]})])
     assert bool(engine.match(body(text))) is expected
 
 
 def test_hit_offsets_point_into_original_text_when_folding_changes_length() -> None:
-    engine = Engine.compile([wl(groups={"a": ["strasse", "office"]})])
+    engine = Matcher.compile([wl(groups={"a": ["strasse", "office"]})])
     doc = body("Die Stra\u00dfe: an o\ufb03ce, cafe\u0301 strasse")
     [match] = engine.match(doc)
     spans = [doc.body[h.start : h.end] for h in match.hits]
@@ -147,7 +147,7 @@ def test_hit_offsets_point_into_original_text_when_folding_changes_length() -> N
 
 
 def test_case_sensitive_terms() -> None:
-    engine = Engine.compile(
+    engine = Matcher.compile(
         [
             wl(name="plain", groups={"a": ["US"]}),
             wl(name="exact", groups={"a": ["=US"]}),
@@ -161,13 +161,13 @@ def test_case_sensitive_terms() -> None:
 
 
 def test_case_sensitive_and_insensitive_share_a_key() -> None:
-    engine = Engine.compile([wl(name="both", groups={"a": ["=IP"], "b": ["ip"]}, match="a AND b")])
+    engine = Matcher.compile([wl(name="both", groups={"a": ["=IP"], "b": ["ip"]}, match="a AND b")])
     assert names(engine, body("IP")) == ["both"]
     assert names(engine, body("ip")) == []
 
 
 def test_source_filter() -> None:
-    engine = Engine.compile(
+    engine = Matcher.compile(
         [
             wl(name="all", groups={"a": ["patent"]}),
             wl(name="by-id", groups={"a": ["patent"]}, sources=["moea"]),
@@ -185,13 +185,13 @@ def test_source_filter() -> None:
 
 
 def test_disabled_watchlists_are_skipped() -> None:
-    engine = Engine.compile([wl(groups={"a": ["patent"]}, enabled=False)])
+    engine = Matcher.compile([wl(groups={"a": ["patent"]}, enabled=False)])
     assert engine.watchlists == []
     assert engine.match(body("patent")) == []
 
 
 def test_field_scopes() -> None:
-    engine = Engine.compile(
+    engine = Matcher.compile(
         [
             wl(name="t", groups={"a": ["tariff"]}, match="title:a"),
             wl(name="s", groups={"a": ["tariff"]}, match="summary:a"),
@@ -223,21 +223,21 @@ def test_field_scopes() -> None:
 )
 def test_near_distances(text: str, distance: int, expected: bool) -> None:
     groups = {"tw": ["Taiwan", "台灣"], "us": ["US", "美國"]}
-    engine = Engine.compile([wl(groups=groups, match=f"tw NEAR/{distance} us")])
+    engine = Matcher.compile([wl(groups=groups, match=f"tw NEAR/{distance} us")])
     assert bool(engine.match(body(text))) is expected
 
 
 def test_near_needs_the_same_field() -> None:
     groups = {"tw": ["Taiwan"], "us": ["US"]}
-    engine = Engine.compile([wl(groups=groups, match="tw NEAR/3 us")])
+    engine = Matcher.compile([wl(groups=groups, match="tw NEAR/3 us")])
     assert names(engine, Document("Taiwan", "", "US")) == []
-    scoped = Engine.compile([wl(groups=groups, match="tw NEAR/3 title:us")])
+    scoped = Matcher.compile([wl(groups=groups, match="tw NEAR/3 title:us")])
     assert names(scoped, Document("US", "", "Taiwan US")) == []
     assert names(scoped, Document("Taiwan US", "", "")) == ["w"]
 
 
 def test_phrases_in_expressions() -> None:
-    engine = Engine.compile([wl(groups={"a": ["x"]}, match='"section 301" AND NOT "合作備忘錄"')])
+    engine = Matcher.compile([wl(groups={"a": ["x"]}, match='"section 301" AND NOT "合作備忘錄"')])
     assert names(engine, body("Section 301 tariffs")) == ["w"]
     assert names(engine, body("Section 301 合作备忘录")) == []
     [match] = engine.match(body("a SECTION 301 probe"))
@@ -247,7 +247,7 @@ def test_phrases_in_expressions() -> None:
 
 def test_regex_terms_and_prefilter() -> None:
     patent = RegexTerm(regex=r"US\s*\d{7}")
-    engine = Engine.compile([wl(groups={"a": [patent]}, match="a")])
+    engine = Matcher.compile([wl(groups={"a": [patent]}, match="a")])
     assert names(engine, body("see us 1234567 and more")) == ["w"]
     assert names(engine, body("see US1234567")) == ["w"]
     assert names(engine, body("see 1234567")) == []
@@ -257,7 +257,7 @@ def test_regex_terms_and_prefilter() -> None:
 
 
 def test_regex_cjk_characters_are_folded() -> None:
-    engine = Engine.compile([wl(groups={"a": [RegexTerm(regex="臺灣.{0,3}專利")]})])
+    engine = Matcher.compile([wl(groups={"a": [RegexTerm(regex="臺灣.{0,3}專利")]})])
     assert names(engine, body("台湾新专利")) == ["w"]
 
 
@@ -294,7 +294,7 @@ class _Counting:
 
 
 def test_regex_runs_only_when_the_outcome_depends_on_it() -> None:
-    engine = Engine.compile(
+    engine = Matcher.compile(
         [wl(groups={"r": [RegexTerm(regex=r"\d{7}")], "t": ["patent"]}, match="r AND t")]
     )
     counter = _Counting(r"\d{7}")
@@ -306,33 +306,33 @@ def test_regex_runs_only_when_the_outcome_depends_on_it() -> None:
 
 
 def test_watchlist_true_without_literals_is_always_evaluated() -> None:
-    engine = Engine.compile([wl(groups={"a": ["spam"]}, match="NOT a")])
+    engine = Matcher.compile([wl(groups={"a": ["spam"]}, match="NOT a")])
     assert names(engine, body("anything")) == ["w"]
     assert names(engine, body("spam")) == []
 
 
 def test_compile_errors_carry_position_and_watchlist() -> None:
     with pytest.raises(QuerySyntaxError) as info:
-        Engine.compile([wl(name="bad", groups={"a": ["x"]}, match="a AND b")])
+        Matcher.compile([wl(name="bad", groups={"a": ["x"]}, match="a AND b")])
     assert info.value.position == 6
     assert any("'bad'" in note for note in info.value.__notes__)
     with pytest.raises(ValueError, match="empty term"):
-        Engine.compile([wl(groups={"a": ["="]})])
+        Matcher.compile([wl(groups={"a": ["="]})])
 
 
 def test_output_order_follows_compile_order() -> None:
     lists = [wl(name=f"w{i}", groups={"a": ["tariff"]}) for i in (3, 1, 2)]
-    assert names(Engine.compile(lists), body("tariff")) == ["w3", "w1", "w2"]
+    assert names(Matcher.compile(lists), body("tariff")) == ["w3", "w1", "w2"]
 
 
-def assert_highlights(match: Match) -> None:
+def assert_highlights(match: WatchlistMatch) -> None:
     for a, b in match.highlights:
         assert 0 <= a < b <= len(match.snippet)
     pairs = list(zip(match.highlights, match.highlights[1:], strict=False))
     assert all(x[1] < y[0] for x, y in pairs), "highlights must not overlap or touch"
 
 
-def test_snippet_highlights_point_into_snippet(example: Engine) -> None:
+def test_snippet_highlights_point_into_snippet(example: Matcher) -> None:
     [match] = example.match(STORY_EN)
     assert_highlights(match)
     assert len(match.snippet) <= 205
@@ -344,7 +344,7 @@ def test_snippet_highlights_point_into_snippet(example: Engine) -> None:
 def test_snippet_prefers_densest_window_and_collapses_whitespace() -> None:
     filler = "lorem ipsum dolor sit amet " * 20
     text = f"tariff news. {filler}\n\n tariff   on   steel and  tariff {filler}"
-    engine = Engine.compile([wl(groups={"a": ["tariff"], "b": ["steel"]}, match="a AND b")])
+    engine = Matcher.compile([wl(groups={"a": ["tariff"], "b": ["steel"]}, match="a AND b")])
     [match] = engine.match(body(text))
     assert_highlights(match)
     assert "tariff on steel and tariff" in match.snippet
@@ -354,14 +354,14 @@ def test_snippet_prefers_densest_window_and_collapses_whitespace() -> None:
 
 
 def test_overlapping_hits_merge_into_one_highlight() -> None:
-    engine = Engine.compile([wl(groups={"a": ["patent", "patent licensing", "licensing"]})])
+    engine = Matcher.compile([wl(groups={"a": ["patent", "patent licensing", "licensing"]})])
     [match] = engine.match(body("new patent licensing pact"))
     assert len(match.hits) == 3
     assert [match.snippet[a:b] for a, b in match.highlights] == ["patent licensing"]
 
 
 def test_snippet_from_title_when_only_title_hits() -> None:
-    engine = Engine.compile([wl(groups={"a": ["tariff"]})])
+    engine = Matcher.compile([wl(groups={"a": ["tariff"]})])
     [match] = engine.match(Document("New tariff rules", "summary text", "body text"))
     assert match.snippet == "New tariff rules"
     assert match.highlights == [(4, 10)]
@@ -394,7 +394,7 @@ def test_folding_keeps_offsets() -> None:
 
 
 def test_regex_terms_run_on_re2_behind_their_prefilter() -> None:
-    engine = Engine.compile([wl(groups={"a": [RegexTerm(regex=r"US\s*\d{7}")]})])
+    engine = Matcher.compile([wl(groups={"a": [RegexTerm(regex=r"US\s*\d{7}")]})])
     [rx] = engine._regexes
     assert type(rx.regex).__module__ == "re2" and rx.prefilter == "us"
     counter = _Counting(r"us\s*\d{7}")

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts.folding import fold, fold_case_preserving
-from alerts.matcher import Document, Engine
+from alerts.matcher import Document, Matcher
 from alerts.query import FIELDS, And, Expr, Field, Group, Near, Not, Or, Phrase, parse
 from alerts.watchlists import Watchlist
 
@@ -197,7 +197,7 @@ def test_engine_equals_reference(
     lists: tuple[Watchlist, ...], doc: Document, source: str, tags: tuple[str, ...]
 ) -> None:
     doc = Document(doc.title, doc.summary, doc.body, source_id=source, source_tags=tags)
-    engine = Engine.compile(list(lists))
+    engine = Matcher.compile(list(lists))
     assert [m.watchlist for m in engine.match(doc)] == reference(list(lists), doc)
 
 
@@ -216,9 +216,9 @@ def test_other_watchlists_never_change_results(
     mine: Watchlist, others: list[Watchlist], at: int, doc: Document
 ) -> None:
     others = [o.model_copy(update={"name": f"other{i}"}) for i, o in enumerate(others)]
-    alone = Engine.compile([mine]).match(doc)
+    alone = Matcher.compile([mine]).match(doc)
     mixed = [*others[:at], mine, *others[at:]]
-    together = [m for m in Engine.compile(mixed).match(doc) if m.watchlist == "mine"]
+    together = [m for m in Matcher.compile(mixed).match(doc) if m.watchlist == "mine"]
     assert _summary(together) == _summary(alone)
 
 
@@ -244,7 +244,7 @@ def test_case_and_width_do_not_matter(data: st.DataObject, wl: Watchlist, doc: D
     groups = {g: [str(t).lstrip("=") for t in terms] for g, terms in wl.groups.items()}
     match, exclude = (e.replace('"=', '"') if e else e for e in (wl.match, wl.exclude))
     wl = wl.model_copy(update={"groups": groups, "match": match, "exclude": exclude})
-    engine = Engine.compile([wl])
+    engine = Matcher.compile([wl])
     variant = Document(
         *(data.draw(case_width_variant(getattr(doc, f))) for f in FIELDS),
         source_id=doc.source_id,
@@ -264,7 +264,7 @@ latin_words = st.text(alphabet=string.ascii_letters, min_size=1, max_size=8)
 def test_term_inside_a_longer_latin_word_never_matches(term: str, before: str, after: str) -> None:
     if not (before or after):
         after = "x"
-    engine = Engine.compile([Watchlist(name="w", groups={"a": [term]}, match="a")])
+    engine = Matcher.compile([Watchlist(name="w", groups={"a": [term]}, match="a")])
     assert engine.match(Document(title=before + term + after, summary="", body="")) == []
     assert engine.match(Document(title=f"用{term}與", summary="", body="")) != []
 

@@ -6,8 +6,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from alerts.channels import senders
+from alerts.models import Delivery
 from alerts.outbox import dispatch_due, retry
-from crawler.models import Delivery
 from tests.alerts.conftest import (
     SLACK_URL,
     HttpReceiver,

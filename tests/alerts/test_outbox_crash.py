@@ -79,7 +79,7 @@ def test_sigkill_during_dispatch(db, http: HttpReceiver, tmp_path: Path) -> None
 def test_dead_letters_are_visible_in_the_ledger(
     db, http: HttpReceiver, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from scheduler.cli import _register_commands, app
+    from scheduler.cli import app
 
     engine, sessions = db
     hook = f"json://127.0.0.1:{http.port}/h"
@@ -92,7 +92,6 @@ def test_dead_letters_are_visible_in_the_ledger(
     conf.mkdir()
     (conf / "channels.yaml").write_text(f"channels:\n  hook:\n    url: {hook}\n")
     monkeypatch.setenv("WIREWATCH_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    _register_commands()
     res = CliRunner().invoke(app, ["alerts", "--status", "dead", "--config", str(conf)])
     assert res.exit_code == 0, res.output
     assert "dead" in res.output and str(did) in res.output

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from apprise import Apprise, AppriseAsset
 
-from alerts.channels import Channel, ChannelSender, build_plugin, fold_subject
+from alerts.channels import Channel, ChannelSender, build_plugin
+from alerts.channels.services.email import fold_subject
 from alerts.digest import digest_routes, last_fire
 from alerts.outbox import renderer_for
 from alerts.render import AlertItem, OtherSource, Renderer

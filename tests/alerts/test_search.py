@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.matcher import Document, Engine
+from alerts.matcher import Document, Matcher
 from alerts.query import QuerySyntaxError
 from alerts.search import (
     Cursor,
@@ -65,7 +65,7 @@ def test_bilingual_table(
         page = search(s, query)
     assert bool(page.hits) is found
     # exactly what a watchlist with that match would say
-    engine = Engine.compile_one(compile_query(query))
+    engine = Matcher.compile_one(compile_query(query))
     assert bool(engine.match(Document(title, "", body))) is found
 
 

@@ -20,7 +20,7 @@ from alerts.search import CANDIDATE_CAP, compile_query, narrowing, search, searc
 from alerts.search_candidates import candidate_ids, holds, index_condition, term_tokens
 from alerts.search_index import MAX_KEY_BYTES, article_key, index_articles, reindex
 from alerts.watchlists import Watchlist
-from crawler.extract import Article as PageText
+from crawler.extract import ExtractedArticle as PageText
 from crawler.models import Article, ArticleSearch
 from crawler.retention import prune_articles
 from crawler.textfill import fill_text

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from alerts.models import Delivery
 from benchmarks.bench_archive import migrated_sqlite
 from benchmarks.bench_console import measure, seed, summarize, write_config
-from crawler.models import Article, Delivery, Story
+from crawler.models import Article, Story
 
 
 def test_seed_and_measure_every_kind(tmp_path: Path) -> None:

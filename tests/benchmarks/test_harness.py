@@ -192,7 +192,7 @@ def test_huge_feed_polls_report_cpu_peak_and_accounting() -> None:
 def test_matching_baselines_agree_with_the_engine_on_generated_news() -> None:
     import random
 
-    from alerts.matcher import Engine
+    from alerts.matcher import Matcher
     from benchmarks.bench_matching import (
         CombinedRegexBaseline,
         PlainAhoBaseline,
@@ -205,7 +205,7 @@ def test_matching_baselines_agree_with_the_engine_on_generated_news() -> None:
     vocab = _words(rng, 2000)
     watchlists = make_watchlists(200, rng, vocab)
     docs = make_articles(30, rng, vocab)
-    engine = Engine.compile(watchlists)
+    engine = Matcher.compile(watchlists)
     ours = [[m.watchlist for m in engine.match(d)] for d in docs]
     assert any(ours)
     for baseline in (CombinedRegexBaseline(watchlists), PlainAhoBaseline(watchlists)):

@@ -23,9 +23,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.matcher import Engine as Matcher
+from alerts.matcher import Matcher
+from alerts.matching import match_pending
 from alerts.outbox import dispatch_due
-from alerts.pipeline import match_pending
 from crawler.db import make_engine, session_factory
 from crawler.state import sync_sources
 from scheduler.config import Config, load_config

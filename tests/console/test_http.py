@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4 as CONTENT_TYPE
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.models import Story
 from scheduler.config import Config
 from scheduler.http import HttpError, HttpServer, check_exposure, is_loopback, parse_listen
+from scheduler.metrics import Counters
 from scheduler.settings import AppSettings, HttpSettings
-from scheduler.status import CONTENT_TYPE, Counters
 from tests.console.conftest import Client, Console, Running
 from tests.scheduler.test_status import parse, value
 

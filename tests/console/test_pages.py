@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from crawler.models import Delivery, Source
+from alerts.models import Delivery
+from crawler.models import Source
 from tests.alerts.conftest import HttpReceiver
 from tests.console.conftest import (
     EN_TITLE,

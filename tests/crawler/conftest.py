@@ -28,10 +28,11 @@ POLL_TIMEOUT = 120.0
 _CHILD = r"""
 import asyncio, dataclasses, json, logging, sys
 from pydantic import TypeAdapter
-from crawler.collect import collect, install_reactor
+from crawler.collect import collect
+from crawler.reactor import install_reactor
 from crawler.crawl_settings import CrawlSettings
 from crawler.db import make_engine, session_factory
-from crawler.sources import Source
+from crawler.sources import AnySource
 
 logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
 spec = json.loads(sys.argv[1])
@@ -41,7 +42,7 @@ from twisted.internet.defer import Deferred
 
 engine = make_engine(spec["db_url"])
 sessions = session_factory(engine)
-adapter = TypeAdapter(list[Source])
+adapter = TypeAdapter(list[AnySource])
 
 
 def plain(value):

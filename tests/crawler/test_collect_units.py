@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from scrapy import Request
 
 from crawler.crawl_settings import CrawlSettings
-from crawler.extract import Article
-from crawler.fetch_article import google_news_target, merge_article
+from crawler.extract import ExtractedArticle
+from crawler.followups import google_news_target, merge_article
 from crawler.items import Entry
 from crawler.middlewares import permanent_target
-from crawler.settings import scrapy_settings
+from crawler.scrapy_settings import scrapy_settings
 
 
 def test_scrapy_settings_from_crawl_settings() -> None:
@@ -65,7 +65,7 @@ def test_google_news_target() -> None:
 def test_merge_article_keeps_feed_metadata_first() -> None:
     when = datetime(2026, 3, 1, tzinfo=UTC)
     entry = Entry("s", "http://h/a", title="Feed title", summary="short", date_rule=None)
-    article = Article(
+    article = ExtractedArticle(
         title="Page title",
         text="Full text.",
         author="Lin",

@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.models import Delivery, Match
+from alerts.story_hooks import move_alerts
 from crawler import dedupe
 from crawler.dedupe import MIN_SIZE, attach_article, merge_stories, repair_recent, text_size
-from crawler.models import Article, Delivery, Match, Source, Story, StoryBand
+from crawler.models import Article, Source, Story, StoryBand
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SOURCES = ("wire", "site-a", "site-b", "gov", "gov2")
@@ -326,7 +328,9 @@ def test_repair_recent_merges_short_copies(sessions) -> None:  # type: ignore[no
         b_art.story_id = b.id
         b_art.minhash = dedupe.to_bytes(dedupe.signature(f"{b_art.title}\n{ITEM_SUMMARY}"))
         s.flush()
-        assert repair_recent(s, T0 - timedelta(hours=1), now=T0) == [(a.id, b.id)]
+        assert repair_recent(s, T0 - timedelta(hours=1), now=T0, on_merge=move_alerts) == [
+            (a.id, b.id)
+        ]
 
 
 def test_official_source_becomes_lead_but_not_over_another_official(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -381,7 +385,9 @@ def test_merge_stories_moves_articles_bands_and_alert_history(sessions) -> None:
             s.add(Delivery(match_id=m.id, story_id=story.id, watchlist=watchlist, channel="mail"))
         s.flush()
         keep_id, drop_id = keep.id, drop.id
-        merged = merge_stories(s, keep_id, drop_id, now=T0 + timedelta(hours=1))
+        merged = merge_stories(
+            s, keep_id, drop_id, now=T0 + timedelta(hours=1), on_merge=move_alerts
+        )
         assert merged.article_count == 2
         assert merged.lead_article_id == a.id
         assert merged.first_seen_at == T0 - timedelta(hours=1)
@@ -406,7 +412,7 @@ def test_merge_stories_deletes_a_dropped_story_without_history(sessions) -> None
         keep, _ = attach_article(s, _add(s, "wire", "Ship", WIRE_BODY), now=T0)
         drop, _ = attach_article(s, _add(s, "wire", "Budget", OTHER_BODY), now=T0)
         keep_id, drop_id = keep.id, drop.id
-        merge_stories(s, keep_id, drop_id)
+        merge_stories(s, keep_id, drop_id, on_merge=move_alerts)
     with sessions() as s:
         assert s.get(Story, drop_id) is None
         assert s.get(Story, keep_id).article_count == 2  # type: ignore[union-attr]
@@ -430,14 +436,14 @@ def test_repair_recent_merges_stories_split_by_a_race(sessions) -> None:  # type
         exact.first_seen_at = T0 + timedelta(seconds=2)
         unrelated, _ = attach_article(s, _add(s, "wire", "Budget", OTHER_BODY), now=T0)
         first_id = first.id
-        merges = repair_recent(s, T0 - timedelta(days=1))
+        merges = repair_recent(s, T0 - timedelta(days=1), on_merge=move_alerts)
         assert sorted(merges) == sorted([(first_id, twin.id), (first_id, exact.id)])
     with sessions() as s:
         assert s.get(Story, first_id).article_count == 3  # type: ignore[union-attr]
         assert s.get(Story, unrelated.id) is not None
         assert _count(s, Story) == 2
     with sessions.begin() as s:
-        assert repair_recent(s, T0 - timedelta(days=1)) == []
+        assert repair_recent(s, T0 - timedelta(days=1), on_merge=move_alerts) == []
 
 
 @pytest.mark.postgres

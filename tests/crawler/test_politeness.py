@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from benchmarks.newsserver import NewsServer
-from crawler.settings import DELAY_JITTER
+from crawler.scrapy_settings import DELAY_JITTER
 from tests.crawler.conftest import FAST, feed
 
 LATENCY = 0.05

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from crawler.models import Article, Delivery, Match, Story, StoryBand
+from alerts.models import Delivery, Match
+from alerts.story_hooks import alert_owed
+from crawler.models import Article, Story, StoryBand
 from crawler.retention import prune_articles, prune_bands
 from tests.factories import add_article, add_source
 
@@ -31,14 +33,14 @@ def test_prune_keeps_new_and_owed(db) -> None:  # type: ignore[no-untyped-def]
                 )
             )
     with sessions.begin() as s:
-        assert prune_articles(s, now - timedelta(days=30)) == 1
+        assert prune_articles(s, now - timedelta(days=30), keep=alert_owed) == 1
     with sessions() as s:
         titles = sorted(s.scalars(select(Article.title)))
         assert titles == ["t2", "t3"]
         assert s.scalar(select(func.count()).select_from(Story)) == 2
         assert s.scalar(select(func.count()).select_from(Delivery)) == 1
     with sessions.begin() as s:
-        assert prune_articles(s, now - timedelta(days=30)) == 0
+        assert prune_articles(s, now - timedelta(days=30), keep=alert_owed) == 0
 
 
 def test_prune_bands_keeps_recent_keys(db) -> None:  # type: ignore[no-untyped-def]

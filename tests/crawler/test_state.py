@@ -14,10 +14,8 @@ from crawler.models import Source
 from crawler.sources import FeedSource
 from crawler.state import (
     PollOutcome,
-    backoff,
     claim_due,
     lease,
-    parse_retry_after,
     record,
     record_failure,
     record_not_modified,
@@ -192,23 +190,6 @@ def test_retry_after_wins_over_shorter_backoff(db: Any) -> None:
             retry_after=timedelta(days=90),
         )
         assert row.next_poll_at == NOW + timedelta(days=7)
-
-
-def test_parse_retry_after() -> None:
-    assert parse_retry_after("120", NOW) == timedelta(seconds=120)
-    assert parse_retry_after(b"Sun, 01 Mar 2026 13:00:00 GMT", NOW) == timedelta(hours=1)
-    assert parse_retry_after("Sun, 01 Mar 2026 11:00:00 GMT", NOW) == timedelta(0)
-    assert parse_retry_after("soon", NOW) is None
-    assert parse_retry_after(None, NOW) is None
-
-
-def test_backoff_bounds() -> None:
-    rng = random.Random(0)
-    interval = timedelta(minutes=30)
-    for failures in range(1, 12):
-        delay = backoff(interval, failures, timedelta(hours=6), rng)
-        assert interval <= delay <= timedelta(hours=6)
-    assert backoff(timedelta(hours=12), 1, timedelta(hours=6)) == timedelta(hours=6)
 
 
 def test_last_poll_accounting_and_no_validators_when_a_store_failed(db: Any) -> None:

@@ -28,8 +28,8 @@ from typing import Literal
 import pytest
 from sqlalchemy import select
 
+from alerts.models import Delivery
 from crawler.db import make_engine, session_factory
-from crawler.models import Delivery
 from scheduler.migrate import upgrade
 from tests.alerts.conftest import (
     SLACK_URL,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from alerts.matcher import Document, Engine
+from alerts.matcher import Document, Matcher
 from scheduler.config import load_config
 from scheduler.yamlsource import ConfigError
 
@@ -136,6 +136,6 @@ def test_hostile_watchlist(case: Case, tmp_path: Path) -> None:
         assert problems[0].line == list(spec).index(key) + 1
         return
     assert case.error is None, f"expected an error containing {case.error!r}"
-    engine = Engine.compile(config.watchlists)
+    engine = Matcher.compile(config.watchlists)
     found = engine.match(Document(title="", summary="", body=case.body))
     assert bool(found) is case.matches

@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from alerts.models import Delivery, Match
 from benchmarks.newsserver import NewsServer
 from crawler.db import make_engine, session_factory
-from crawler.models import Article, Delivery, Match, Source
+from crawler.models import Article, Source
 from tests.alerts.conftest import SLACK_URL, HttpReceiver, SmtpServer, free_port
 from tests.conftest import REPO
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from alerts.models import Delivery
 from crawler.db import make_engine, session_factory
-from crawler.models import Delivery
 from scheduler.migrate import upgrade
 from tests.factories import add_article, add_source
 from tests.scheduler.test_cli_check import wirewatch

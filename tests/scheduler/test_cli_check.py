@@ -197,7 +197,7 @@ def test_check_warns_about_a_term_that_looks_like_a_regex(write_config) -> None:
     assert res.returncode == 0, res.stderr  # a warning, not an error
     wl = root / "watchlists" / "tw.yaml"
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert "(`re:\"Tai(wan|pei)\"`, `US\\d{7}`)" in readme  # the README's examples
+    assert '(`re:"Tai(wan|pei)"`, `US\\d{7}`)' in readme  # the README's examples
     warnings = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == [
         f"warning: {wl}:2: groups.tw[1]: term 're:\"Tai(wan|pei)\"' is matched as plain text "

@@ -23,7 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crawler.db import make_engine, session_factory
-from scheduler.cli import _register_commands, app
+from scheduler.cli import app
 from tests.alerts.conftest import add_delivery, add_story, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +83,6 @@ def ok(config: Path, *args: str) -> str:
         done = run(config, *args)
         assert done.returncode == 0, done.stderr
         return done.stdout
-    _register_commands()
     result = CliRunner().invoke(
         app, list(args), env={"WIREWATCH_CONFIG": str(config), "COLUMNS": "60"}
     )

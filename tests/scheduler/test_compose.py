@@ -78,9 +78,8 @@ def test_config_is_mounted_and_valid() -> None:
 
 
 def test_command_is_a_wirewatch_command() -> None:
-    from scheduler.cli import _register_commands, app
+    from scheduler.cli import app
 
-    _register_commands()
     names = {c.name or c.callback.__name__ for c in app.registered_commands}
     assert SERVICES["wirewatch"]["command"][0] in names
 

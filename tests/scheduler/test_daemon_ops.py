@@ -21,8 +21,9 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from alerts.models import Delivery
 from benchmarks.newsserver import Fault, NewsServer
-from crawler.models import Delivery, Source
+from crawler.models import Source
 from tests.alerts.conftest import HttpReceiver
 from tests.scheduler.harness import (
     Archive,

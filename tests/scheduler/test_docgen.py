@@ -13,9 +13,9 @@ import yaml
 from pydantic import BaseModel
 from scrapy.http import HtmlResponse
 
+from crawler.collectors.listing import next_page_url
 from crawler.extract import extract_listing
 from crawler.sources import ListingSource, SourcesFile
-from crawler.spiders.listing import next_page_url
 from scheduler import docgen
 from scheduler.config import load_config
 from tests.conftest import REPO

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, text
 
+import alerts.models  # noqa: F401  (the alert tables join Base.metadata)
 from crawler.db import make_engine
 from crawler.models import Base
 from scheduler.migrate import (

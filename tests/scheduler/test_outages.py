@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from crawler.db import is_outage, make_engine
 from crawler.models import Story
+from scheduler.health import health
 from scheduler.migrate import upgrade
 from scheduler.outages import OutageWatch
-from scheduler.status import health
 from tests.scheduler.conftest import Clock
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

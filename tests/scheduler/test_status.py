@@ -11,19 +11,15 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.models import AdminNotice, Article, Delivery, Match, Source, Story
-from scheduler.status import (
-    Counters,
-    Family,
-    health,
-    metrics_text,
-    render,
-)
+from alerts.models import AdminNotice, Delivery, Match
+from crawler.models import Article, Source, Story
+from scheduler.health import health
+from scheduler.metrics import Counters, StatusCollector, exposition, registry
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ODD_ID = 'odd"id\\with\nnewline'
 
-# ----- a small parser for the text exposition format (0.0.4) --------------------------------
+# ----- a small parser for the text exposition format --------------------------------------
 
 NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
@@ -69,6 +65,19 @@ def parse(text: str) -> tuple[dict[str, str], Samples]:
         if kind == "counter":
             assert name.endswith("_total"), name
     return types, samples
+
+
+def metrics_text(
+    sessions: sessionmaker[Session],
+    now: datetime,
+    *,
+    counters: Counters | None = None,
+    last_tick: datetime | None = None,
+    accept: str | None = None,
+) -> str:
+    """A scrape's body, as /metrics serves it."""
+    collector = StatusCollector(sessions, lambda: now, counters=counters, tick=lambda: last_tick)
+    return exposition(registry(collector), accept)[0].decode()
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -173,8 +182,7 @@ def counters() -> Counters:
 
 
 def test_metrics_reflect_the_database(populated: sessionmaker[Session], counters: Counters) -> None:
-    with populated() as s:
-        text = metrics_text(s, NOW, counters=counters, last_tick=NOW - timedelta(seconds=1))
+    text = metrics_text(populated, NOW, counters=counters, last_tick=NOW - timedelta(seconds=1))
     types, samples = parse(text)
 
     assert types["wirewatch_sources"] == "gauge"
@@ -212,23 +220,30 @@ def test_metrics_reflect_the_database(populated: sessionmaker[Session], counters
 
 
 def test_metrics_of_an_empty_database(db: tuple[Any, sessionmaker[Session]]) -> None:
-    with db[1]() as s:
-        _, samples = parse(metrics_text(s, NOW))
+    _, samples = parse(metrics_text(db[1], NOW))
     assert value(samples, "wirewatch_sources", state="ok") == 0
     assert value(samples, "wirewatch_deliveries", status="pending") == 0
     assert value(samples, "wirewatch_delivery_lag_seconds") == 0
-    assert not any(name.endswith("_total") for name, _ in samples)
+    assert not any(name.startswith("wirewatch_") and name.endswith("_total") for name, _ in samples)
+    assert value(samples, "process_cpu_seconds_total") >= 0  # the standard process metrics
 
 
-def test_render_escapes_labels_and_help() -> None:
-    fam = Family("x_info", "gauge", "back\\slash\nnewline").add(1.5, v='a"b\\c\nd')
-    text = render([fam, Family("y", "gauge", "h").add(float("nan")).add(float("inf"), k="v")])
-    assert "# HELP x_info back\\\\slash\\nnewline\n" in text
-    assert 'x_info{v="a\\"b\\\\c\\nd"} 1.5\n' in text
-    _, samples = parse(text)
-    assert value(samples, "x_info", v='a"b\\c\nd') == 1.5
-    assert value(samples, "y", k="v") == float("inf")
-    assert "y NaN\n" in text
+def test_metrics_without_a_database_still_count(counters: Counters) -> None:
+    _, samples = parse(metrics_text(_unreachable(), NOW, counters=counters))
+    assert value(samples, "wirewatch_database_up") == 0
+    assert value(samples, "wirewatch_polls_total") == 12
+    assert not any(name == "wirewatch_sources" for name, _ in samples)
+
+
+def test_openmetrics_when_the_scraper_asks(populated: sessionmaker[Session]) -> None:
+    accept = "application/openmetrics-text; version=1.0.0"
+    collector = StatusCollector(populated, lambda: NOW, counters=Counters())
+    body, content_type = exposition(registry(collector), accept)
+    assert content_type.startswith("application/openmetrics-text")
+    text = body.decode()
+    assert text.endswith("# EOF\n")
+    assert "# TYPE wirewatch_polls counter\n" in text and "wirewatch_polls_total 0.0\n" in text
+    assert 'wirewatch_sources{state="failing"} 1.0\n' in text
 
 
 def test_counters_are_thread_safe() -> None:

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from scrapy.http import Response
 
+from crawler.collectors.base import CollectError, Collector, Page, SourceRun
 from crawler.items import Entry
 from crawler.middlewares import Fetch
 from crawler.parse import parse_sitemap
 from crawler.sources import SitemapSource
-from crawler.spiders.base import CollectError, Collector, Page, SourceRun
 
 MAX_CHILD_SITEMAPS = 10
 MAX_DEPTH = 2
@@ -21,13 +21,11 @@ _OLDEST = datetime.min.replace(tzinfo=UTC)
 class SitemapCollector(Collector):
     """URLs of a sitemap (newest first, filtered by ``link_pattern``, at most ``max_urls``)."""
 
-    types = ("sitemap",)
+    source = SitemapSource
 
     def parse(self, response: Response, run: SourceRun, fetch: Fetch) -> Page:
         """Entries of one sitemap and the child sitemaps of an index."""
-        cfg = run.config
-        if not isinstance(cfg, SitemapSource):
-            raise CollectError(f"source type {cfg.type!r} is not a sitemap")
+        cfg: SitemapSource = self.config(run)
         result = parse_sitemap(response.body, url=response.url, source_id=cfg.id, tz=run.tz)
         if not result.entries and not result.sitemaps and fetch.role == "index":
             raise CollectError(f"not a sitemap: {result.bozo or 'no URLs found'}")

@@ -1,22 +1,26 @@
 """What every collector shares: the per-source run of a pass and the collector interface.
 
 A collector turns one fetched page of a source into entries and follow-up URLs. It is a
-small class keyed by the YAML ``type`` names it handles; :mod:`crawler.spiders.poll` does
-the fetching, error handling and bookkeeping for all of them.
+small class for one source model (:mod:`crawler.sources`); defining the subclass registers
+it in :data:`COLLECTORS` under the model's YAML ``type`` names (a second collector for a
+taken name is a TypeError at import). :mod:`crawler.spider` does the fetching, error
+handling and bookkeeping for all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
 from scrapy.http import Response
 
 from crawler.items import Entry
 from crawler.middlewares import Fetch
-from crawler.state import PollOutcome, SourceConfig
+from crawler.sources import SourceConfig, type_names
+from crawler.state import PollOutcome
 
 
 class CollectError(Exception):
@@ -74,11 +78,32 @@ class Collector:
     (other than through the run's read-only ``known_guids`` lookup).
     """
 
-    types: ClassVar[tuple[str, ...]] = ()
+    #: The source model this collector reads; its ``type`` names are the registry keys.
+    source: ClassVar[type[BaseModel]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        collector = cls()
+        for name in type_names(cls.source):
+            if name in COLLECTORS:
+                taken = type(COLLECTORS[name]).__name__
+                raise TypeError(f"source type {name!r} already has a collector ({taken})")
+            COLLECTORS[name] = collector
 
     def parse(self, response: Response, run: SourceRun, fetch: Fetch) -> Page:
         """Parse ``response`` (index or follow-up page); raise CollectError if unusable."""
         raise NotImplementedError
+
+    def config(self, run: SourceRun) -> Any:
+        """The run's source config, which must be this collector's model."""
+        cfg = run.config
+        if not isinstance(cfg, self.source):
+            raise CollectError(f"source type {cfg.type!r} is not for {type(self).__name__}")
+        return cfg
+
+
+#: Source ``type`` name → its collector; filled by :meth:`Collector.__init_subclass__`.
+COLLECTORS: dict[str, Collector] = {}
 
 
 def content_type(response: Response) -> str | None:

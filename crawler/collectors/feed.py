@@ -7,10 +7,11 @@ from typing import Any
 
 from scrapy.http import Response
 
+from crawler.collectors.base import CollectError, Collector, Page, SourceRun, content_type
 from crawler.items import Entry
 from crawler.middlewares import Fetch
 from crawler.parse import FeedError, FeedStream, open_feed
-from crawler.spiders.base import CollectError, Collector, Page, SourceRun, content_type
+from crawler.sources import FeedSource
 
 
 class FeedCollector(Collector):
@@ -20,7 +21,7 @@ class FeedCollector(Collector):
     :attr:`Page.more`, a batch at a time, so memory does not grow with the item count.
     """
 
-    types = ("rss", "atom")
+    source = FeedSource
 
     def parse(self, response: Response, run: SourceRun, fetch: Fetch) -> Page:
         """Entries of the feed at ``response``."""

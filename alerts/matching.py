@@ -20,14 +20,15 @@ from sqlalchemy.orm import Session
 
 from alerts import matcher
 from alerts.channels import Channel
+from alerts.models import Delivery, DeliveryStatus, Match
 from alerts.watchlists import Route, Watchlist
-from crawler.models import Article, Delivery, Match, utcnow
+from crawler.models import Article, utcnow
 
 
 class Matching(Protocol):
-    """What the pipeline needs from a compiled engine (``alerts.matcher.Engine``)."""
+    """What the pipeline needs from a compiled engine (``alerts.matcher.Matcher``)."""
 
-    def match(self, doc: matcher.Document) -> list[matcher.Match]: ...
+    def match(self, doc: matcher.Document) -> list[matcher.WatchlistMatch]: ...
 
 
 class _SourceConfig(Protocol):
@@ -85,14 +86,7 @@ def match_pending(
         article.matched_at = now
         if article.story_id is None:
             continue
-        doc = matcher.Document(
-            article.title or "",
-            article.summary or "",
-            article.body or "",
-            article.source_id,
-            tags.get(article.source_id, ()),
-        )
-        for found in engine.match(doc):
+        for found in engine.match(matcher.Document.of(article, tags)):
             if found.watchlist in routes:
                 record_match(session, article, found, routes[found.watchlist], config.channels, now)
     session.commit()
@@ -102,7 +96,7 @@ def match_pending(
 def record_match(
     session: Session,
     article: Article,
-    found: matcher.Match,
+    found: matcher.WatchlistMatch,
     routes: Sequence[Route],
     channels: Mapping[str, Channel],
     now: datetime,
@@ -141,7 +135,7 @@ def record_match(
                 channel=route.channel,
                 mode=route.mode,
                 digest_route=digest_key(route) if route.mode == "digest" else None,
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,

@@ -17,6 +17,7 @@ from scrapy import Request
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler.collectors.base import content_type
 from crawler.crawl_settings import CrawlSettings
 from crawler.discover import (
     MAX_CANDIDATES,
@@ -27,9 +28,8 @@ from crawler.discover import (
     robots_sitemaps,
     site_root,
 )
-from crawler.settings import scrapy_settings
-from crawler.spiders.base import content_type
-from crawler.spiders.poll import describe_failure
+from crawler.scrapy_settings import scrapy_settings
+from crawler.spider import describe_failure
 
 
 class DiscoverSpider(scrapy.Spider):

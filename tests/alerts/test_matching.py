@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from alerts import matcher
-from alerts.pipeline import match_pending
+from alerts.matching import match_pending
+from alerts.models import Delivery, Match
 from alerts.watchlists import Route
-from crawler.models import Article, Delivery, Match, Story
+from crawler.models import Article, Story
 from tests.alerts.conftest import add_story, make_cfg
 
 
@@ -21,7 +22,7 @@ def _cfg():  # type: ignore[no-untyped-def]
 def test_match_creates_match_and_one_delivery_per_route(db) -> None:  # type: ignore[no-untyped-def]
     _, sessions = db
     cfg = _cfg()
-    engine = matcher.Engine.compile(cfg.watchlists)
+    engine = matcher.Matcher.compile(cfg.watchlists)
     with sessions() as s:
         hit = add_story(s, "Taiwan joins TRIPS talks", body="The patent office said")
         copy = add_story(s, "Copy: Taiwan joins TRIPS talks", source="src-b", story=hit.story)
@@ -51,7 +52,7 @@ def test_match_creates_match_and_one_delivery_per_route(db) -> None:  # type: ig
 def test_later_copy_of_matched_story_does_not_alert_again(db) -> None:  # type: ignore[no-untyped-def]
     _, sessions = db
     cfg = _cfg()
-    engine = matcher.Engine.compile(cfg.watchlists)
+    engine = matcher.Matcher.compile(cfg.watchlists)
     with sessions() as s:
         first = add_story(s, "TRIPS waiver extended")
         story_id = first.story_id
@@ -75,7 +76,7 @@ def test_rollback_leaves_articles_unmatched(db) -> None:  # type: ignore[no-unty
     cfg = _cfg()
 
     class Boom:
-        def match(self, doc: matcher.Document) -> list[matcher.Match]:
+        def match(self, doc: matcher.Document) -> list[matcher.WatchlistMatch]:
             raise RuntimeError("engine crashed")
 
     with sessions() as s:
@@ -88,5 +89,5 @@ def test_rollback_leaves_articles_unmatched(db) -> None:  # type: ignore[no-unty
             s.rollback()
     with sessions() as s:
         assert s.get(Article, art.id).matched_at is None
-        assert match_pending(s, matcher.Engine.compile(cfg.watchlists), cfg) == 1
+        assert match_pending(s, matcher.Matcher.compile(cfg.watchlists), cfg) == 1
         assert s.scalar(select(func.count()).select_from(Delivery)) == 2

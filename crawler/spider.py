@@ -1,7 +1,8 @@
 """The one spider of a poll pass: fetches every source, dispatching pages by source type.
 
-Collectors are registered by the YAML ``type`` names they handle (:data:`COLLECTORS`); a new
-source type is one :class:`~crawler.spiders.base.Collector` subclass in one file, added here.
+Collectors register themselves by the YAML ``type`` names they handle
+(:data:`crawler.collectors.COLLECTORS`); a new source type is one
+:class:`~crawler.collectors.base.Collector` subclass in one file under ``crawler/collectors/``.
 Only the index request of a source decides its outcome; follow-up pages, article pages and
 redirector lookups that fail just lose what they would have added. A follow-up the link
 policy refused (:mod:`crawler.netguard`) also marks the source degraded with that error.
@@ -25,30 +26,24 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.python.failure import Failure
 
+from crawler.collectors import COLLECTORS
+from crawler.collectors.base import CollectError, Page, SourceRun, content_type
 from crawler.db import make_reader
-from crawler.extract import Article, extract_article
-from crawler.fetch_article import google_news_target, merge_article
+from crawler.errors import one_line
+from crawler.extract import ExtractedArticle, extract_article
+from crawler.followups import google_news_target, merge_article
 from crawler.items import Entry
 from crawler.middlewares import META_KEY, Fetch, fetch_of
 from crawler.models import utcnow
 from crawler.netguard import RefusedHop
 from crawler.pipelines import EntryBatch, Normalized, known_items, normalize, stored_guids
 from crawler.reasons import NO_IDENTITY, duplicate_reason
-from crawler.spiders.base import CollectError, Collector, Page, SourceRun, content_type
-from crawler.spiders.feed import FeedCollector
-from crawler.spiders.listing import ListingCollector
-from crawler.spiders.sitemap import SitemapCollector
-from crawler.state import parse_retry_after
+from crawler.retry import parse_retry_after
 from crawler.textfill import count_attempt, fill_text, pending_text
 from crawler.urls import is_google_news
 
 logger = logging.getLogger(__name__)
 
-COLLECTORS: Mapping[str, Collector] = {
-    name: collector
-    for collector in (FeedCollector(), ListingCollector(), SitemapCollector())
-    for name in collector.types
-}
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_NOTES = 20
 
@@ -274,7 +269,7 @@ class PollSpider(scrapy.Spider):
         page = await self._extract(run, response)
         await asyncio.to_thread(self._write_text, article_id, page)
 
-    def _write_text(self, article_id: int, page: Article | None) -> None:
+    def _write_text(self, article_id: int, page: ExtractedArticle | None) -> None:
         try:
             with self.sessions() as session, session.begin():
                 if page is None:
@@ -301,7 +296,7 @@ class PollSpider(scrapy.Spider):
         run = self.runs[entry.source_id]
         yield merge_article(entry, await self._extract(run, response))
 
-    async def _extract(self, run: SourceRun, response: Response) -> Article | None:
+    async def _extract(self, run: SourceRun, response: Response) -> ExtractedArticle | None:
         """The article on a fetched page; None (and a note) when extraction fails.
 
         A failure loses only this page's text: the feed's own text is kept.
@@ -398,11 +393,7 @@ def _describe_exc(exc: BaseException) -> str:
     inner = [f.value for f in reasons if isinstance(f, Failure)]
     if inner and isinstance(inner[0], BaseException):
         return _describe_exc(inner[0])
-    name = type(exc).__name__
-    if name in _FRIENDLY:
-        return _FRIENDLY[name]
-    text = " ".join(str(exc).split())
-    return f"{name}: {text}"[:300] if text else name
+    return _FRIENDLY.get(type(exc).__name__) or one_line(exc)
 
 
 def _reason(status: int) -> str:

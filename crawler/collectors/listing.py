@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from scrapy.http import Response, TextResponse
 
+from crawler.collectors.base import CollectError, Collector, Page, SourceRun, content_type
 from crawler.extract import extract_listing
 from crawler.middlewares import Fetch
 from crawler.selectors import select_nodes
 from crawler.sources import ListingSource
-from crawler.spiders.base import CollectError, Collector, Page, SourceRun, content_type
 from crawler.urls import clean_href
 
 
 class ListingCollector(Collector):
     """Items of a listing page; follows ``selectors.next_page`` up to ``max_pages``."""
 
-    types = ("html",)
+    source = ListingSource
 
     def parse(self, response: Response, run: SourceRun, fetch: Fetch) -> Page:
         """Entries of one listing page and the next page to fetch, if any."""
-        cfg = run.config
-        if not isinstance(cfg, ListingSource):
-            raise CollectError(f"source type {cfg.type!r} is not a listing")
+        cfg: ListingSource = self.config(run)
         sel = cfg.selectors
         listing = extract_listing(
             response.body,

@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from crawler.extract import Article
+from crawler.extract import ExtractedArticle
 from crawler.items import Entry
 
 # Google News article pages name the publisher's URL in a data attribute.
@@ -20,7 +20,7 @@ _HREF = re.compile(rb'<a\b[^>]*?\bhref="(https?://[^"]+)"', re.IGNORECASE)
 _GOOGLE = re.compile(r"(^|\.)(google|gstatic|googleusercontent|youtube)\.[a-z.]+$")
 
 
-def merge_article(entry: Entry, article: Article | None) -> Entry:
+def merge_article(entry: Entry, article: ExtractedArticle | None) -> Entry:
     """``entry`` completed with what the article page adds (body; missing metadata)."""
     if article is None:
         return entry
