@@ -1,7 +1,8 @@
 """Continuous collection: one long-lived crawl, fed due sources as slots free up.
 
 A :class:`Flow` owns one Scrapy crawl on the running asyncio reactor. Its loop claims due
-sources in bounded batches (at most the free slots, ``slots`` in all) with
+sources in bounded batches (at most ``crawl.concurrency`` at a time and the free slots,
+``slots`` in all) with
 :func:`crawler.state.claim_due`, hands each to the crawl as it is claimed, and records each
 source as soon as its poll completes (the spider reports completion, see
 :mod:`crawler.spiders.poll`). A slow source holds one slot, never the others: no pass waits
@@ -158,11 +159,11 @@ class Flow:
 
     async def _fill(self) -> None:
         """Claim as many due sources as there are free slots and start them."""
-        free = self.slots - len(self._inflight)
+        crawl = self.crawl()
+        free = min(self.slots - len(self._inflight), crawl.concurrency)
         if free <= 0:
             return
         configs = {s.id: s for s in self.sources() if s.enabled}
-        crawl = self.crawl()
         deadline = self.deadline or source_deadline(crawl)
         lease = timedelta(seconds=deadline) + LEASE_MARGIN
         runs = await asyncio.to_thread(self._claim, configs, free, lease)
