@@ -8,8 +8,10 @@ while a request was still open), never about how long something took.
 from __future__ import annotations
 
 import re
+import signal
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -122,6 +124,8 @@ def test_a_hung_source_does_not_hold_the_others(
         assert gated.waiting == 1 and gated.asked == ["/feed/1.rss"]
         slow = by_id()["feed1"]
         assert slow.lease_owner is not None and slow.last_polled_at is None
+        # The lease outlasts the one try (retries: 0) of its 1 h download timeout.
+        assert slow.lease_until > datetime.now(UTC) + timedelta(hours=1)
         assert daemon.lines("maximum number of running instances") == []
 
         gated.open()
@@ -170,3 +174,30 @@ def test_two_daemons_share_the_sources_from_their_first_claim(
     assert all(p > 0 for p in polled), (polled, outputs)
     assert sum(polled) == n, (polled, outputs)  # every source polled once, by one daemon
     assert sorted(gated.asked) == sorted(f"/feed/{i}.rss" for i in range(n))
+
+
+def test_sigterm_releases_the_sources_in_flight(
+    tmp_path: Path, news: NewsServer, gated: GatedFeeds, hook: HttpReceiver
+) -> None:
+    """A source still unanswered when the stop grace ends is released, not failed."""
+    root = tmp_path / "config"
+    write_config(root, news, hook, "taiwan", feeds=[*news.feed_urls(), gated.url(1)])
+    _slow_timeout(root)
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    daemon = Daemon(root, db)
+    archive = Archive(db)
+    try:
+        wait_for(lambda: gated.waiting == 1, 60, "the slow source's request")
+        assert [s.lease_owner for s in archive.sources() if s.id == "feed1"] != [None]
+        daemon.send(signal.SIGTERM)
+        code = daemon.wait()
+        slow = next(s for s in archive.sources() if s.id == "feed1")
+        leases = archive.leases()
+    finally:
+        gated.open()
+        daemon.kill()
+        archive.close()
+    assert code == 0, daemon.stderr()
+    assert leases == []
+    assert slow.last_polled_at is None and slow.consecutive_failures == 0
+    assert slow.next_poll_at is None  # due again at once
