@@ -97,23 +97,29 @@ def gated() -> Iterator[GatedFeeds]:
         feeds.close()
 
 
-def _slow_timeout(root: Path) -> None:
-    """Let requests wait far longer than any test runs: only the gate ends them."""
+def _with_hung_source(
+    tmp_path: Path, news: NewsServer, gated: GatedFeeds, hook: HttpReceiver
+) -> tuple[Daemon, Archive]:
+    """A daemon polling ``news``'s feed (feed0) and a gated one (feed1), once it asked feed1.
+
+    Requests may wait far longer than any test runs: only the gate ends them.
+    """
+    root = tmp_path / "config"
+    write_config(root, news, hook, "taiwan AND mou", feeds=[*news.feed_urls(), gated.url(1)])
     path = root / "wirewatch.yaml"
     path.write_text(path.read_text().replace("timeout: 20s", "timeout: 1h"))
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    daemon = Daemon(root, db)
+    archive = Archive(db)
+    wait_for(lambda: gated.waiting == 1, 60, "the slow source's request")
+    return daemon, archive
 
 
 def test_a_hung_source_does_not_hold_the_others(
     tmp_path: Path, news: NewsServer, gated: GatedFeeds, hook: HttpReceiver
 ) -> None:
-    root = tmp_path / "config"
-    write_config(root, news, hook, "taiwan AND mou", feeds=[*news.feed_urls(), gated.url(1)])
-    _slow_timeout(root)
-    db = f"sqlite:///{tmp_path / 'w.db'}"
-    daemon = Daemon(root, db)
-    archive = Archive(db)
+    daemon, archive = _with_hung_source(tmp_path, news, gated, hook)
     try:
-        wait_for(lambda: gated.waiting == 1, 60, "the slow source's request")
         by_id = lambda: {s.id: s for s in archive.sources()}  # noqa: E731
         wait_for(lambda: by_id().get("feed0") and by_id()["feed0"].baseline_done, 60, "baseline")
         news.publish(news.feed_ids()[0], "Taiwan MOU while one source hangs", "Taiwan MOU. " * 30)
@@ -180,14 +186,8 @@ def test_sigterm_releases_the_sources_in_flight(
     tmp_path: Path, news: NewsServer, gated: GatedFeeds, hook: HttpReceiver
 ) -> None:
     """A source still unanswered when the stop grace ends is released, not failed."""
-    root = tmp_path / "config"
-    write_config(root, news, hook, "taiwan", feeds=[*news.feed_urls(), gated.url(1)])
-    _slow_timeout(root)
-    db = f"sqlite:///{tmp_path / 'w.db'}"
-    daemon = Daemon(root, db)
-    archive = Archive(db)
+    daemon, archive = _with_hung_source(tmp_path, news, gated, hook)
     try:
-        wait_for(lambda: gated.waiting == 1, 60, "the slow source's request")
         assert [s.lease_owner for s in archive.sources() if s.id == "feed1"] != [None]
         daemon.send(signal.SIGTERM)
         code = daemon.wait()
