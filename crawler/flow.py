@@ -14,7 +14,9 @@ deadline (its requests are bounded by the download timeout, the deadline is the 
 after which it is recorded as failed (or with what it stored) and its slot freed, so the
 lease never runs out while its owner still works on it. An expired lease (a killed process)
 is reclaimable by anyone. On stop, claiming ends, sources in flight get ``grace`` seconds,
-then the crawl stops and unfinished sources are released (due again at once, not failed).
+then the crawl stops and unfinished sources are released (due again at once, not failed). When a
+reload changes the ``crawl:`` settings, claiming pauses until the sources in flight are done,
+and a new crawl with the new settings takes over.
 A late response of a source recorded at its deadline is still stored, under the source's
 current run in the crawl.
 """
@@ -85,6 +87,7 @@ class Flow:
         self._done: dict[str, asyncio.Future[None]] = {}
         self._inflight: dict[asyncio.Task[PollOutcome], tuple[SourceConfig, float]] = {}
         self._runner: Any = None
+        self._crawl_settings: CrawlSettings | None = None
         self._crawl_task: asyncio.Future[Any] | None = None
 
     @property
@@ -101,7 +104,11 @@ class Flow:
         self._start_crawl()
         try:
             while not self._stop.is_set():
-                await self._fill()
+                if self.crawl() == self._crawl_settings:
+                    await self._fill()
+                elif not self._inflight:  # drained: the next crawl uses the reloaded settings
+                    await self._end_crawl()
+                    self._start_crawl()
                 await self._wait(IDLE_TICK)
                 await self._record(self._finished())
                 if self._crawl_task is not None and self._crawl_task.done():
@@ -120,7 +127,8 @@ class Flow:
         from crawler.spiders.poll import PollSpider
 
         self._queue = asyncio.Queue()
-        self._runner = AsyncCrawlerRunner(scrapy_settings(self.crawl(), **self.settings))
+        self._crawl_settings = self.crawl()
+        self._runner = AsyncCrawlerRunner(scrapy_settings(self._crawl_settings, **self.settings))
         self._crawl_task = asyncio.ensure_future(
             self._runner.crawl(
                 PollSpider, runs={}, sessions=self.sessions, feed=self._queue, on_done=self._on_done
@@ -136,6 +144,12 @@ class Flow:
             if not future.done():
                 future.set_result(None)
         self._start_crawl()
+
+    async def _end_crawl(self) -> None:
+        """End the crawl once what it has runs out (nothing is in flight when called)."""
+        self._queue.put_nowait(None)
+        if self._crawl_task is not None:
+            await asyncio.gather(self._crawl_task, return_exceptions=True)
 
     def _on_done(self, source_id: str) -> None:
         future = self._done.get(source_id)

@@ -201,3 +201,26 @@ def test_sigterm_releases_the_sources_in_flight(
     assert leases == []
     assert slow.last_polled_at is None and slow.consecutive_failures == 0
     assert slow.next_poll_at is None  # due again at once
+
+
+def test_reloaded_crawl_settings_take_over_from_the_next_claims(
+    tmp_path: Path, news: NewsServer, hook: HttpReceiver
+) -> None:
+    root = tmp_path / "config"
+    write_config(root, news, hook, "taiwan")
+    path = root / "wirewatch.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("timeout: 20s", "timeout: 20s, user_agent: agent-one"))
+    daemon = Daemon(root, f"sqlite:///{tmp_path / 'w.db'}")
+    agents = lambda: [r.headers.get("user-agent") for r in news.requests() if "/feed/" in r.path]  # noqa: E731
+    try:
+        wait_for(lambda: "agent-one" in agents(), 60, "a poll with the first user agent")
+        path.write_text(text.replace("timeout: 20s", "timeout: 20s, user_agent: agent-two"))
+        daemon.send(signal.SIGHUP)
+        wait_for(lambda: "agent-two" in agents(), 60, "a poll with the reloaded user agent")
+        seen = agents()
+        # Once the new crawl took over, the old settings are gone.
+        assert "agent-one" not in seen[seen.index("agent-two") :]
+    finally:
+        code = daemon.stop()
+    assert code == 0, daemon.stderr()
