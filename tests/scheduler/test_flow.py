@@ -224,3 +224,29 @@ def test_reloaded_crawl_settings_take_over_from_the_next_claims(
     finally:
         code = daemon.stop()
     assert code == 0, daemon.stderr()
+
+
+def test_a_source_past_its_timeout_fails_with_the_reason_and_frees_its_slot(
+    tmp_path: Path, news: NewsServer, gated: GatedFeeds, hook: HttpReceiver
+) -> None:
+    root = tmp_path / "config"
+    write_config(root, news, hook, "taiwan", feeds=[gated.url(1), *news.feed_urls()])
+    path = root / "wirewatch.yaml"
+    # Concurrency 1: at most two sources in flight, the hung one among them.
+    path.write_text(path.read_text().replace("timeout: 20s", "timeout: 1s, concurrency: 1"))
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    daemon = Daemon(root, db)
+    archive = Archive(db)
+    try:
+        slow = lambda: next((s for s in archive.sources() if s.id == "feed0"), None)  # noqa: E731
+        wait_for(lambda: slow() and slow().last_error, 60, "the hung source's failure")
+        row = slow()
+        assert row.state == "degraded" and row.last_error == "timed out after 1s"
+        assert row.lease_owner is None and not row.baseline_done
+        # Its slot went back: the source is polled again once due, and asks the gate again.
+        wait_for(lambda: len(gated.asked) >= 2, 60, "the next poll of the hung source")
+    finally:
+        gated.open()
+        code = daemon.stop()
+        archive.close()
+    assert code == 0, daemon.stderr()
