@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.collect import PollReport, new_run, record_all
@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 SLOTS_PER_REQUEST = 2  # sources in flight per concurrent request: the downloader stays busy
 IDLE_TICK = 1.0  # seconds between claims when nothing finishes
+RETRY_PAUSE = 5.0  # seconds after a failed step (a database outage)
 LEASE_MARGIN = timedelta(minutes=2)
 STOP_GRACE = 45.0
 
@@ -88,6 +89,7 @@ class Flow:
         self._inflight: dict[asyncio.Task[PollOutcome], tuple[SourceConfig, float]] = {}
         self._runner: Any = None
         self._crawl_settings: CrawlSettings | None = None
+        self._unrecorded: list[tuple[PollOutcome, SourceConfig, float]] = []
         self._crawl_task: asyncio.Future[Any] | None = None
 
     @property
@@ -104,20 +106,28 @@ class Flow:
         self._start_crawl()
         try:
             while not self._stop.is_set():
-                if self.crawl() == self._crawl_settings:
-                    await self._fill()
-                elif not self._inflight:  # drained: the next crawl uses the reloaded settings
-                    await self._end_crawl()
-                    self._start_crawl()
-                await self._wait(IDLE_TICK)
-                await self._record(self._finished())
-                if self._crawl_task is not None and self._crawl_task.done():
-                    self._crawl_broke()
+                try:
+                    await self._step()
+                except Exception:  # the database, say: the crawl runs on, the next step retries
+                    logger.exception("collection failed; retrying")
+                    await self._wait(RETRY_PAUSE, sources=False)
             if self._inflight:
                 await asyncio.wait(list(self._inflight), timeout=self.grace)
             await self._record(self._finished())
         finally:
             await self._shut_down()
+
+    async def _step(self) -> None:
+        """Claim what fits, wait for a source to finish (or a tick), record what finished."""
+        if self.crawl() == self._crawl_settings:
+            await self._fill()
+        elif not self._inflight:  # drained: the next crawl uses the reloaded settings
+            await self._end_crawl()
+            self._start_crawl()
+        await self._wait(IDLE_TICK)
+        await self._record(self._finished())
+        if self._crawl_task is not None and self._crawl_task.done():
+            self._crawl_broke()
 
     # ----- the crawl -------------------------------------------------------------------------
 
@@ -187,7 +197,15 @@ class Flow:
     def _claim(
         self, configs: dict[str, SourceConfig], limit: int, lease: timedelta
     ) -> list[SourceRun]:
+        busy = [c.id for c, _ in self._inflight.values()] + [c.id for _, c, _ in self._unrecorded]
         with self.sessions() as session:  # claim_due commits its claim itself
+            # A lease of ours on a source not in flight was left by a step that failed to
+            # record (the database was read-only, say): that source is due now.
+            session.execute(
+                update(Source)
+                .where(Source.lease_owner == self.owner, Source.id.not_in(busy))
+                .values(lease_owner=None, lease_until=None)
+            )
             ids = claim_due(session, datetime.now(UTC), self.owner, limit, lease)
             unknown = [i for i in ids if i not in configs]
             if unknown:  # claimed between a config change and its sync: not ours to poll
@@ -226,13 +244,12 @@ class Flow:
             outcome.status, outcome.error = "failed", "no response (request dropped)"
         return outcome
 
-    async def _wait(self, timeout: float) -> None:
-        """Until a source finishes, a stop, or ``timeout``."""
+    async def _wait(self, timeout: float, *, sources: bool = True) -> None:
+        """Until a source finishes (with ``sources``), a stop, or ``timeout``."""
         stop = asyncio.ensure_future(self._stop.wait())
+        waits = [stop, *self._inflight] if sources else [stop]
         try:
-            await asyncio.wait(
-                [stop, *self._inflight], timeout=timeout, return_when="FIRST_COMPLETED"
-            )
+            await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
         finally:
             stop.cancel()
 
@@ -241,15 +258,23 @@ class Flow:
         return [(task.result(), *self._inflight.pop(task)) for task in done]
 
     async def _record(self, finished: list[tuple[PollOutcome, SourceConfig, float]]) -> None:
-        """Record finished sources together and report them (``seconds``: the longest)."""
+        """Record finished sources together and report them (``seconds``: the longest).
+
+        If recording fails as a whole, the outcomes are kept and recorded by the next step.
+        """
+        finished, self._unrecorded = self._unrecorded + finished, []
         if not finished:
             return
         report = PollReport(outcomes=[o for o, _, _ in finished])
         configs = {c.id: c for _, c, _ in finished}
         outcomes = {o.source_id: o for o, _, _ in finished}
-        await asyncio.to_thread(
-            record_all, self.sessions, outcomes, configs, self.crawl(), self.failing_after()
-        )
+        try:
+            await asyncio.to_thread(
+                record_all, self.sessions, outcomes, configs, self.crawl(), self.failing_after()
+            )
+        except Exception:
+            self._unrecorded = finished
+            raise
         report.finished_at = utcnow()
         report.seconds = time.monotonic() - min(started for _, _, started in finished)
         if self.on_report is not None:
