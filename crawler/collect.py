@@ -115,7 +115,7 @@ async def collect(
         for outcome in outcomes.values():
             if outcome.status == "pending":
                 outcome.status, outcome.error = "failed", "no response (request dropped)"
-        await asyncio.to_thread(_record_all, sessions, outcomes, configs, crawl, failing_after, rng)
+        await asyncio.to_thread(record_all, sessions, outcomes, configs, crawl, failing_after, rng)
         report.outcomes = [outcomes[sid] for sid in configs if sid in outcomes]
         report.finished_at = utcnow()
         report.seconds = time.monotonic() - clock
@@ -131,20 +131,21 @@ def _prepare(
             sync_sources(session, sources, disable_missing=False)
         got = lease(session, [s.id for s in sources], now, owner)
         rows = {r.id: r for r in session.scalars(select(Source).where(Source.id.in_(got)))}
-    runs = {
-        s.id: SourceRun(
-            config=s,
-            url=rows[s.id].url,
-            etag=rows[s.id].etag,
-            last_modified=rows[s.id].last_modified,
-            baseline=not rows[s.id].baseline_done,
-            article_budget=ARTICLES_PER_SOURCE,
-            resolve_budget=RESOLVES_PER_SOURCE,
-        )
-        for s in sources
-        if s.id in rows
-    }
+    runs = {s.id: new_run(s, rows[s.id]) for s in sources if s.id in rows}
     return runs, [s.id for s in sources if s.id not in rows]
+
+
+def new_run(config: SourceConfig, row: Source) -> SourceRun:
+    """The run of one leased source: its stored URL, validators and baseline state."""
+    return SourceRun(
+        config=config,
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        baseline=not row.baseline_done,
+        article_budget=ARTICLES_PER_SOURCE,
+        resolve_budget=RESOLVES_PER_SOURCE,
+    )
 
 
 async def _crawl(
@@ -168,15 +169,15 @@ async def _crawl(
         raise
 
 
-def _record_all(
+def record_all(
     sessions: sessionmaker[Session],
     outcomes: dict[str, PollOutcome],
     configs: dict[str, SourceConfig],
     crawl: CrawlSettings,
     failing_after: int,
-    rng: random.Random | None,
+    rng: random.Random | None = None,
 ) -> None:
-    """Record every outcome of a pass in one transaction.
+    """Record every outcome of a pass (or of sources finished together) in one transaction.
 
     The source rows are loaded in a few queries and written in one flush. A source whose
     outcome cannot be recorded is logged and left as it was; if the transaction as a whole

@@ -6,19 +6,29 @@ Collectors register themselves by the YAML ``type`` names they handle
 Only the index request of a source decides its outcome; follow-up pages, article pages and
 redirector lookups that fail just lose what they would have added. A follow-up the link
 policy refused (:mod:`crawler.netguard`) also marks the source degraded with that error.
+
+Completion: the spider counts, per source, the requests it made whose callback or errback has
+not finished yet and the items yielded whose pipeline has not finished yet (the
+``item_scraped``/``item_dropped``/``item_error`` signals); a request the scheduler drops
+(``request_dropped``) counts as finished. When a source's count reaches zero its poll is
+complete and ``on_done(source_id)`` is called, so a long-lived crawl (:mod:`crawler.flow`)
+can record each source as soon as it ends instead of when the whole crawl does. A request a
+spider middleware discards silently never settles; the flow's per-source deadline covers it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
-from functools import partial
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from functools import partial, wraps
 from http import HTTPStatus
 from typing import Any
 
 import scrapy
-from scrapy import Request
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -48,12 +58,42 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 MAX_NOTES = 20
 
 
+def _tracked(method: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
+    """Wrap a callback or errback: count the items it yields, settle its request at the end."""
+
+    @wraps(method)
+    async def wrapper(
+        self: PollSpider, first: Any, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        request = getattr(first, "request", None)  # a Response's, or set on an errback Failure
+        fetch = fetch_of(request) if isinstance(request, Request) else None
+        try:
+            result = method(self, first, *args, **kwargs)
+            if inspect.isasyncgen(result):
+                async for out in result:
+                    self._count_item(out)
+                    yield out
+            elif inspect.isawaitable(result):
+                await result
+            elif result is not None:
+                for out in result:
+                    self._count_item(out)
+                    yield out
+        finally:
+            if fetch is not None:
+                self._settle(fetch.source_id)
+
+    return wrapper
+
+
 class PollSpider(scrapy.Spider):
     """Fetches the index page of each source once, plus the follow-ups its collector asks for.
 
     Spider arguments: ``runs`` (source id → :class:`SourceRun`) and ``sessions`` (used by
     :class:`~crawler.pipelines.StoragePipeline`; the known-item lookup reads through a
-    read-only engine on SQLite).
+    read-only engine on SQLite). With ``feed`` (a queue of runs, ``None`` ends it) the spider
+    keeps running and starts each run as it arrives; ``on_done`` is told when a source's
+    poll is complete (see the module doc).
     """
 
     name = "wirewatch-poll"
@@ -63,11 +103,16 @@ class PollSpider(scrapy.Spider):
         runs: Mapping[str, SourceRun],
         sessions: sessionmaker[Session],
         *args: Any,
+        feed: asyncio.Queue[SourceRun | None] | None = None,
+        on_done: Callable[[str], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.runs = dict(runs)
+        self.runs: dict[str, SourceRun] = {}
         self.sessions = sessions
+        self.feed = feed
+        self.on_done = on_done
+        self._pending: dict[str, int] = {}
         # Known-item lookups read through an engine that never queues behind SQLite's write
         # lock (the storage pipeline holds it while it writes); a stale answer only means
         # the pipeline finds the duplicate itself.
@@ -75,8 +120,45 @@ class PollSpider(scrapy.Spider):
         reader = make_reader(bind) if isinstance(bind, Engine) else None
         self._reader = reader if reader is not None and reader is not bind else None
         self.reads = sessionmaker(self._reader) if self._reader is not None else sessions
-        for run in self.runs.values():
-            run.known_guids = partial(self._stored_guids, run.config.id)
+        for run in runs.values():
+            self.add_run(run)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PollSpider:
+        """Build the spider and follow the signals that end a request or an item."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
+            crawler.signals.connect(spider._item_done, signal=signal)
+        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
+        return spider  # type: ignore[return-value]
+
+    def add_run(self, run: SourceRun) -> None:
+        """Take ``run`` into the crawl (its requests are made by :meth:`source_request`)."""
+        run.known_guids = partial(self._stored_guids, run.config.id)
+        self.runs[run.config.id] = run
+
+    def _count_item(self, out: Any) -> None:
+        if isinstance(out, EntryBatch | Entry):
+            self._pending[out.source_id] = self._pending.get(out.source_id, 0) + 1
+
+    def _item_done(self, item: Any, **_: Any) -> None:
+        if isinstance(item, EntryBatch | Entry):
+            self._settle(item.source_id)
+
+    def _request_dropped(self, request: Request, **_: Any) -> None:
+        fetch = fetch_of(request)
+        if fetch is not None:
+            self._settle(fetch.source_id)
+
+    def _settle(self, source_id: str) -> None:
+        """One request or item of ``source_id`` finished; the last one completes the poll."""
+        left = self._pending.get(source_id, 0) - 1
+        if left > 0:
+            self._pending[source_id] = left
+            return
+        self._pending.pop(source_id, None)
+        if self.on_done is not None:
+            self.on_done(source_id)
 
     def _stored_guids(self, source_id: str, guids: list[str]) -> set[str]:
         """Which of ``guids`` ``source_id`` has stored (called from worker threads)."""
@@ -91,8 +173,13 @@ class PollSpider(scrapy.Spider):
             self._reader.dispose()
 
     async def start(self) -> AsyncIterator[Request]:
-        """One index request per source (never filtered as a duplicate)."""
-        for run in self.runs.values():
+        """One index request per source (never filtered as a duplicate), then the feed's."""
+        for run in list(self.runs.values()):
+            yield self.source_request(run, run.url, role="index")
+        if self.feed is None:
+            return
+        while (run := await self.feed.get()) is not None:
+            self.add_run(run)
             yield self.source_request(run, run.url, role="index")
 
     def source_request(
@@ -107,6 +194,7 @@ class PollSpider(scrapy.Spider):
     ) -> Request:
         """A request on behalf of ``run`` carrying its :class:`Fetch` and per-source headers."""
         index = role == "index"
+        self._pending[run.config.id] = self._pending.get(run.config.id, 0) + 1
         fetch = Fetch(
             run.config.id,
             role=role,
@@ -130,6 +218,7 @@ class PollSpider(scrapy.Spider):
             dont_filter=index,
         )
 
+    @_tracked
     async def on_page(self, response: Response) -> AsyncIterator[EntryBatch | Request]:
         """An index or follow-up page: parse it with the source's collector."""
         fetch = fetch_of(response.request)
@@ -263,6 +352,7 @@ class PollSpider(scrapy.Spider):
         run.article_budget -= len(todo)
         return [self.source_request(run, url, role="fill", article_id=i) for i, url in todo]
 
+    @_tracked
     async def on_fill(self, response: Response, article_id: int) -> None:
         """A stored article's page fetched: store its text (nothing is yielded)."""
         run = self.runs[fetch_of(response.request).source_id]  # type: ignore[union-attr]
@@ -283,6 +373,7 @@ class PollSpider(scrapy.Spider):
         """The entry itself, or a request for its article page when the source wants text."""
         return self._article_request(run, entry) or entry
 
+    @_tracked
     def on_resolved(self, response: Response, entry: Entry) -> Iterator[Entry | Request]:
         """A Google News link fetched: continue with the publisher's URL when found."""
         run = self.runs[entry.source_id]
@@ -291,6 +382,7 @@ class PollSpider(scrapy.Spider):
             entry.url = target
         yield self._complete(run, entry)
 
+    @_tracked
     async def on_article(self, response: Response, entry: Entry) -> AsyncIterator[Entry]:
         """An article page fetched: add its main text and missing metadata."""
         run = self.runs[entry.source_id]
@@ -313,6 +405,7 @@ class PollSpider(scrapy.Spider):
             _note(run, f"article {response.url}: {_describe_exc(exc)}")
             return None
 
+    @_tracked
     async def on_error(self, failure: Failure) -> AsyncIterator[Entry]:
         """A request failed: fail the source (index) or keep the entry as it was (follow-up)."""
         request: Request = failure.request  # type: ignore[attr-defined]

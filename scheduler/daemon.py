@@ -37,7 +37,6 @@ from scheduler.yamlsource import ConfigError
 
 log = logging.getLogger("wirewatch.daemon")
 config_log = logging.getLogger("wirewatch.config")
-POLL_TICK = timedelta(seconds=15)
 RELOAD_TICK = timedelta(seconds=2)
 CONFIG_SYNC_LOCK = 0x77697266  # advisory lock key: config → database sync
 
@@ -102,6 +101,8 @@ class Daemon:
         self._matcher: Any = None
         self._lock: SingleInstanceLock | None = None
         self._crawl_task: asyncio.Task[Any] | None = None
+        self._flow: Any = None
+        self._match_soon: asyncio.Future[None] | None = None
         self._dispatcher: Any = None
         self._busy: set[str] = set()
         self.counters = Counters()
@@ -214,6 +215,8 @@ class Daemon:
         sdnotify.stopping()
         if self._dispatcher is not None:
             self._dispatcher.stop_claiming()
+        if self._flow is not None:
+            self._flow.stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         asyncio.get_event_loop().create_task(self._finish())
@@ -335,9 +338,7 @@ class Daemon:
         now = datetime.now(UTC)
         sched.add_job(self._check_reload, "interval", seconds=RELOAD_TICK.seconds, **opts)
         if self.role in ("all", "collector"):
-            sched.add_job(
-                self._poll_job, "interval", seconds=self._poll_tick(), next_run_time=now, **opts
-            )
+            self._crawl_task = loop.create_task(self._run_flow())
             sched.add_job(self._thread_job("match", self._match), "interval", seconds=5, **opts)
             sched.add_job(self._thread_job("repair", self._repair), "interval", minutes=10, **opts)
         if self.role in ("all", "dispatcher"):
@@ -356,11 +357,6 @@ class Daemon:
             sched.add_job(self._watchdog, "interval", seconds=ping, next_run_time=now, **opts)
         self._scheduler = sched
         sched.start()
-
-    def _poll_tick(self) -> float:
-        """How often to look for due sources: 15 s, or half the shortest source interval."""
-        intervals = [s.interval for s in self.config.sources.sources if s.enabled]
-        return max(1.0, min([POLL_TICK, *(i / 2 for i in intervals)]).total_seconds())
 
     def _thread_job(self, name: str, work: Callable[[], Any]) -> Callable[[], Awaitable[None]]:
         """Run blocking database/network work off the reactor thread, one at a time per name."""
@@ -430,21 +426,35 @@ class Daemon:
             log.warning("%s", network)
         return True
 
-    async def _poll_job(self) -> None:
-        if self._stopping:
-            return
-        self._crawl_task = asyncio.ensure_future(self._poll_due(500))
-        try:
-            # A stop cancels this job (APScheduler's shutdown), never the crawl: the stop
-            # waits for the crawl to finish.
-            polled = await asyncio.shield(self._crawl_task)
-        except asyncio.CancelledError:
-            return
-        except Exception:
-            log.exception("collection pass failed; sources will be retried")
-            return
-        if polled:
-            await self._thread_job("match", self._match)()
+    async def _run_flow(self) -> None:
+        """Poll sources continuously as they come due (crawler.flow) until stopped."""
+        from crawler.flow import Flow
+
+        settings = lambda: self.config.settings  # noqa: E731 - a reload replaces the config
+        self._flow = Flow(
+            self._sessions,
+            lambda: self.config.sources.sources,
+            lambda: settings().crawl,
+            owner=self.owner,
+            on_report=self._flow_report,
+            failing_after=lambda: settings().alerts.failure_threshold,
+        )
+        while not self._stopping:
+            try:
+                await self._flow.run()
+            except Exception:
+                log.exception("collection failed; sources in flight will be retried")
+                await asyncio.sleep(5)
+
+    def _flow_report(self, report: Any) -> None:
+        """Sources recorded together: count and log them, match their new articles now."""
+        self._count_poll(report)
+        log.info("poll: %s", _summary(report))
+        network = self._network.note(report)
+        if network:
+            log.warning("%s", network)
+        if report.new:  # kept referenced until done; the job skips itself if one runs
+            self._match_soon = asyncio.ensure_future(self._thread_job("match", self._match)())
 
     async def _collect(self, sources: list[Any]) -> Any:
         from crawler.collect import collect
