@@ -32,11 +32,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select, update
 
+from alerts.models import Delivery
 from benchmarks.bench_archive import migrated_postgres, postgres_reachable
 from benchmarks.newsserver import NewsServer
 from benchmarks.registry import Result, RunOptions, register
 from crawler.db import session_factory
-from crawler.models import Article, Delivery, Source
+from crawler.models import Article, Source
 from crawler.sources import FeedSource
 from crawler.state import sync_sources
 

@@ -5,7 +5,7 @@ sources in bounded batches (at most ``crawl.concurrency`` at a time and the free
 ``slots`` in all) with
 :func:`crawler.state.claim_due`, hands each to the crawl as it is claimed, and records each
 source as soon as its poll completes (the spider reports completion, see
-:mod:`crawler.spiders.poll`). A slow source holds one slot, never the others: no pass waits
+:mod:`crawler.spider`). A slow source holds one slot, never the others: no pass waits
 for its slowest source. Several processes on one PostgreSQL database each claim only what
 they have slots for, so they share the due sources from their first claim.
 
@@ -34,10 +34,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.collect import PollReport, new_run, record_all
+from crawler.collectors.base import SourceRun
 from crawler.crawl_settings import CrawlSettings
 from crawler.models import Source, utcnow
 from crawler.settings import scrapy_settings
-from crawler.spiders.base import SourceRun
 from crawler.state import FAILING_AFTER, PollOutcome, SourceConfig, claim_due, release
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class Flow:
     def _start_crawl(self) -> None:
         from scrapy.crawler import AsyncCrawlerRunner
 
-        from crawler.spiders.poll import PollSpider
+        from crawler.spider import PollSpider
 
         self._queue = asyncio.Queue()
         self._crawl_settings = self.crawl()
