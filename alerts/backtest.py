@@ -13,6 +13,9 @@ from sqlalchemy.types import NullType
 
 from alerts.matcher import Document, Matcher, WatchlistMatch
 from alerts.prefilter import SEPARATOR
+from alerts.query import parse
+from alerts.search_candidates import candidate_ids, index_condition
+from alerts.watchlists import Watchlist
 from crawler.models import Article
 
 
@@ -43,6 +46,7 @@ def replay(
     *,
     batch: int = 5000,
     prefilter: Callable[[str], bool] | None = None,
+    indexed: Watchlist | None = None,
 ) -> Iterator[Replayed]:
     """Yield the first matching article of each story first seen since ``since``, oldest first.
 
@@ -52,7 +56,9 @@ def replay(
 
     Articles are read in keyset chunks of ``batch`` as plain driver rows (no server-side
     cursor round trips, no per-row conversions): first their joined text, then the fields
-    of the few that pass the prefilter.
+    of the few that pass the prefilter. With ``indexed`` (the watchlist ``engine`` was
+    compiled from), only the articles the search index names as candidates are read
+    (``alerts.search_candidates``: a superset of what the watchlist matches).
     """
     seen_stories: set[int] = set()
     query = (
@@ -67,6 +73,10 @@ def replay(
         .limit(batch)
     )
     conn = session.connection()  # Core, not ORM, execution
+    if indexed is not None:
+        cond = index_condition(parse(indexed.match, indexed.groups), indexed)
+        if cond is not None:
+            query = query.where(Article.id.in_(candidate_ids(conn.dialect.name, cond)))
     after: tuple[object, int] | None = None
     while True:
         chunk = query

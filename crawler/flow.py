@@ -38,7 +38,8 @@ from crawler.collectors.base import SourceRun
 from crawler.crawl_settings import CrawlSettings
 from crawler.models import Source, utcnow
 from crawler.settings import scrapy_settings
-from crawler.state import FAILING_AFTER, PollOutcome, SourceConfig, claim_due, release
+from crawler.sources import SourceConfig
+from crawler.state import FAILING_AFTER, PollOutcome, claim_due, release
 
 logger = logging.getLogger(__name__)
 

@@ -55,7 +55,9 @@ def backtest(
         rows: list[dict[str, Any]] = []
         total = 0
         with ctx.read_sessions() as session, err.status(f"replaying {wl.name} over the archive…"):
-            for hit in replay(session, engine, start, tags, prefilter=text_prefilter(wl)):
+            for hit in replay(
+                session, engine, start, tags, prefilter=text_prefilter(wl), indexed=wl
+            ):
                 total += 1
                 if total <= limit:
                     rows.append(replay_row(hit, names))

@@ -93,7 +93,11 @@ def _replay(ctx: ConsoleContext, cfg: Config, wl: Watchlist, since: datetime) ->
     tags = {s.id: s.tags for s in cfg.sources.sources}
     with ctx.read() as session:
         # Big batches: on PostgreSQL each batch is a round trip of the server-side cursor.
-        return list(replay(session, engine, since, tags, prefilter=text_prefilter(wl), batch=5000))
+        return list(
+            replay(
+                session, engine, since, tags, prefilter=text_prefilter(wl), batch=5000, indexed=wl
+            )
+        )
 
 
 def _recent(ctx: ConsoleContext, name: str) -> list[tuple[Match, str, datetime]]:

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.matcher import Document, Engine
+from alerts.backtest import replay
+from alerts.matcher import Document, Matcher
 from alerts.query import parse
 from alerts.search import CANDIDATE_CAP, compile_query, narrowing, search, search_articles
 from alerts.search_candidates import candidate_ids, holds, index_condition, term_tokens
@@ -40,7 +41,7 @@ def _condition(wl: Watchlist) -> Any:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(watchlists("w"), st.lists(documents, min_size=1, max_size=4))
 def test_every_match_meets_the_index_condition(wl: Watchlist, docs: list[Document]) -> None:
-    engine = Engine.compile_one(wl.model_copy(update={"exclude": None, "sources": []}))
+    engine = Matcher.compile_one(wl.model_copy(update={"exclude": None, "sources": []}))
     cond = _condition(wl)
     for doc in docs:
         if engine.match(doc) and cond is not None:
@@ -110,7 +111,7 @@ def corpus(db: tuple[Any, sessionmaker[Session]]) -> tuple[Any, sessionmaker[Ses
 
 
 def _matched(query: str, docs: dict[int, tuple[str, str]]) -> set[int]:
-    engine = Engine.compile_one(compile_query(query))
+    engine = Matcher.compile_one(compile_query(query))
     return {aid for aid, (t, b) in docs.items() if engine.match(Document(t, "", b))}
 
 
@@ -186,7 +187,7 @@ def test_bilingual_search_equals_the_watchlist(
             add_article(s, i, t, b, when=NOW - timedelta(hours=i)).id
             for i, (t, b) in enumerate(BILINGUAL)
         ]
-    engine = Engine.compile_one(Watchlist(name="w", match=compile_query(query).match))
+    engine = Matcher.compile_one(Watchlist(name="w", match=compile_query(query).match))
     watched = {i for i, (t, b) in enumerate(BILINGUAL) if engine.match(Document(t, "", b))}
     assert watched == expected
     with sessions() as s:
@@ -328,3 +329,19 @@ def test_a_query_the_index_cannot_narrow_stops_at_its_budget(
         whole = search_articles(s, "NOT MOU")
     assert (len(cut.hits), cut.scanned, cut.complete) == (3, 3, False)
     assert (len(whole.hits), whole.complete) == (5, True)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_replay_through_the_index_equals_a_full_replay(
+    corpus: tuple[Any, sessionmaker[Session], dict], query: str
+) -> None:
+    """What the try-out and backtest read through the index is what a full replay finds."""
+    _, sessions, docs = corpus
+    wl = Watchlist(name="w", match=compile_query(query).match, groups=compile_query(query).groups)
+    engine = Matcher.compile_one(wl)
+    since = NOW - timedelta(days=1)
+    with sessions() as s:
+        full = [(h.article_id, h.match.hits) for h in replay(s, engine, since, {})]
+        narrowed = [(h.article_id, h.match.hits) for h in replay(s, engine, since, {}, indexed=wl)]
+    assert narrowed == full
+    assert {aid for aid, _ in full} == _matched(query, docs)
