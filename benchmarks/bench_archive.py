@@ -1,6 +1,6 @@
 """archive: insert + dedupe rate while an archive grows, and search latency at its size.
 
-Articles go one at a time through the real storage path (``crawler.pipelines.store_one``:
+Articles go one at a time through the real storage path (``crawler.store.store_one``:
 exact dedupe, insert, ``crawler.dedupe.attach_article`` with MinHash bands), one transaction
 each, as the crawler's item pipeline does. The input is generated: unique articles over a
 20,000-word vocabulary, 1 in 20 a lightly edited syndicated copy of a recent article from
@@ -35,9 +35,10 @@ from benchmarks.registry import Result, RunOptions, register
 from crawler.db import make_engine, session_factory
 from crawler.items import Entry
 from crawler.models import Article
-from crawler.pipelines import Normalized, normalize, store_one
+from crawler.normalize import Normalized, normalize
 from crawler.sources import FeedSource
 from crawler.state import sync_sources
+from crawler.store import store_one
 from scheduler.migrate import upgrade
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -35,8 +35,9 @@ from benchmarks.corpus import real_feeds
 from benchmarks.registry import Result, RunOptions, register
 from crawler.db import session_factory
 from crawler.models import Match
+from crawler.normalize import normalize
 from crawler.parse import FeedError, parse_feed
-from crawler.pipelines import normalize, store_many
+from crawler.store import store_many
 
 _BASE = "http://127.0.0.1:8080/feed"
 _MATCH_ROUNDS = 1_000  # bound on match_pending calls (500 articles each)
@@ -45,8 +46,8 @@ _MATCH_ROUNDS = 1_000  # bound on match_pending calls (500 articles each)
 _STAGES = (
     ("feedparser.parse", ("feedparser/api.py", "parse")),
     ("decode/sanitize", ("crawler/parse.py", "decode_xml")),
-    ("normalize", ("crawler/pipelines.py", "normalize")),
-    ("exact-dup lookup", ("crawler/pipelines.py", "load")),
+    ("normalize", ("crawler/normalize.py", "normalize")),
+    ("exact-dup lookup", ("crawler/store.py", "load")),
     ("attach_article", ("crawler/dedupe.py", "attach_article")),
     ("commit", ("sqlalchemy/orm/session.py", "commit")),
     ("match_pending", ("alerts/pipeline.py", "match_pending")),

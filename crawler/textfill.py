@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from crawler.dedupe import reindex_article
 from crawler.extract import Article as PageText
 from crawler.models import Article, utcnow
-from crawler.pipelines import MAX_BODY, MAX_TITLE
+from crawler.normalize import MAX_BODY, MAX_TITLE
 
 MAX_TEXT_ATTEMPTS = 3
 

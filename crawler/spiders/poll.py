@@ -32,13 +32,14 @@ from crawler.items import Entry
 from crawler.middlewares import META_KEY, Fetch, fetch_of
 from crawler.models import utcnow
 from crawler.netguard import RefusedHop
-from crawler.pipelines import EntryBatch, Normalized, known_items, normalize, stored_guids
+from crawler.normalize import EntryBatch, Normalized, normalize
 from crawler.reasons import NO_IDENTITY, duplicate_reason
 from crawler.spiders.base import CollectError, Collector, Page, SourceRun, content_type
 from crawler.spiders.feed import FeedCollector
 from crawler.spiders.listing import ListingCollector
 from crawler.spiders.sitemap import SitemapCollector
 from crawler.state import parse_retry_after
+from crawler.store import known_items, stored_guids
 from crawler.textfill import count_attempt, fill_text, pending_text
 from crawler.urls import is_google_news
 
@@ -56,9 +57,9 @@ MAX_NOTES = 20
 class PollSpider(scrapy.Spider):
     """Fetches the index page of each source once, plus the follow-ups its collector asks for.
 
-    Spider arguments: ``runs`` (source id → :class:`SourceRun`) and ``sessions`` (used by
-    :class:`~crawler.pipelines.StoragePipeline`; the known-item lookup reads through a
-    read-only engine on SQLite).
+    Spider arguments: ``runs`` (source id → :class:`SourceRun`) and ``sessions``; the
+    known-item lookup reads through a read-only engine on SQLite. (The storage pipeline gets
+    the same two from the crawler's settings.)
     """
 
     name = "wirewatch-poll"
@@ -242,7 +243,7 @@ class PollSpider(scrapy.Spider):
         if not valid:
             return [], []
         with self.reads() as session:
-            return valid, known_items(session, config.id, [n for _, n in valid])
+            return valid, known_items(session, [n for _, n in valid])
 
     def _article_request(self, run: SourceRun, entry: Entry) -> Request | None:
         """A request for the entry's article page when the source wants its text."""
