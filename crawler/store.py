@@ -8,8 +8,13 @@ source is stored and joins the existing story (syndication), so it alerts once p
 Every entry a poll reads ends up counted: stored, or skipped with a reason a user sees
 (:func:`skip_reason`: "duplicate: same URL", "failed to store: …").
 
-The crawler stores the entries of one response together (:func:`store_many`): one
-transaction, one savepoint per item, so a failing or racing item loses only itself.
+The crawler stores the entries of one response together (:func:`store_many`), in batches:
+per batch one transaction, one identity lookup, one multi-row INSERT of the new articles and
+bulk story writes (:func:`crawler.dedupe.attach_batch`); within a batch, a later copy of an
+earlier item (same URL, guid or text) is its duplicate, and a near-copy joins its story,
+exactly as if the items were stored one by one. A batch that fails (a concurrent writer
+took one of its URLs, or any error) is stored again one transaction per item, so a racing
+or failing item loses only itself.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.dedupe import attach_article
+from crawler.db import dialect_insert
+from crawler.dedupe import Prepared, attach_batch, prepare
 from crawler.models import Article, utcnow
 from crawler.normalize import Normalized
 from crawler.reasons import duplicate_reason, failed_reason
@@ -125,52 +130,8 @@ class StoredKeys:
             self.hashes.add((item.source_id, item.content_hash))
 
 
-def _insert(
-    session: Session, item: Normalized, *, baseline: bool, now: datetime, official: bool
-) -> Stored:
-    """Insert ``item`` (known to be new) and attach it to a story."""
-    article = Article(
-        source_id=item.source_id,
-        url=item.url,
-        canonical_url=item.canonical_url,
-        guid=item.guid,
-        title=item.title,
-        summary=item.summary,
-        body=item.body,
-        author=item.author,
-        publisher=item.publisher,
-        language=item.language,
-        tags=item.tags,
-        published_at=item.published_at,
-        date_rule=item.date_rule,
-        fetched_at=now,
-        content_hash=item.content_hash,
-        baseline=baseline,
-        matched_at=now if baseline else None,
-    )
-    session.add(article)
-    session.flush()
-    story, created = attach_article(session, article, official=official, now=now)
-    return Stored(article.id, None, story.id, not created)
-
-
-def store(
-    session: Session,
-    item: Normalized,
-    *,
-    baseline: bool,
-    now: datetime,
-    official: bool = False,
-) -> Stored:
-    """Insert ``item`` unless it is a duplicate, then attach it to a story (no commit).
-
-    Baseline articles get ``matched_at`` so the matcher never alerts on them; ``official``
-    lets the article lead the story it joins (sources tagged ``official``).
-    """
-    dup = StoredKeys.load(session, [item]).duplicate(item)
-    if dup:
-        return Stored(None, dup)
-    return _insert(session, item, baseline=baseline, now=now, official=official)
+class _Conflict(Exception):
+    """A concurrent writer stored one of the batch's identities after the batch's lookup."""
 
 
 def store_one(
@@ -182,14 +143,10 @@ def store_one(
     official: bool = False,
 ) -> Stored:
     """Store one item in its own transaction; a concurrent insert counts as a duplicate."""
-    with sessions() as session:
-        try:
-            with session.begin():
-                return store(
-                    session, item, baseline=baseline, now=now or utcnow(), official=official
-                )
-        except IntegrityError:
-            return Stored(None, "race")
+    try:
+        return _store_batch(sessions, [item], baseline, now or utcnow(), official)[0]
+    except _Conflict:
+        return Stored(None, "race")
 
 
 def store_many(
@@ -199,58 +156,111 @@ def store_many(
     baseline: bool,
     now: datetime | None = None,
     official: bool = False,
+    batch_size: int = BATCH_SIZE,
 ) -> list[Stored]:
-    """Store ``items`` in order, like :func:`store_one` each, in few transactions.
+    """Store ``items`` in order, with the results of :func:`store_one` on each in turn.
 
-    Every ``BATCH_SIZE`` items share one transaction with a savepoint per item: a unique-key
-    race loses only that item ("race"); an item that fails otherwise is skipped (its
-    ``error`` set) and the rest commit. If a whole transaction fails, its items are retried
-    one transaction each. Returns one :class:`Stored` per item.
+    Every ``batch_size`` items share one transaction (:func:`_store_batch`). If it fails (a
+    concurrent writer took one of its keys, or any error), its items are stored again one
+    transaction each: a racing item then counts as a duplicate ("race"), a failing one is
+    skipped with its ``error`` set, and the rest are stored. Returns one :class:`Stored` per
+    item.
     """
     now = now or utcnow()
     results: list[Stored] = []
-    for start in range(0, len(items), BATCH_SIZE):
-        chunk = items[start : start + BATCH_SIZE]
+    for start in range(0, len(items), batch_size):
+        chunk = items[start : start + batch_size]
         try:
-            results.extend(_store_chunk(sessions, chunk, baseline, now, official))
-        except Exception:  # the transaction as a whole failed: fall back to one per item
-            logger.warning(
-                "storing %d items in one transaction failed; storing them one by one",
-                len(chunk),
-                exc_info=True,
-            )
+            results.extend(_store_batch(sessions, chunk, baseline, now, official))
+        except Exception as exc:
+            if not isinstance(exc, _Conflict):
+                logger.warning(
+                    "storing %d items in one transaction failed; storing them one by one",
+                    len(chunk),
+                    exc_info=True,
+                )
             results.extend(_store_each(sessions, chunk, baseline, now, official))
     return results
 
 
-def _store_chunk(
+def _store_batch(
     sessions: sessionmaker[Session],
     items: Sequence[Normalized],
     baseline: bool,
     now: datetime,
     official: bool,
 ) -> list[Stored]:
-    results: list[Stored] = []
+    """Store ``items`` in one transaction: one identity lookup, one multi-row INSERT … ON
+    CONFLICT DO NOTHING … RETURNING of the new articles, then :func:`attach_batch`.
+
+    Raises :class:`_Conflict` (rolling everything back) when the INSERT skipped a row.
+    """
+    results: list[Stored | None] = [None] * len(items)
+    fresh: list[int] = []
     with sessions() as session, session.begin():
-        stored = StoredKeys.load(session, items)
-        for item in items:
-            dup = stored.duplicate(item)
+        keys = StoredKeys.load(session, items)
+        for i, item in enumerate(items):
+            dup = keys.duplicate(item)
             if dup:
-                results.append(Stored(None, dup))
-                continue
-            try:
-                with session.begin_nested():
-                    result = _insert(session, item, baseline=baseline, now=now, official=official)
-            except IntegrityError:
-                results.append(Stored(None, "race"))
-                continue
-            except Exception as exc:  # skip this item, keep the others of the transaction
-                logger.warning("storing %s failed", _name(item), exc_info=True)
-                results.append(Stored(None, error=describe(exc)))
-                continue
-            stored.add(item)
-            results.append(result)
-    return results
+                results[i] = Stored(None, dup)
+            else:
+                keys.add(item)  # a later copy within the batch is a duplicate of this one
+                fresh.append(i)
+        if fresh:
+            new = [items[i] for i in fresh]
+            texts = [prepare(n.title, n.body or n.summary, n.content_hash) for n in new]
+            ids = _insert_articles(session, new, texts, baseline, now)
+            placed = attach_batch(
+                session, list(zip(ids, texts, strict=True)), official=official, now=now
+            )
+            for i, a_id, (story_id, created) in zip(fresh, ids, placed, strict=True):
+                results[i] = Stored(a_id, None, story_id, not created)
+    return [r for r in results if r is not None]
+
+
+def _insert_articles(
+    session: Session,
+    items: Sequence[Normalized],
+    texts: Sequence[Prepared],
+    baseline: bool,
+    now: datetime,
+) -> list[int]:
+    """Insert ``items`` (not yet in a story) in one statement; their ids, in order."""
+    rows = [
+        {
+            "source_id": item.source_id,
+            "url": item.url,
+            "canonical_url": item.canonical_url,
+            "guid": item.guid,
+            "title": item.title,
+            "summary": item.summary,
+            "body": item.body,
+            "author": item.author,
+            "publisher": item.publisher,
+            "language": item.language,
+            "tags": item.tags,
+            "published_at": item.published_at,
+            "date_rule": item.date_rule,
+            "fetched_at": now,
+            "content_hash": text.digest,
+            "minhash": text.blob,
+            "baseline": baseline,
+            "matched_at": now if baseline else None,
+        }
+        for item, text in zip(items, texts, strict=True)
+    ]
+    table = Article.__table__
+    stmt = (
+        dialect_insert(session, table)
+        .on_conflict_do_nothing()
+        .returning(table.c.id, table.c.canonical_url, table.c.source_id, table.c.guid)
+    )
+    ids: dict[object, int] = {}
+    for a_id, url, source_id, guid in session.connection().execute(stmt, rows):
+        ids[url if url is not None else (source_id, guid)] = a_id
+    if len(ids) != len(rows):
+        raise _Conflict
+    return [ids[i.canonical_url if i.canonical_url else (i.source_id, i.guid)] for i in items]
 
 
 def _store_each(

@@ -161,14 +161,14 @@ def test_store_many_loses_only_the_racing_or_failing_item(db: Any, monkeypatch: 
     store_one(sessions, _items(Entry("a", "https://x.example/taken", "Taken"))[0], baseline=False)
     # Another writer stored "taken" after the batch's lookup: the unique key catches it.
     monkeypatch.setattr(store.StoredKeys, "load", classmethod(lambda cls, s, i: cls()))
-    attach = store.attach_article
+    attach = store.attach_batch
 
-    def flaky(session: Any, article: Article, **kw: Any) -> Any:
-        if article.title == "Broken":
+    def flaky(session: Any, articles: Any, **kw: Any) -> Any:
+        if any(text.title == "Broken" for _, text in articles):
             raise RuntimeError("boom")
-        return attach(session, article, **kw)
+        return attach(session, articles, **kw)
 
-    monkeypatch.setattr(store, "attach_article", flaky)
+    monkeypatch.setattr(store, "attach_batch", flaky)
     results = store_many(
         sessions,
         _items(
@@ -192,10 +192,14 @@ def test_store_many_falls_back_to_one_transaction_per_item(db: Any, monkeypatch:
     _, sessions = db
     _setup(sessions, "a")
 
-    def broken(*args: Any) -> Any:
-        raise RuntimeError("transaction lost")
+    batch = store._store_batch
 
-    monkeypatch.setattr(store, "_store_chunk", broken)
+    def broken(sessions: Any, items: Any, *args: Any) -> Any:
+        if len(items) > 1:
+            raise RuntimeError("transaction lost")
+        return batch(sessions, items, *args)
+
+    monkeypatch.setattr(store, "_store_batch", broken)
     results = store_many(
         sessions,
         _items(Entry("a", "https://x.example/1", "One"), Entry("a", "https://x.example/1", "Dup")),
