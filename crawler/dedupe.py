@@ -21,16 +21,22 @@ Parameters: 128 permutations, 32 bands × 4 rows. The LSH S-curve P(candidate) =
 (1/32)^(1/4) ≈ 0.42, sits below the verification threshold on purpose: a false candidate
 costs one signature comparison, a missed one costs a duplicate alert.
 
-Cost per article does not grow with the archive: each band key reads at most ``PER_BAND``
-of its newest rows from the ``(band, article_id)`` index, at most ``MAX_CANDIDATES``
-signatures are compared, and the article's band keys go in with one multi-row INSERT.
+Batches: :func:`attach_batch` places the new articles of one batch (one response's entries)
+with one exact-hash query, one band-candidate query and one signature fetch for the whole
+batch (:func:`plan_stories`); each article is decided in order against the stored stories
+and, in memory by the same rules, the batch's earlier articles, so the outcome is the one
+``attach_article`` would give each in turn. :func:`attach_article` is a batch of one.
 
-Concurrency: on PostgreSQL ``attach_article`` (after its text work, before its first lookup)
-and ``repair_recent`` take one transaction-level advisory lock, so two processes attaching
-copies of one story serialise and the second sees the first's committed story (READ
-COMMITTED, the default). SQLite serialises writers with ``BEGIN IMMEDIATE`` already. A caller
-running at REPEATABLE READ or above, or anything that bypasses ``attach_article``, can still
-split a story; ``repair_recent`` merges those.
+Cost per article does not grow with the archive: each band key yields at most ``PER_BAND``
+of its newest rows (a window over the ``(band, article_id)`` index), at most
+``MAX_CANDIDATES`` signatures are compared, and band keys go in with one multi-row INSERT.
+
+Concurrency: on PostgreSQL ``attach_article`` and ``attach_batch`` (after their text work,
+before their first lookup) and ``repair_recent`` take one transaction-level advisory lock,
+so two processes attaching copies of one story serialise and the second sees the first's
+committed story (READ COMMITTED, the default). SQLite serialises writers with ``BEGIN
+IMMEDIATE`` already. A caller running at REPEATABLE READ or above, or anything that bypasses
+``attach_article``/``attach_batch``, can still split a story; ``repair_recent`` merges those.
 """
 
 from __future__ import annotations
@@ -40,27 +46,24 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
 from sqlalchemy import (
-    BigInteger,
-    Integer,
-    TextClause,
     bindparam,
     case,
     delete,
     func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session
 
 from crawler import shingles as _sh
 from crawler.db import lock_transaction
-from crawler.models import Article, Delivery, Match, Story, StoryBand, UTCDateTime, utcnow
+from crawler.models import Article, Delivery, Match, Story, StoryBand, utcnow
 from crawler.shingles import shingles
 
 __all__ = [
@@ -149,7 +152,7 @@ def titles_agree(a: str, b: str) -> bool:
     ("UPDATE 2: …"), but "… part 1" and "… part 2", or "rose 5% in May" and "rose 7% in
     June", over one summary are different items.
     """
-    ta, tb = set(_sh.tokens(a)), set(_sh.tokens(b))
+    ta, tb = _title_words(a), _title_words(b)
     if not ta or not tb:
         return False
     if _numbers(ta - tb) and _numbers(tb - ta):
@@ -157,7 +160,12 @@ def titles_agree(a: str, b: str) -> bool:
     return len(ta & tb) / min(len(ta), len(tb)) >= TITLE_AGREEMENT
 
 
-def _numbers(words: set[str]) -> set[str]:
+@lru_cache(maxsize=16_384)
+def _title_words(title: str) -> frozenset[str]:
+    return frozenset(_sh.tokens(title))
+
+
+def _numbers(words: frozenset[str]) -> set[str]:
     return {w for w in words if any(c.isdigit() for c in w)}
 
 
@@ -269,7 +277,7 @@ class Prepared:
 
     def lead_size(self) -> float:
         """The size a later article compares against (:func:`_shapes`)."""
-        return self.size if len(self.lead) == 0 else text_size(f"{self.title}\n{self.lead}")
+        return self.size if len(self.lead) == 0 else _lead_size(self.title, self.lead)
 
 
 def prepare(title: str, body: str, digest: str | None = None) -> Prepared:
@@ -379,54 +387,34 @@ def _stored_exact(
 
 
 def _stored_bands(session: Session, keys: Sequence[int]) -> _Bands:
-    """The newest ``PER_BAND`` stored rows of each band key (any window; filtered later)."""
+    """The newest ``PER_BAND`` stored rows of each band key (any window; filtered later).
+
+    One query per ``_CHUNK`` keys; the cap is a window function over the ``(band,
+    article_id)`` index, so a band shared by many articles (boilerplate) returns at most
+    ``PER_BAND`` rows.
+    """
     out = _Bands()
+    rank = (
+        func.row_number()
+        .over(partition_by=StoryBand.band, order_by=StoryBand.article_id.desc())
+        .label("rank")
+    )
     for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        params: dict[str, object] = {f"k{i}": k for i, k in enumerate(chunk)}
-        params["per_band"] = PER_BAND
-        for band, article_id, story_id, seen in session.execute(_candidate_sql(len(chunk)), params):
+        newest = (
+            select(StoryBand.band, StoryBand.article_id, StoryBand.story_id, rank)
+            .where(StoryBand.band.in_(keys[start : start + _CHUNK]))
+            .subquery()
+        )
+        rows = session.execute(
+            select(newest.c.band, newest.c.article_id, newest.c.story_id, Story.first_seen_at)
+            .join(Story, Story.id == newest.c.story_id)
+            .where(newest.c.rank <= PER_BAND)
+        )
+        for band, article_id, story_id, seen in rows:
             out.setdefault(band, []).append((article_id, story_id, seen))
     for rows in out.values():
         rows.sort(key=lambda r: -r[0])
     return out
-
-
-def _candidate_sql(n: int) -> TextClause:
-    """The LSH candidate query for ``n`` band keys (built once per ``n``).
-
-    One branch per band key, each reading at most ``PER_BAND`` of the newest rows of that
-    band from the ``(band, article_id)`` index, so a band shared by many articles (boilerplate)
-    costs at most ``PER_BAND`` rows instead of all of them.
-    """
-    sql = _CANDIDATE_SQL.get(n)
-    if sql is None:
-        branch = (
-            "SELECT * FROM (SELECT band, article_id, story_id FROM story_bands "
-            "WHERE band = :k{i} ORDER BY article_id DESC LIMIT :per_band) AS b{i}"
-        )
-        union = " UNION ALL ".join(branch.format(i=i) for i in range(n))
-        sql = (
-            text(
-                f"SELECT c.band, c.article_id, c.story_id, stories.first_seen_at FROM ({union}) "
-                "AS c JOIN stories ON stories.id = c.story_id"
-            )
-            .bindparams(
-                *(bindparam(f"k{i}", type_=BigInteger()) for i in range(n)),
-                bindparam("per_band", type_=Integer()),
-            )
-            .columns(
-                band=BigInteger(),
-                article_id=Integer(),
-                story_id=Integer(),
-                first_seen_at=UTCDateTime(),
-            )
-        )
-        _CANDIDATE_SQL[n] = sql
-    return sql
-
-
-_CANDIDATE_SQL: dict[int, TextClause] = {}
 
 
 def _hits(
@@ -556,7 +544,13 @@ def _shapes(session: Session, ids: Sequence[int]) -> list[tuple[int, float, str]
     rows = session.execute(
         select(Article.id, Article.title, lead).where(Article.id.in_(list(ids)))
     ).all()
-    return [(i, text_size(f"{t or ''}\n{body or ''}"), t or "") for i, t, body in rows]
+    return [(i, _lead_size(t or "", body or ""), t or "") for i, t, body in rows]
+
+
+@lru_cache(maxsize=4_096)
+def _lead_size(title: str, lead: str) -> float:
+    """``text_size`` of a title and text lead; cached, as a story's copies meet it often."""
+    return text_size(f"{title}\n{lead}")
 
 
 def _scores(sig: LeanMinHash, blobs: Sequence[bytes | None]) -> list[float]:
