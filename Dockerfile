@@ -6,6 +6,7 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY crawler ./crawler
 COPY alerts ./alerts
 COPY scheduler ./scheduler
+COPY config ./config
 RUN pip install --no-cache-dir . && useradd --system --home /data wirewatch \
     && mkdir -p /data && chown wirewatch /data
 COPY config /config

@@ -4,6 +4,7 @@ message through one, with the outcome classified as sent, retryable or permanent
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import smtplib
 import sys
@@ -11,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import policy as email_policy
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, formataddr, make_msgid, parsedate_to_datetime
 from typing import Any, Literal, TextIO
 
@@ -152,6 +154,7 @@ class SendResult:
 @dataclass
 class _CallNotes:
     message: Message
+    channel: str = ""
     statuses: list[int] = field(default_factory=list)
     retry_after: float | None = None
 
@@ -186,6 +189,24 @@ def _observe() -> None:
 
 
 _observe()
+
+
+class _NameChannel(logging.Filter):
+    """apprise's "Notifying 1 service(s)." names our channel (or is dropped outside a send)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Notifying %d service(s)"):
+            return True
+        notes = _notes.get()
+        if notes is None or not notes.channel:
+            return False
+        record.msg = "channel %s: notifying %d service(s)"
+        record.args = (notes.channel, *(record.args or ()))  # type: ignore[misc]
+        return True
+
+
+if not any(isinstance(f, _NameChannel) for f in logging.getLogger("apprise").filters):
+    logging.getLogger("apprise").addFilter(_NameChannel())
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -238,7 +259,7 @@ class _Email(NotifyEmail):
     def _build(
         self, msg: Message, body: str, title: str, name: str | None, to: str
     ) -> EmailMessage:
-        mime = EmailMessage(policy=email_policy.SMTP)
+        mime = EmailMessage(policy=MAIL_POLICY)
         for key, value in self.headers.items():
             mime[key] = clean_header(value)
         mime["Subject"] = clean_header(title)
@@ -260,6 +281,51 @@ class _Email(NotifyEmail):
 
 
 _SUBCLASSES: dict[type[NotifyBase], type[NotifyBase]] = {NotifyEmail: _Email}
+
+
+def fold_subject(subject: str, width: int = 78) -> str:
+    """``Subject: …`` folded so that unfolding gives back exactly ``subject``.
+
+    The stdlib folder may break right after the colon or double a space next to an encoded
+    word (" [tw-deals] …" once unfolded). Plain ASCII is folded only at its own single spaces
+    (never before the first word); anything else becomes UTF-8 encoded words, whose folding
+    whitespace a reader drops (RFC 2047).
+    """
+    if subject.isascii() and "=?" not in subject and "  " not in subject:
+        lines, line = [], "Subject:"
+        for word in subject.split(" "):
+            if len(line) + 1 + len(word) > width and line != "Subject:":
+                lines.append(line)
+                line = ""
+            line += " " + word
+        return "\r\n".join([*lines, line])
+    encoded = Header(subject, "utf-8", header_name="Subject").encode(
+        linesep="\r\n", maxlinelen=width
+    )
+    return f"Subject: {encoded}"
+
+
+class _MailPolicy(EmailPolicy):
+    """SMTP policy whose Subject folding keeps the subject exact (see ``fold_subject``)."""
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        # Kept verbatim: the default parse would decode "=?utf-8?q?…?=" written in a title.
+        if name.lower() == "subject" and isinstance(value, str) and "\n" not in value:
+            return name, value
+        return super().header_store_parse(name, value)  # type: ignore[no-any-return]
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() == "subject":
+            return fold_subject(str(value)) + self.linesep
+        return str(super().fold(name, value))
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() == "subject":
+            return self.fold(name, value).encode("ascii")
+        return bytes(super().fold_binary(name, value))
+
+
+MAIL_POLICY = _MailPolicy(linesep="\r\n")
 
 
 def clean_header(value: str) -> str:
@@ -318,7 +384,7 @@ class ChannelSender:
         """Send ``message``; never raises for delivery problems."""
         if self._apprise is None:
             return self._print(message)
-        notes = _CallNotes(message)
+        notes = _CallNotes(message, self.name)
         token = _notes.set(notes)
         try:
             result = self._apprise.notify(

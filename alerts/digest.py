@@ -72,7 +72,7 @@ class DigestReport:
 def digest_routes(config: DigestConfig) -> list[DigestRoute]:
     """Every digest route of every enabled watchlist."""
     return [
-        DigestRoute(w.name, i, r.channel, r.schedule or "", r.timezone)
+        DigestRoute(w.name, i, r.channel, r.schedule or "", r.timezone or config.settings.timezone)
         for w in config.watchlists
         if w.enabled
         for i, r in enumerate(w.notify)

@@ -63,6 +63,12 @@ class _HttpSettings(Protocol):
 class _Settings(Protocol):
     alerts: _AlertSettings
     http: _HttpSettings
+    timezone: str
+
+
+class _SourcesFile(Protocol):
+    @property
+    def sources(self) -> Sequence[Any]: ...
 
 
 class OutboxConfig(Protocol):
@@ -71,6 +77,7 @@ class OutboxConfig(Protocol):
     channels: Mapping[str, Channel]
     settings: _Settings
     directory: Path
+    sources: _SourcesFile
 
 
 @dataclass
@@ -106,7 +113,10 @@ def backoff(attempts: int, retry_after: float | None = None, *, jitter: bool = T
 def renderer_for(config: OutboxConfig) -> Renderer:
     """Templates with the user's ``templates/`` (next to the config) taking precedence."""
     return Renderer(
-        Path(config.directory) / "templates", public_url=config.settings.http.public_url
+        Path(config.directory) / "templates",
+        public_url=config.settings.http.public_url,
+        timezone=config.settings.timezone,
+        source_names={s.id: s.label for s in config.sources.sources},
     )
 
 

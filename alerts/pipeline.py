@@ -52,7 +52,7 @@ class PipelineConfig(Protocol):
 
 def digest_key(route: Route) -> str:
     """What identifies a digest route in ``Delivery.digest_route``."""
-    return f"{route.schedule} {route.timezone}"
+    return f"{route.schedule} {route.timezone or 'UTC'}"
 
 
 def match_pending(

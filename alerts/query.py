@@ -1,6 +1,7 @@
 """The watchlist expression language (``match`` and ``exclude``).
 
-Grammar (keywords are case-insensitive; precedence NOT > NEAR > AND > OR)::
+Grammar (keywords are case-insensitive; tightest first NEAR > NOT > AND > OR, so
+``NOT a NEAR/3 b`` is ``NOT (a NEAR/3 b)``)::
 
     expr    := and (OR and)*
     and     := not (AND not)*

@@ -10,13 +10,14 @@ already safe markup are produced only by our filters (``mdlink``).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
@@ -30,7 +31,7 @@ _CTRL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u
 # The punctuation that can start markup or a Slack anchor; apprise's CommonMark-to-mrkdwn step
 # turns ``\<``/``\>`` into entities and drops the backslash before ``()[]!#``.
 _MD_PUNCT = re.compile(r"([\\`*_~<>\[\]()!#])")
-_TIME = "%Y-%m-%d %H:%M UTC"
+_TIME = "%Y-%m-%d %H:%M %Z"
 _MENTION = re.compile(r"@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
 
 
@@ -81,6 +82,9 @@ def _finalize_text(value: Any) -> str:
     return clean_text("" if value is None else value)
 
 
+NO_TITLE = "(no title)"
+
+
 @dataclass(frozen=True)
 class OtherSource:
     """Another source carrying the same story (``publisher``: who published it, if known)."""
@@ -111,6 +115,12 @@ class AlertItem:
     story_id: int | None = None
     publisher: str | None = None
     fetched_at: datetime | None = None
+    timezone: str = "UTC"  # the zone times are shown in, named after each time
+
+    def __post_init__(self) -> None:
+        # An article without a title is shown as such, never as an empty link.
+        if not self.title.strip():
+            object.__setattr__(self, "title", NO_TITLE)
 
     def byline(self) -> str:
         """The publisher named through the source ("Reuters via gnews"), or the source."""
@@ -119,9 +129,9 @@ class AlertItem:
     def when(self) -> str:
         """The publication time, or a visible "no date (fetched …)" when the source gave none."""
         if self.published_at is not None:
-            return self.published_at.strftime(_TIME)
+            return local_time(self.published_at, self.timezone)
         if self.fetched_at is not None:
-            return f"no date (fetched {self.fetched_at.strftime(_TIME)})"
+            return f"no date (fetched {local_time(self.fetched_at, self.timezone)})"
         return "no date"
 
     def snippet_parts(self) -> list[tuple[str, bool]]:
@@ -142,6 +152,24 @@ def highlight_parts(text: str, highlights: Sequence[Sequence[int]]) -> list[tupl
     return [p for p in parts if p[0]]
 
 
+def local_time(value: datetime, tz: str) -> str:
+    """``value`` in zone ``tz``, labelled with the zone's abbreviation (``… 16:00 CST``)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(ZoneInfo(tz)).strftime(_TIME)
+
+
+def term_label(term: str) -> str:
+    """A term as the user wrote it, without the ``=`` that makes it case-sensitive."""
+    text = term.strip()
+    return text[1:].strip() if text.startswith("=") else text
+
+
+def stories(n: int) -> str:
+    """``1 story``, ``2 stories``."""
+    return f"{n} {'story' if n == 1 else 'stories'}"
+
+
 def byline(source: str, publisher: str | None) -> str:
     """``publisher via source`` when an aggregator named the publisher, else ``source``."""
     return f"{publisher} via {source}" if publisher and publisher != source else source
@@ -151,11 +179,30 @@ class Renderer:
     """Loads templates (user overrides first) and renders alert messages."""
 
     def __init__(
-        self, override_dir: Path | str | None = None, *, public_url: str | None = None
+        self,
+        override_dir: Path | str | None = None,
+        *,
+        public_url: str | None = None,
+        timezone: str = "UTC",
+        source_names: Mapping[str, str] | None = None,
     ) -> None:
         dirs = [str(override_dir)] if override_dir and Path(override_dir).is_dir() else []
         self._loader = ChoiceLoader([FileSystemLoader([*dirs, str(BUILTIN)])])
         self.public_url = public_url.rstrip("/") if public_url else None
+        self.timezone = timezone
+        self.source_names = dict(source_names or {})
+
+    def present(self, item: AlertItem) -> AlertItem:
+        """``item`` as people read it: sources by configured name, terms without ``=``,
+        times in the configured zone."""
+        names = self.source_names
+        return replace(
+            item,
+            source=names.get(item.source, item.source),
+            others=tuple(replace(o, source=names.get(o.source, o.source)) for o in item.others),
+            terms=list(dict.fromkeys(term_label(t) for t in item.terms)),
+            timezone=self.timezone,
+        )
 
     def story_link(self, item: AlertItem) -> str:
         """The console's page of the item's story ("" without ``http.public_url``)."""
@@ -198,6 +245,7 @@ class Renderer:
         max_length: int | None = None,
     ) -> Message:
         """One alert for one matched story."""
+        item = self.present(item)
         title = clean_header(f"[{item.watchlist}] {item.title}")[:250]
         body = self.render("immediate", fmt, item=item)
         text = self.render("immediate", "text", item=item) if fmt == "html" else ""
@@ -215,6 +263,7 @@ class Renderer:
         batch_id: str = "",
     ) -> list[Message]:
         """The digest as one or more messages, each within ``max_length`` (greedy, stable)."""
+        items = [self.present(i) for i in items]
         groups: list[list[AlertItem]] = [[]]
         for item in items:
             trial = [*groups[-1], item]
@@ -235,7 +284,7 @@ class Renderer:
         out = []
         for n, group in enumerate(groups, 1):
             suffix = f" ({n}/{len(groups)})" if len(groups) > 1 else ""
-            title = clean_header(f"[{watchlist}] digest: {len(items)} stories{suffix}")
+            title = clean_header(f"[{watchlist}] digest: {stories(len(items))}{suffix}")
             ctx = {"watchlist": watchlist, "items": group, "part": n, "parts": len(groups)}
             body = self.render("digest", fmt, **ctx)
             text = self.render("digest", "text", **ctx) if fmt == "html" else ""

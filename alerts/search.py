@@ -2,27 +2,37 @@
 
 A search query is a ``match`` expression (``alerts.query``) in which a bare word is a phrase,
 since a search box has no groups: ``MOU AND (Taiwan OR 臺灣) AND NOT title:recipe``. It is
-compiled into an ad-hoc watchlist, so a story is found exactly when a watchlist with that
-``match`` would have matched one of its articles (same folding, word edges, NEAR, fields).
+compiled into an ad-hoc watchlist, so an article is found exactly when a watchlist with that
+``match`` would have matched it (same folding, word edges, NEAR, fields).
 
 Protocol of one page:
 
-1. *Candidates*: articles of stories in keyset order ``(first_seen_at, story id, article
-   id)`` newest first, narrowed in SQL by the filters only, read in chunks as plain rows
-   (``ix_stories_first_seen_at``, then ``ix_articles_story_id``). Text conditions are not
-   pushed into SQL: ``lower(column) LIKE`` over title, summary and body measured 24 µs per
-   article on SQLite (five seconds per 200,000 articles, and a rare term reads the whole
-   archive). A full-text index can narrow this stage later.
-2. *Prefilter*: ``alerts.prefilter.text_prefilter`` drops, in a few microseconds, articles
+1. *Narrow*: the query's necessary condition on index tokens (``alerts.search_candidates``)
+   is looked up in the full-text index, up to ``CANDIDATE_CAP`` ids. Up to the cap, the SQL
+   below reads only those articles (``id IN (…)``): a rare term costs what its candidates cost,
+   whatever the archive's size. Over the cap (a common term: hits are dense, the newest
+   few thousand articles hold a page of them) or without a condition (``NOT x``), the SQL
+   reads every article in order and step 3 decides.
+2. *Candidates*: articles of stories in keyset order ``(first_seen_at, story id, article
+   id)`` newest first, narrowed in SQL by the filters, read in chunks as plain rows
+   (``ix_stories_first_seen_at``, then ``ix_articles_story_id``).
+3. *Prefilter*: ``alerts.prefilter.text_prefilter`` drops, in a few microseconds, articles
    that lack the literals the query needs.
-3. *Verify*: the rest run through ``Engine.match``; the first matching article of a story
+4. *Verify*: the rest run through ``Engine.match``; the first matching article of a story
    (newest first) is its hit, later articles of that story are skipped.
-4. *Stop* at ``limit`` stories, or after ``budget`` articles read (a rare term would read
-   the whole archive); the returned cursor resumes exactly there, mid-story if need be, so a
-   story is never reported twice or skipped. The caller shows how far back it searched.
+5. *Stop* at ``limit`` stories, or after ``budget`` articles read (a query the index cannot
+   narrow would read the whole archive); the returned cursor resumes exactly there,
+   mid-story if need be, so a story is never reported twice or skipped. The caller shows
+   how far back it searched.
+
+:func:`search_articles` (``wirewatch articles --search``) lists articles newest published
+first, an order no index serves: it sorts the ids of all the index's candidates (uncapped;
+every article within the filters when the query has no condition) once, up to ``budget``,
+then prefilters and verifies them in chunks until ``limit`` articles matched.
 
 Reads only; callers pass a reader session (``crawler.db.make_reader``) so a search never
-waits for the daemon's writes.
+waits for the daemon's writes. An article written between the index lookup and the read is
+found by the next search.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select, tuple_, type_coerce
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, tuple_, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -41,19 +51,28 @@ from alerts.backtest import article_text
 from alerts.matcher import Document, Engine, Match
 from alerts.prefilter import text_prefilter
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
+from alerts.search_candidates import candidate_ids, index_condition
 from alerts.watchlists import Watchlist
 from crawler.models import Article, Story
 from crawler.models import Match as MatchRow
 
 __all__ = [
+    "CANDIDATE_CAP",
+    "ArticleHit",
+    "ArticlePage",
     "Cursor",
     "SearchFilters",
     "SearchHit",
     "SearchPage",
     "compile_query",
+    "narrowing",
     "search",
+    "search_articles",
     "story_filters",
 ]
+
+# Above this many candidates a term is common: reading in order finds a page sooner.
+CANDIDATE_CAP = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +196,20 @@ def story_filters(filters: SearchFilters, since: datetime | None) -> list[Column
     return conds
 
 
+def narrowing(
+    conn: Connection, wl: Watchlist, cap: int = CANDIDATE_CAP
+) -> ColumnElement[bool] | None:
+    """``Article.id IN (candidates)`` when the index names at most ``cap`` candidates for
+    ``wl``'s match; None when it cannot narrow (no condition, or a common term)."""
+    cond = index_condition(parse(wl.match, wl.groups), wl)
+    if cond is None:
+        return None
+    ids = conn.execute(candidate_ids(conn.dialect.name, cond).limit(cap + 1)).scalars().all()
+    if len(ids) > cap:
+        return None
+    return Article.id.in_(sorted(set(ids)))  # fetched once, not re-run for every chunk
+
+
 def _after(cursor: Cursor) -> ColumnElement[bool]:
     # The plain range first: it is what SQLite's planner turns into an index range.
     upto = Story.first_seen_at <= cursor.first_seen_at
@@ -221,6 +254,10 @@ def search(
         conds.append(Article.source_id.in_(list(filters.sources)))
     if filters.languages:
         conds.append(Article.language.in_(list(filters.languages)))
+    conn = session.connection()
+    narrow = narrowing(conn, wl)
+    if narrow is not None:
+        conds.append(narrow)
     base = (
         select(
             Story.id,
@@ -232,13 +269,14 @@ def search(
         .where(*conds)
         .order_by(Story.first_seen_at.desc(), Story.id.desc(), Article.id.desc())
     )
-    conn = session.connection()
     found: list[SearchHit] = []
     hit: set[int] = set()
     scanned = 0
     last: Cursor | None = cursor
+    size = _first_chunk(limit, chunk)
     while True:
-        want = min(chunk, budget - scanned)
+        want = min(size, budget - scanned)
+        size = min(2 * size, chunk)
         result = conn.execute((base if last is None else base.where(_after(last))).limit(want))
         try:  # ids and text need no result processing: take the driver's rows
             rows = result.cursor.fetchall()
@@ -297,6 +335,120 @@ def _fields(conn: Connection, ids: list[int]) -> dict[int, Any]:
             Article.language,
             Article.published_at,
             Article.fetched_at,
+            Article.publisher,
+            Article.guid,
         ).where(Article.id.in_(ids))
     )
     return {row.id: row for row in rows}
+
+
+# ----- articles (``wirewatch articles --search``) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleHit:
+    """A matching article."""
+
+    id: int
+    source_id: str
+    publisher: str | None
+    title: str
+    url: str
+    guid: str | None
+    published_at: datetime | None
+    fetched_at: datetime
+    match: Match
+
+
+@dataclass(frozen=True, slots=True)
+class ArticlePage:
+    """The newest matching articles; ``complete`` is False when ``budget`` stopped the read
+    before the archive (within the filters) was exhausted."""
+
+    hits: list[ArticleHit]
+    scanned: int
+    complete: bool
+
+
+def search_articles(
+    session: Session,
+    query: str,
+    *,
+    source: str | None = None,
+    fetched_since: datetime | None = None,
+    limit: int = 50,
+    budget: int = 200_000,
+    chunk: int = 2_000,
+) -> ArticlePage:
+    """Articles matching ``query``, newest published (else fetched) first, as the article
+    list orders them. Raises ``QuerySyntaxError``; see the module docstring."""
+    wl = compile_query(query)
+    engine = Engine.compile_one(wl)
+    prefilter = text_prefilter(wl)
+    conn = session.connection()
+    # One sort of the keys (no index serves this order, so chunks would each sort again),
+    # then the text chunk by chunk until the page is full.
+    newest = type_coerce(func.coalesce(Article.published_at, Article.fetched_at), NullType())
+    conds: list[ColumnElement[bool]] = []
+    if source:
+        conds.append(Article.source_id == source)
+    if fetched_since is not None:
+        conds.append(Article.fetched_at >= fetched_since)
+    cond = index_condition(parse(wl.match, wl.groups), wl)
+    if cond is not None:
+        conds.append(Article.id.in_(candidate_ids(conn.dialect.name, cond)))
+    keys = (
+        conn.execute(
+            select(Article.id)
+            .where(*conds)
+            .order_by(newest.desc(), Article.id.desc())
+            .limit(budget + 1)
+        )
+        .scalars()
+        .all()
+    )
+    hits: list[ArticleHit] = []
+    scanned = 0
+    for begin, end in _chunks(min(len(keys), budget), _first_chunk(limit, chunk), chunk):
+        ids = keys[begin:end]
+        texts = conn.execute(select(Article.id, article_text()).where(Article.id.in_(ids)))
+        wanted = [aid for aid, text in texts if prefilter is None or prefilter(text)]
+        fields = _fields(conn, wanted)
+        for aid in ids:
+            scanned += 1
+            art = fields.get(aid)
+            if art is None:
+                continue
+            matches = engine.match(Document(art.title or "", art.summary or "", art.body or ""))
+            if matches:
+                hits.append(_article_hit(art, matches[0]))
+                if len(hits) >= limit:
+                    return ArticlePage(hits, scanned, True)
+    return ArticlePage(hits, scanned, len(keys) <= budget)
+
+
+def _chunks(total: int, first: int, largest: int) -> Iterator[tuple[int, int]]:
+    """(start, end) ranges over ``total`` items, ``first`` long, then doubling."""
+    start, size = 0, first
+    while start < total:
+        yield start, min(total, start + size)
+        start, size = start + size, min(2 * size, largest)
+
+
+def _first_chunk(limit: int, chunk: int) -> int:
+    """Chunks start small and double: dense hits fill a page from the first few rows."""
+    return min(chunk, max(2 * limit, 100))
+
+
+def _article_hit(art: Any, match: Match) -> ArticleHit:
+    return ArticleHit(
+        art.id,
+        art.source_id,
+        art.publisher,
+        art.title,
+        art.url,
+        art.guid,
+        art.published_at,
+        art.fetched_at,
+        match,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -47,6 +48,23 @@ _TermField = Annotated[
     | Annotated[RegexTerm, Tag("regex-term")],
     Discriminator(_term_kind),
 ]
+# A plain term that reads like a regular expression: alternation (a|b), an escape
+# class (\d \w \s \b), a wildcard run (.* .+), a character range ([0-9]), or a "re:" prefix.
+_REGEX_LOOK = re.compile(r"\||\\[dwsbDWSB]|\.[*+]|\[[^\]]+-[^\]]+\]")
+_REGEX_PREFIX = re.compile(r"^(?:re|regex)\s*:\s*", re.I)
+
+
+def regex_lookalike(term: str) -> str | None:
+    """The pattern a plain ``term`` seems meant as (``re:"Tai(wan|pei)"``), or None.
+
+    A plain term is matched literally, so such a term almost never matches anything.
+    """
+    m = _REGEX_PREFIX.match(term)
+    if m:
+        return term[m.end() :].strip().strip("\"'") or None
+    return term if _REGEX_LOOK.search(term) else None
+
+
 # Words the match expression reads as operators or field scopes, not as group names.
 RESERVED_NAMES = frozenset({"and", "or", "not", "near", "title", "summary", "body"})
 
@@ -59,9 +77,12 @@ class Route(BaseModel):
     channel: str
     mode: Literal["immediate", "digest"] = "immediate"
     schedule: str | None = None
-    timezone: str = "UTC"
+    timezone: str | None = None  # None: the global ``timezone`` of wirewatch.yaml
 
-    _check_tz = field_validator("timezone")(check_timezone)
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
 
     @field_validator("schedule")
     @classmethod
@@ -95,6 +116,15 @@ class Watchlist(BaseModel):
     exclude: str | None = None
     sources: list[str] = Field(default_factory=list)
     notify: list[Route] = Field(default_factory=list)
+
+    def in_zone(self, timezone: str) -> Watchlist:
+        """This watchlist with ``timezone`` for every route that names no zone of its own."""
+        if all(r.timezone for r in self.notify):
+            return self
+        routes = [
+            r if r.timezone else r.model_copy(update={"timezone": timezone}) for r in self.notify
+        ]
+        return self.model_copy(update={"notify": routes})
 
     @field_validator("groups")
     @classmethod

@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--full", action="store_true", help="full sizes where the default run uses less"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="alternating rounds (where a benchmark has them)"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write RESULTS.md")
     args = parser.parse_args(argv)
     names = [n.strip() for chunk in args.only for n in chunk.split(",") if n.strip()] or list(known)
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(known)}")
 
     console = Console(width=None if sys.stdout.isatty() else 160)
-    options = RunOptions(quick=args.quick, full=args.full, corpus=corpus_dir())
+    options = RunOptions(quick=args.quick, full=args.full, corpus=corpus_dir(), rounds=args.rounds)
     results: list[Result] = []
     failed = False
     for name in names:

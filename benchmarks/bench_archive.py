@@ -11,10 +11,11 @@ The rate is measured in windows of consecutive articles; the row compares the la
 against the first (the baseline), so a ratio near 1 means the rate stays flat. Growth stops
 at the target size (1,000,000; ``quick`` 50,000) or when the time budget runs out
 (``--full`` has none), and the notes give the size actually reached: nothing is
-extrapolated. After growing, two reads are timed: the ``wirewatch articles --search`` query
-(lower(...) LIKE over title, summary and body, newest first, 50 rows) and a lookup by
-canonical URL. PostgreSQL is measured too when a server answers on 127.0.0.1:5432 (user
-postgres), in a database created and dropped here.
+extrapolated. After growing, two reads are timed: ``wirewatch articles --search``
+(``alerts.search.search_articles``: the full-text index's candidates verified by the
+matcher, newest first, 50 rows) and a lookup by canonical URL. PostgreSQL is measured too
+when a server answers on 127.0.0.1:5432 (user postgres), in a database created and dropped
+here.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, func, or_, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.registry import Result, RunOptions, register
@@ -244,16 +245,10 @@ def search_latency(sessions: sessionmaker[Session], stream: ArticleStream) -> di
 
 def _search(sessions: sessionmaker[Session], term: str, limit: int = 50) -> int:
     """The ``wirewatch articles --search`` query."""
-    pattern = f"%{term.lower()}%"
-    cols = (Article.title, Article.summary, Article.body)
-    query = (
-        select(Article)
-        .where(or_(*(func.lower(c).like(pattern, escape="\\") for c in cols)))
-        .order_by(func.coalesce(Article.published_at, Article.fetched_at).desc(), Article.id.desc())
-        .limit(limit)
-    )
+    from alerts.search import search_articles
+
     with sessions() as session:
-        return len(list(session.scalars(query)))
+        return len(search_articles(session, term, limit=limit).hits)
 
 
 def _median_ms(fn: Callable[[], object], rounds: int) -> float:

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, text
 
+from alerts.search_index import index_articles
 from benchmarks.bench_archive import migrated_postgres, migrated_sqlite, postgres_reachable
 from benchmarks.registry import Result, RunOptions, register
 from crawler.db import session_factory
@@ -130,6 +132,7 @@ def seed(engine: Engine, n: int, *, now: datetime, seed: int = 7, days: int = DA
             if stories:
                 conn.execute(insert(Story), stories)
             conn.execute(insert(Article), articles)
+            index_articles(conn, [SimpleNamespace(**a) for a in articles])  # as ingest does
         stories.clear()
         articles.clear()
 

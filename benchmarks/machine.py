@@ -19,6 +19,7 @@ PACKAGES = (
     "sqlalchemy",
     "apscheduler",
     "rich",
+    "urlwatch",
 )
 
 
@@ -39,14 +40,20 @@ def ram_bytes() -> int | None:
 
 
 def machine_info() -> dict[str, str]:
-    """CPU, cores, RAM, OS and Python, as display strings."""
+    """CPU, cores, RAM, OS, Python and the load average when written, as display strings."""
     ram = ram_bytes()
+    try:
+        load = "{:.1f} / {:.1f} / {:.1f} (1 / 5 / 15 min)".format(*os.getloadavg())
+    except OSError:
+        load = "unknown"
     return {
         "CPU": cpu_model(),
         "Cores": str(os.cpu_count() or "?"),
         "RAM": f"{ram / 2**30:.1f} GiB" if ram else "unknown",
         "OS": platform.platform(),
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
+        # Other jobs on a shared machine stretch wall times; the load says how much.
+        "Load average at the end of the run": load,
     }
 
 

@@ -24,6 +24,8 @@ import asyncio
 import contextlib
 import gzip
 import hashlib
+import heapq
+import itertools
 import re
 import socket
 import threading
@@ -49,7 +51,15 @@ from benchmarks.faults import (
 )
 from benchmarks.newscontent import Feed, Item, NewsSite, http_date
 
-__all__ = ["Fault", "Item", "NewsServer", "RequestRecord", "headers_from_comment"]
+__all__ = [
+    "Fault",
+    "HostLoad",
+    "Item",
+    "NewsServer",
+    "RequestRecord",
+    "headers_from_comment",
+    "host_load",
+]
 
 _MAX_HEAD = 64 * 1024
 _MAX_REQUEST_BODY = 1 << 20
@@ -66,7 +76,12 @@ _META_CHARSET = re.compile(r'<meta charset="[^"]*">', re.IGNORECASE)
 
 @dataclass
 class RequestRecord:
-    """One request as received: headers are keyed in lower case; status is set once answered."""
+    """One request as received: headers are keyed in lower case; status is set once answered.
+
+    ``time`` is when the request head was read, ``end`` when its answer was written out (or
+    the connection dropped); both are ``time.monotonic()`` readings of the server's clock, so
+    overlaps and gaps between requests can be read from the log.
+    """
 
     method: str
     url: str
@@ -75,6 +90,43 @@ class RequestRecord:
     time: float
     status: int | None = None
     fault: str | None = None
+    host: int = 0
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class HostLoad:
+    """The load one host name saw: requests, most in flight at once, gaps between starts.
+
+    Two requests overlap when one was read before the other's answer was written out; a
+    client that waits for each answer before it sends the next request never overlaps.
+    """
+
+    requests: int
+    max_in_flight: int
+    min_gap: float | None  # seconds between consecutive request starts; None for one request
+    span: float  # seconds from the first request start to the last
+
+
+def host_load(records: Iterable[RequestRecord]) -> dict[str, HostLoad]:
+    """:class:`HostLoad` per host name (hosts on one IP and several ports count as one)."""
+    by_host: dict[str, list[RequestRecord]] = {}
+    for record in records:
+        by_host.setdefault(urlsplit(record.url).hostname or "", []).append(record)
+    loads = {}
+    for name, group in by_host.items():
+        group.sort(key=lambda r: r.time)
+        ends: list[float] = []  # answer times of the requests still open, as a heap
+        most = 0
+        for record in group:
+            while ends and ends[0] <= record.time:
+                heapq.heappop(ends)
+            heapq.heappush(ends, record.end if record.end is not None else float("inf"))
+            most = max(most, len(ends))
+        gaps = [b.time - a.time for a, b in itertools.pairwise(group)]
+        span = group[-1].time - group[0].time
+        loads[name] = HostLoad(len(group), most, min(gaps, default=None), span)
+    return loads
 
 
 @dataclass
@@ -439,6 +491,10 @@ class NewsServer:
                 return self._counts.get(url, 0)
             return sum(self._counts.values())
 
+    def host_load(self) -> dict[str, HostLoad]:
+        """How hard each host name was hit, read from the request log (see :class:`HostLoad`)."""
+        return host_load(self.requests())
+
     def reset_requests(self) -> None:
         with self._lock:
             self._records.clear()
@@ -539,39 +595,47 @@ class NewsServer:
         parts = urlsplit(target)
         path = parts.path or "/"
         url = f"{host.base}{path}" + (f"?{parts.query}" if parts.query else "")
-        record = RequestRecord(method, url, path, headers, time.time())
-        keep_alive = (
-            version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-        ) or headers.get("connection", "").lower() == "keep-alive"
-        with self._lock:
-            queue = self._records.get(url)
-            if queue is None:
-                queue = self._records[url] = deque(maxlen=_MAX_RECORDS_PER_URL)
-            queue.append(record)
-            self._counts[url] = self._counts.get(url, 0) + 1
-            delay = self._host_latency.get(host.index, self._latency)
-        if delay > 0:
-            await asyncio.sleep(delay)
-        with self._lock:
-            fault = self._take_fault(url, host, path)
-            record.fault = fault.kind if fault else None
-            resource = self._resource(host, path, fault)
-        if method not in ("GET", "HEAD"):
-            record.status = 405
-            await self._send(writer, 405, [("Allow", "GET, HEAD")], b"", keep_alive, method)
+        record = RequestRecord(method, url, path, headers, time.monotonic(), host=host.index)
+        try:
+            keep_alive = (
+                version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+            ) or headers.get("connection", "").lower() == "keep-alive"
+            with self._lock:
+                queue = self._records.get(url)
+                if queue is None:
+                    queue = self._records[url] = deque(maxlen=_MAX_RECORDS_PER_URL)
+                queue.append(record)
+                self._counts[url] = self._counts.get(url, 0) + 1
+                delay = self._host_latency.get(host.index, self._latency)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            with self._lock:
+                fault = self._take_fault(url, host, path)
+                record.fault = fault.kind if fault else None
+                resource = self._resource(host, path, fault)
+            if method not in ("GET", "HEAD"):
+                record.status = 405
+                await self._send(writer, 405, [("Allow", "GET, HEAD")], b"", keep_alive, method)
+                return keep_alive
+            if fault is not None:
+                return await self._answer_fault(
+                    host, path, method, headers, fault, resource, writer, keep_alive, record
+                )
+            if resource is None:
+                record.status = 404
+                await self._send(
+                    writer,
+                    404,
+                    [("Content-Type", "text/plain")],
+                    b"not found\n",
+                    keep_alive,
+                    method,
+                )
+                return keep_alive
+            await self._send_resource(writer, resource, headers, method, keep_alive, record)
             return keep_alive
-        if fault is not None:
-            return await self._answer_fault(
-                host, path, method, headers, fault, resource, writer, keep_alive, record
-            )
-        if resource is None:
-            record.status = 404
-            await self._send(
-                writer, 404, [("Content-Type", "text/plain")], b"not found\n", keep_alive, method
-            )
-            return keep_alive
-        await self._send_resource(writer, resource, headers, method, keep_alive, record)
-        return keep_alive
+        finally:
+            record.end = time.monotonic()
 
     async def _send_resource(
         self,

@@ -24,6 +24,7 @@ class RunOptions:
     quick: bool = False
     full: bool = False
     corpus: Path | None = None
+    rounds: int | None = None  # alternating rounds, where a benchmark has them (None: its own)
 
 
 @dataclass

@@ -8,7 +8,6 @@ from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin
 
-import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 from parsel import Selector
@@ -18,6 +17,7 @@ from crawler import charset
 from crawler.dates import find_date_in_text, parse_date
 from crawler.items import Entry
 from crawler.page_dates import DATE_PARAMS, page_date
+from crawler.selectors import select_nodes
 from crawler.text import normalize_text
 from crawler.urls import clean_href, unwrap_redirect
 
@@ -71,6 +71,9 @@ def extract_article(
     :func:`crawler.page_dates.page_date` (markup first, then the page's text);
     ``date_rule`` names the rule that won.
     """
+    # Loaded on the first article page, not by every poll (start-up time and memory).
+    import trafilatura
+
     text = decode_html(html, content_type)
     if not text.strip():
         return None
@@ -130,13 +133,6 @@ def _parse_tree(text: str) -> Any:
 # --------------------------------------------------------------------------- listings
 
 
-def _select(sel: Selector, query: str) -> list[Selector]:
-    query = query.strip()
-    if query.startswith(("/", "(", "./")):
-        return list(sel.xpath(query))
-    return list(sel.css(query))
-
-
 @dataclass(slots=True)
 class Listing:
     """What a listing page gave: its entries, and counts that explain an empty result."""
@@ -189,17 +185,19 @@ def extract_listing(
     pattern = re.compile(link_pattern) if link_pattern else None
     seen: set[str] = set()
     out = Listing([])
-    for item in _select(sel, list_selector)[:MAX_LISTING_ITEMS]:
+    for item in select_nodes(sel, list_selector)[:MAX_LISTING_ITEMS]:
         out.matched += 1
         root = item.root
         is_link = getattr(root, "tag", None) == "a"
-        link_node = item if is_link else next(iter(_select(item, link_selector or "a[href]")), None)
+        link_node = (
+            item if is_link else next(iter(select_nodes(item, link_selector or "a[href]")), None)
+        )
         if link_node is None:
             continue
-        href = link_node.attrib.get("href") if hasattr(link_node, "attrib") else None
-        if href is None:
-            href = link_node.get()
-        href = clean_href(href)
+        raw_href = link_node.attrib.get("href") if hasattr(link_node, "attrib") else None
+        if raw_href is None:
+            raw_href = link_node.get()
+        href = clean_href(raw_href)
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
             continue
         link = unwrap_redirect(urljoin(base, href))
@@ -214,9 +212,9 @@ def extract_listing(
         seen.add(link)
         title = ""
         if title_selector:
-            title = _node_text(next(iter(_select(item, title_selector)), None))
+            title = _node_text(next(iter(select_nodes(item, title_selector)), None))
         if not title:
-            title = _node_text(link_node) or normalize_text(link_node.attrib.get("title", ""))
+            title = _link_title(item, link_node, raw_href)
         published, rule = _listing_date(item, date_selector, tz, dayfirst)
         out.entries.append(
             Entry(
@@ -228,6 +226,24 @@ def extract_listing(
             )
         )
     return out
+
+
+def _link_title(item: Selector, link_node: Selector, raw_href: str) -> str:
+    """The text (or ``title`` attribute) of the link element, never the URL itself.
+
+    An attribute selector (``a::attr(href)``, ``.//a/@href``) selects the URL, not the
+    element; the element is then the one in the item carrying that ``href``. No text is no
+    title ("" — a page fetch may fill it in later), not the link's address.
+    """
+    if isinstance(link_node.root, str):
+        nodes = item.xpath("descendant-or-self::*[@href=$h]", h=raw_href)
+    else:
+        nodes = [link_node]
+    for node in nodes:
+        text = _node_text(node) or normalize_text(node.attrib.get("title", ""))
+        if text:
+            return text
+    return ""
 
 
 def _node_text(node: Selector | None) -> str:
@@ -243,7 +259,7 @@ def _listing_date(
     item: Selector, date_selector: str | None, tz: tzinfo | None, dayfirst: bool
 ) -> tuple[datetime | None, str | None]:
     if date_selector:
-        for node in _select(item, date_selector)[:3]:
+        for node in select_nodes(item, date_selector)[:3]:
             attrs = node.attrib if not isinstance(node.root, str) else {}
             for value in (attrs.get("datetime"), attrs.get("content"), _node_text(node)):
                 if not value:

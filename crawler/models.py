@@ -278,3 +278,30 @@ class WatchlistState(Base):
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     caught_up_at: Mapped[datetime | None]
+
+
+class ArticleSearch(Base):
+    """An article's search key: the distinct folded tokens of its text (``alerts.search_index``).
+
+    NULL when the key is too large to index: the article is then a candidate of every search.
+    The full-text structure over ``key`` (SQLite FTS5 table, PostgreSQL GIN index) is created
+    by the migration, not declared here.
+    """
+
+    __tablename__ = "article_search"
+    __table_args__ = (
+        Index(
+            "ix_article_search_unindexed",
+            "article_id",
+            sqlite_where=text("key IS NULL"),
+            postgresql_where=text("key IS NULL"),
+        ),
+    )
+
+    article_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),  # SQLite: the rowid, FTS5's content id
+        ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    key: Mapped[str | None] = mapped_column(Text)

@@ -26,6 +26,8 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
         "ROBOTSTXT_OBEY": crawl.obey_robots,
         "CONCURRENT_REQUESTS": crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.per_host,
+        # Holds that limit (Scrapy's own downloader overshoots it, see crawler.slots).
+        "DOWNLOADER": "crawler.slots.PoliteDownloader",
         "DOWNLOAD_DELAY": crawl.delay.total_seconds(),
         "DOWNLOAD_DELAY_JITTER": DELAY_JITTER if crawl.delay.total_seconds() else 0.0,
         "DOWNLOAD_TIMEOUT": max(1.0, crawl.timeout.total_seconds()),

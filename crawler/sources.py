@@ -82,7 +82,7 @@ class FeedSource(_SourceBase):
 
 
 class Selectors(BaseModel):
-    """CSS or XPath selectors (XPath when starting with ``/`` or ``(``) for a listing page."""
+    """Selectors for a listing page: CSS, or XPath when starting with ``/``, ``(`` or ``./``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -23,10 +23,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.search_index import index_articles
 from crawler.db import dialect_insert
 from crawler.dedupe import Prepared, attach_batch, prepare
 from crawler.models import Article, utcnow
@@ -130,6 +132,15 @@ class StoredKeys:
             self.hashes.add((item.source_id, item.content_hash))
 
 
+class _Indexed(NamedTuple):
+    """What the full-text index reads of a new article."""
+
+    id: int
+    title: str
+    summary: str
+    body: str
+
+
 class _Conflict(Exception):
     """A concurrent writer stored one of the batch's identities after the batch's lookup."""
 
@@ -191,7 +202,8 @@ def _store_batch(
     official: bool,
 ) -> list[Stored]:
     """Store ``items`` in one transaction: one identity lookup, one multi-row INSERT … ON
-    CONFLICT DO NOTHING … RETURNING of the new articles, then :func:`attach_batch`.
+    CONFLICT DO NOTHING … RETURNING of the new articles, their full-text keys, then
+    :func:`attach_batch`.
 
     Raises :class:`_Conflict` (rolling everything back) when the INSERT skipped a row.
     """
@@ -210,6 +222,13 @@ def _store_batch(
             new = [items[i] for i in fresh]
             texts = [prepare(n.title, n.body or n.summary, n.content_hash) for n in new]
             ids = _insert_articles(session, new, texts, baseline, now)
+            index_articles(
+                session.connection(),
+                [
+                    _Indexed(a_id, n.title, n.summary, n.body)
+                    for a_id, n in zip(ids, new, strict=True)
+                ],
+            )
             placed = attach_batch(
                 session, list(zip(ids, texts, strict=True)), official=official, now=now
             )

@@ -28,6 +28,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from alerts.search_index import index_articles
 from crawler.dedupe import reindex_article
 from crawler.extract import Article as PageText
 from crawler.models import Article, utcnow
@@ -83,4 +84,5 @@ def fill_text(
     article.author = article.author or page.author
     article.language = article.language or page.language
     reindex_article(session, article, now=now or utcnow())
+    index_articles(session.connection(), [article])
     return True

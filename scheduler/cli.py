@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from scheduler.config import Config
-from scheduler.context import AppContext
-from scheduler.migrate import SchemaError
-from scheduler.yamlsource import ConfigError
+from scheduler.locate import ConfigNotFound
+from scheduler.output import Column, Format, FormatOption, emit, write_rows
+
+# Configuration, database and delivery modules load when a command needs them: `--help`
+# and `check` stay quick and small (tests/scheduler/test_startup.py).
+if TYPE_CHECKING:
+    from scheduler.config import Config
+    from scheduler.context import AppContext
 
 app = typer.Typer(
     name="wirewatch",
@@ -26,6 +29,31 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"wirewatch {version('wirewatch')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            metavar="",
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Watch IP and trade-policy news; alert when a watchlist matches."""
+
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
@@ -33,7 +61,10 @@ T = TypeVar("T")
 ConfigOption = Annotated[
     str | None,
     typer.Option(
-        "--config", "-c", envvar="WIREWATCH_CONFIG", help="Config directory (default ./config)."
+        "--config",
+        "-c",
+        envvar="WIREWATCH_CONFIG",
+        help="Config directory (default ./config, else ~/.config/wirewatch).",
     ),
 ]
 
@@ -46,8 +77,13 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def open_context(config_dir: str | None) -> AppContext:
     """Load config or exit 1 listing every problem by file and line."""
+    from scheduler.context import AppContext
+    from scheduler.yamlsource import ConfigError
+
     try:
         return AppContext.load(config_dir)
+    except ConfigNotFound as exc:
+        raise fail(str(exc)) from None
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
@@ -57,6 +93,8 @@ def open_context(config_dir: str | None) -> AppContext:
 
 def guarded(ctx: AppContext, work: Callable[[AppContext], T]) -> T:
     """Run ``work`` turning schema and database errors into a one-line exit."""
+    from scheduler.migrate import SchemaError
+
     try:
         return work(ctx)
     except SchemaError as exc:
@@ -66,46 +104,113 @@ def guarded(ctx: AppContext, work: Callable[[AppContext], T]) -> T:
 
 
 @app.command()
-def check(config: ConfigOption = None) -> None:
+def check(config: ConfigOption = None, fmt: FormatOption = "table") -> None:
     """Validate the configuration and print what it defines (exit 1 on any mistake)."""
     ctx = open_context(config)
-    print_summary(ctx.config)
-    out.print(f"[green]ok[/green]: configuration in {ctx.config.directory} is valid")
+    for warning in ctx.config.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    print_summary(ctx.config, fmt)
+    say = out if fmt == "table" else err
+    say.print(f"[green]ok[/green]: configuration in {ctx.config.directory} is valid")
 
 
-def print_summary(cfg: Config) -> None:
-    """Tables of sources, watchlists and channels."""
-    t = Table(title="Sources", title_justify="left")
-    for col in ("id", "type", "every", "on", "lang"):
-        t.add_column(col, no_wrap=True, min_width=len(col))
-    t.add_column("url", overflow="ellipsis", max_width=50)
-    for s in cfg.sources.sources:
-        t.add_row(
-            s.id,
-            s.type,
-            _fmt_interval(s.interval.total_seconds()),
-            "yes" if s.enabled else "[dim]no[/dim]",
-            s.language or "",
-            s.url.split("://", 1)[-1],
-        )
-    out.print(t)
-    t = Table(title="Watchlists", title_justify="left")
-    for col in ("name", "groups", "match", "notify"):
-        t.add_column(col, overflow="fold")
+def config_rows(cfg: Config) -> list[dict[str, Any]]:
+    """What the configuration defines, one row per source, watchlist and channel."""
+    rows: list[dict[str, Any]] = [
+        {
+            "kind": "source",
+            "name": s.id,
+            "label": s.label,
+            "type": s.type,
+            "url": s.url,
+            "enabled": s.enabled,
+            "interval_seconds": int(s.interval.total_seconds()),
+            "language": s.language,
+            "tags": list(s.tags),
+        }
+        for s in cfg.sources.sources
+    ]
     for w in cfg.watchlists:
-        routes = ", ".join(
-            f"{r.channel} ({r.mode}{' ' + r.schedule if r.schedule else ''})" for r in w.notify
+        rows.append(
+            {
+                "kind": "watchlist",
+                "name": w.name,
+                "enabled": w.enabled,
+                "groups": len(w.groups),
+                "terms": sum(len(v) for v in w.groups.values()),
+                "match": w.match,
+                "notify": [
+                    f"{r.channel} ({r.mode}"
+                    + (f" {r.schedule} {r.timezone}" if r.schedule else "")
+                    + ")"
+                    for r in w.notify
+                ],
+            }
         )
-        terms = sum(len(v) for v in w.groups.values())
-        t.add_row(w.name, f"{len(w.groups)} groups, {terms} terms", w.match, routes or "-")
-    out.print(t)
-    t = Table(title="Channels", title_justify="left")
-    for col in ("name", "service", "format", "rate"):
-        t.add_column(col, overflow="fold")
     for name, ch in cfg.channels.items():
-        rate = f"{ch.rate.max}/{_fmt_interval(ch.rate.per.total_seconds())}" if ch.rate else "-"
-        t.add_row(name, _service(ch.url), ch.format or "default", rate)
-    out.print(t)
+        rows.append(
+            {
+                "kind": "channel",
+                "name": name,
+                "enabled": ch.enabled,
+                "service": _service(ch.url),
+                "format": ch.format,
+                "rate": (
+                    f"{ch.rate.max}/{_fmt_interval(ch.rate.per.total_seconds())}"
+                    if ch.rate
+                    else None
+                ),
+            }
+        )
+    return rows
+
+
+def print_summary(cfg: Config, fmt: Format = "table") -> None:
+    """Tables of sources, watchlists and channels (or their rows for scripts)."""
+    rows = config_rows(cfg)
+    if fmt != "table":
+        write_rows(rows, fmt)
+        return
+    for kind, title, columns in _SUMMARY:
+        emit([r for r in rows if r["kind"] == kind], fmt, columns=columns, title=title, console=out)
+
+
+_SUMMARY = (
+    (
+        "source",
+        "Sources",
+        (
+            Column("name", "id", "id"),
+            Column("type"),
+            Column(
+                "interval_seconds", "every", show=lambda r, tz: _fmt_interval(r["interval_seconds"])
+            ),
+            Column("enabled", "on"),
+            Column("language", "lang"),
+            Column("url", kind="url"),
+        ),
+    ),
+    (
+        "watchlist",
+        "Watchlists",
+        (
+            Column("name", kind="id"),
+            Column("groups", show=lambda r, tz: f"{r['groups']} groups, {r['terms']} terms"),
+            Column("match"),
+            Column("notify", show=lambda r, tz: ", ".join(r["notify"]) or "-"),
+        ),
+    ),
+    (
+        "channel",
+        "Channels",
+        (
+            Column("name", kind="id"),
+            Column("service"),
+            Column("format", show=lambda r, tz: r["format"] or "default"),
+            Column("rate", show=lambda r, tz: r["rate"] or "-"),
+        ),
+    ),
+)
 
 
 def _service(url: str) -> str:
@@ -154,6 +259,34 @@ def db_upgrade(
     finally:
         engine.dispose()
     out.print(f"database at revision {after} (was {before or 'empty'})")
+
+
+@db_app.command("reindex")
+def db_reindex(
+    config: ConfigOption = None,
+    rebuild: Annotated[
+        bool, typer.Option("--all", help="Rebuild every article's key, not only missing ones.")
+    ] = False,
+) -> None:
+    """Fill the search index for articles it lacks (or rebuild it), committing as it goes."""
+    from alerts.search_index import reindex_batch
+    from crawler.db import make_engine
+
+    ctx = open_context(config)
+    engine = make_engine(ctx.config.database_url)
+    done, last = 0, 0
+    try:
+        while True:
+            with engine.begin() as conn:
+                count, last = reindex_batch(conn, last, everything=rebuild)
+            if not count:
+                break
+            done += count
+    except Exception as exc:  # a driver error is best shown as one line
+        raise fail(f"reindex failed after {done} articles: {exc}") from None
+    finally:
+        engine.dispose()
+    out.print(f"indexed {done} article(s) for search")
 
 
 def main() -> None:

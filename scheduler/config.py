@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,12 +13,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from alerts.channels import CONSOLE_URL, Channel, ChannelsFile
-from alerts.watchlists import TERM_TAGS, Watchlist
-from crawler.sources import SOURCE_TYPES, SourcesFile
+from alerts.watchlists import TERM_TAGS, Watchlist, regex_lookalike
+from crawler.sources import SOURCE_TYPES, ListingSource, SourcesFile
+from scheduler.fieldnames import fields_at
+from scheduler.locate import config_dir, default_data_dir
 from scheduler.settings import AppSettings
 from scheduler.yamlsource import ConfigError, Loc, Problem, YamlDoc, load_yaml
 
-CONFIG_ENV = "WIREWATCH_CONFIG"
 DATABASE_ENV = "WIREWATCH_DATABASE_URL"
 FILES = ("wirewatch.yaml", "sources.yaml", "channels.yaml")
 
@@ -34,6 +35,7 @@ class Config:
     watchlists: list[Watchlist]
     files: dict[str, Path] = field(default_factory=dict)
     fingerprint: str = ""
+    warnings: list[Problem] = field(default_factory=list)  # likely mistakes that still load
 
     @property
     def database_url(self) -> str:
@@ -45,8 +47,15 @@ class Config:
 
     @property
     def data_dir(self) -> Path:
-        """The data directory; relative paths are relative to the config directory."""
-        return (self.directory / self.settings.data_dir).resolve()
+        """``data_dir`` (relative to the config directory), else the default.
+
+        The default is ``../data`` next to the config directory, except for a config in the
+        user config dir (``~/.config/wirewatch``), whose data goes to the user data dir
+        (``~/.local/share/wirewatch``).
+        """
+        if self.settings.data_dir is not None:
+            return (self.directory / Path(self.settings.data_dir).expanduser()).resolve()
+        return default_data_dir(self.directory)
 
     def watchlist(self, name: str) -> Watchlist:
         """The watchlist called ``name``; KeyError naming the known ones otherwise."""
@@ -57,11 +66,6 @@ class Config:
         raise KeyError(f"no watchlist {name!r} (known: {known})")
 
 
-def config_dir(explicit: str | Path | None = None) -> Path:
-    """``--config``, else ``$WIREWATCH_CONFIG``, else ``./config``."""
-    return Path(explicit or os.environ.get(CONFIG_ENV) or "config")
-
-
 def load_config(
     directory: str | Path | None = None, env: Mapping[str, str] | None = None
 ) -> Config:
@@ -70,12 +74,11 @@ def load_config(
     Raises ConfigError listing every problem found, each with file:line and field.
     """
     root = config_dir(directory)
-    if not root.is_dir():
-        raise ConfigError([Problem(str(root), None, "", "config directory not found")])
     problems: list[Problem] = []
     docs: dict[str, YamlDoc | None] = {}
+    partial: dict[str, YamlDoc] = {}  # files read despite a missing ${VAR}: names only
     for name in FILES:
-        docs[name] = _read(root / name, root, env, problems)
+        docs[name] = _read(root / name, root, env, problems, partial)
     wl_docs = [_read(p, root, env, problems) for p in sorted((root / "watchlists").glob("*.y*ml"))]
 
     settings = _validate(AppSettings, docs["wirewatch.yaml"], problems) or AppSettings()
@@ -99,25 +102,56 @@ def load_config(
             problems.append(doc.problem(("name",), f"watchlist {wl.name!r} already in {other}"))
             continue
         wl_origin[wl.name] = doc
-        watchlists.append(wl)
+        watchlists.append(wl.in_zone(settings.timezone))
 
     if docs["sources.yaml"] is not None:
         _check_sources(sources, docs["sources.yaml"], problems)
+    # Names a file defines count as known even when the file has an error elsewhere: one bad
+    # channel or source is reported once, not again by every reference to any of them.
+    channel_names = [*channels, *_defined(docs, partial, "channels.yaml", _channel_names)]
+    channel_names = list(dict.fromkeys(channel_names))
+    source_names = _source_names(sources) | set(
+        _defined(docs, partial, "sources.yaml", _raw_sources)
+    )
     for wl in watchlists:
-        _check_watchlist(wl, wl_origin[wl.name], channels, sources, problems)
+        _check_watchlist(wl, wl_origin[wl.name], channel_names, source_names, problems)
     admin = settings.alerts.admin_channel
-    if admin and admin not in channels and docs["wirewatch.yaml"] is not None:
+    if admin and admin not in channel_names and docs["wirewatch.yaml"] is not None:
         problems.append(
             docs["wirewatch.yaml"].problem(
-                ("alerts", "admin_channel"), _unknown("channel", admin, channels)
+                ("alerts", "admin_channel"), _unknown("channel", admin, channel_names)
             )
         )
     if problems:
         raise ConfigError(problems)
     files = {d.display: d.path for d in [*docs.values(), *wl_docs] if d is not None}
+    warnings = [w for wl in watchlists for w in term_warnings(wl, wl_origin[wl.name])]
     return Config(
-        root, settings, sources, channels, watchlists, files, fingerprint(watched_files(root))
+        root,
+        settings,
+        sources,
+        channels,
+        watchlists,
+        files,
+        fingerprint(watched_files(root)),
+        warnings,
     )
+
+
+def term_warnings(wl: Watchlist, doc: YamlDoc) -> list[Problem]:
+    """Plain terms that look like regular expressions (matched literally, so likely a slip)."""
+    out = []
+    for group, terms in wl.groups.items():
+        for i, term in enumerate(terms):
+            pattern = regex_lookalike(term) if isinstance(term, str) else None
+            if pattern is not None:
+                regex = pattern.replace("'", "''")
+                message = (
+                    f"term {term!r} is matched as plain text but looks like a regular "
+                    f"expression; to match it as one write {{regex: '{regex}'}}"
+                )
+                out.append(doc.problem(("groups", group, i), message))
+    return out
 
 
 def check_watchlist_text(
@@ -140,7 +174,9 @@ def check_watchlist_text(
             data = {"name": path.stem, **data}
         wl = _validate(Watchlist, doc, problems, data)
         if wl is not None:
-            _check_watchlist(wl, doc, config.channels, config.sources, problems)
+            wl = wl.in_zone(config.settings.timezone)
+            names = _source_names(config.sources)
+            _check_watchlist(wl, doc, config.channels, names, problems)
     return (None if problems else wl), problems
 
 
@@ -162,7 +198,11 @@ def fingerprint(paths: Iterable[Path]) -> str:
 
 
 def _read(
-    path: Path, root: Path, env: Mapping[str, str] | None, problems: list[Problem]
+    path: Path,
+    root: Path,
+    env: Mapping[str, str] | None,
+    problems: list[Problem],
+    partial: dict[str, YamlDoc] | None = None,
 ) -> YamlDoc | None:
     if not path.exists():
         return None
@@ -170,6 +210,8 @@ def _read(
         return load_yaml(path, str(path), env)
     except ConfigError as exc:
         problems.extend(exc.problems)
+        if exc.doc is not None and partial is not None:
+            partial[path.name] = exc.doc
         return None
     except RecursionError:  # PyYAML composes nested collections recursively
         problems.append(Problem(str(path), None, "", "YAML nested too deeply"))
@@ -190,11 +232,26 @@ def _validate(model: type[BaseModel], doc: YamlDoc | None, problems: list[Proble
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors(include_input=False, include_url=False):
+        errors = exc.errors(include_input=False, include_url=False)
+        hints: dict[tuple[Any, ...], str] = {}  # unknown field's loc → the field meant
+        for err in errors:
+            if err["type"] == "extra_forbidden":
+                near = difflib.get_close_matches(
+                    str(err["loc"][-1]), fields_at(model, err["loc"][:-1]), n=1
+                )
+                if near:
+                    hints[err["loc"]] = near[0]
+        meant = {(*loc[:-1], name) for loc, name in hints.items()}
+        for err in errors:
+            if err["type"] == "missing" and err["loc"] in meant:
+                continue  # reported as the misspelt field's "did you mean"
             loc = _clean_loc(err["loc"], data)
             if err["type"] == "union_tag_invalid":
                 loc = (*loc, "type")
-            problems.append(doc.problem(loc, _message(err)))
+            message = _message(err)
+            if err["loc"] in hints:
+                message = f"unknown field; did you mean {hints[err['loc']]!r}?"
+            problems.append(doc.problem(loc, message))
         return None
 
 
@@ -239,26 +296,64 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     return f"unknown {kind} {name!r}{hint}"
 
 
+def _defined(
+    docs: Mapping[str, YamlDoc | None],
+    partial: Mapping[str, YamlDoc],
+    name: str,
+    names: Callable[[Any], Iterable[str]],
+) -> list[str]:
+    """The names file ``name`` defines, read from its raw data (valid or not)."""
+    doc = docs.get(name) or partial.get(name)
+    return list(names(doc.data)) if doc is not None and isinstance(doc.data, dict) else []
+
+
+def _channel_names(data: dict[str, Any]) -> Iterable[str]:
+    entries = data.get("channels")
+    return [str(k) for k in entries] if isinstance(entries, dict) else []
+
+
+def _raw_sources(data: dict[str, Any]) -> Iterable[str]:
+    items = data.get("sources")
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            if isinstance(item.get("id"), str):
+                yield item["id"]
+            tags = item.get("tags")
+            yield from (t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
+
+
+def _source_names(sources: SourcesFile) -> set[str]:
+    return {s.id for s in sources.sources} | {t for s in sources.sources for t in s.tags}
+
+
 def _check_sources(sources: SourcesFile, doc: YamlDoc, problems: list[Problem]) -> None:
+    """Unique ids; listing selectors that parsel can compile (else they fail at poll time)."""
+    from crawler.selectors import selector_error
+
     seen: set[str] = set()
     for i, src in enumerate(sources.sources):
         if src.id in seen:
             problems.append(doc.problem(("sources", i, "id"), f"duplicate source id {src.id!r}"))
         seen.add(src.id)
+        if isinstance(src, ListingSource):
+            for key, query in src.selectors.model_dump(exclude_none=True).items():
+                error = selector_error(query)
+                if error:
+                    problems.append(doc.problem(("sources", i, "selectors", key), error))
 
 
 def _check_watchlist(
     wl: Watchlist,
     doc: YamlDoc,
-    channels: Mapping[str, Channel],
-    sources: SourcesFile,
+    channels: Collection[str],
+    names: Collection[str],
     problems: list[Problem],
 ) -> None:
+    """Routes name known channels, ``sources`` known source ids or tags, the expressions parse."""
     for i, route in enumerate(wl.notify):
         if route.channel not in channels:
             loc = ("notify", i, "channel")
             problems.append(doc.problem(loc, _unknown("channel", route.channel, channels)))
-    names = {s.id for s in sources.sources} | {t for s in sources.sources for t in s.tags}
     for i, ref in enumerate(wl.sources):
         if ref not in names:
             problems.append(doc.problem(("sources", i), _unknown("source or tag", ref, names)))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
-from crawler.db import make_engine, make_reader, session_factory
 from scheduler.config import Config, load_config
-from scheduler.migrate import ensure_schema
+
+# The database modules load on first use: commands that only read the config stay light.
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 @dataclass
@@ -29,6 +30,9 @@ class AppContext:
     def engine(self) -> Engine:
         """The database engine; an empty database is migrated on first use."""
         if self._engine is None:
+            from crawler.db import make_engine
+            from scheduler.migrate import ensure_schema
+
             self._engine = make_engine(self.config.database_url)
             ensure_schema(self._engine)
         return self._engine
@@ -36,11 +40,15 @@ class AppContext:
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
         """Session factory bound to the engine."""
+        from crawler.db import session_factory
+
         return session_factory(self.engine)
 
     @cached_property
     def read_sessions(self) -> sessionmaker[Session]:
         """Sessions for listing commands: on SQLite they never wait for the daemon's writes."""
+        from crawler.db import make_reader, session_factory
+
         return session_factory(make_reader(self.engine))
 
     def close(self) -> None:

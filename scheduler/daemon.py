@@ -29,6 +29,7 @@ from scheduler import sdnotify
 from scheduler.config import FILES, Config, fingerprint, load_config, watched_files
 from scheduler.leases import release_dead_leases
 from scheduler.outages import OutageWatch, describe
+from scheduler.pollreport import NetworkWatch, failures_text
 from scheduler.status import TICK_STALE_AFTER, Counters
 from scheduler.yamlsource import ConfigError
 
@@ -112,6 +113,7 @@ class Daemon:
         self._dispatcher: Any = None
         self._busy: set[str] = set()
         self.counters = Counters()
+        self._network = NetworkWatch()
         self._last_tick: datetime | None = None
         self._status: Any = None
         self.outages = OutageWatch()
@@ -431,6 +433,9 @@ class Daemon:
         report = await self._collect(sources)
         self._count_poll(report)
         log.info("poll: %s", _summary(report))
+        network = self._network.note(report)
+        if network:
+            log.warning("%s", network)
         return True
 
     async def _poll_job(self) -> None:
@@ -521,7 +526,7 @@ class Daemon:
 
 
 def _summary(report: Any) -> str:
-    failed = ", ".join(f"{o.source_id} ({o.error})" for o in report.failed[:5])
+    failed = failures_text(report, named=5)
     return (
         f"{len(report.outcomes)} sources in {report.seconds:.1f}s: {report.new} new, "
         f"{report.duplicates} seen before, {len(report.failed)} failed"

@@ -61,11 +61,13 @@ TEXTS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ),
         ("", "data_dir"): (
             "Directory of the SQLite database (`wirewatch.db`); a relative path is relative to "
-            "the config directory.",
+            "the config directory. Unset: `../data` next to the config directory, or the XDG "
+            "data dir (`~/.local/share/wirewatch`) for a config in `~/.config/wirewatch`.",
             "/var/lib/wirewatch",
         ),
         ("", "timezone"): (
-            "IANA zone for dates shown to people (console, alerts, digests).",
+            "IANA zone for dates shown to people (console, CLI tables, alerts, digests) and "
+            "for digest schedules that name no zone.",
             "Asia/Taipei",
         ),
         ("", "log"): ("Logging.", "{level: DEBUG}"),
@@ -281,7 +283,10 @@ TEXTS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "Cron expression (5 fields) of a digest; required for `mode: digest`.",
             '"0 8 * * 1-5"',
         ),
-        ("notify[]", "timezone"): ("IANA zone the `schedule` is read in.", "Asia/Taipei"),
+        ("notify[]", "timezone"): (
+            "IANA zone the `schedule` is read in; `null`: the global `timezone`.",
+            "Asia/Taipei",
+        ),
     },
     "channels.yaml": {
         ("", "channels"): (

@@ -14,6 +14,16 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x77697265  # "wire": the advisory lock key for schema changes
 
 
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Autogenerate filter: the search index's own structures (FTS5 virtual table and its
+    shadow tables, the PostgreSQL GIN index) are not declared in the models."""
+    from alerts.search_index import INDEX_OBJECTS
+
+    return not (reflected and compare_to is None and (name or "").startswith(INDEX_OBJECTS))
+
+
 class SchemaError(RuntimeError):
     """The database schema is not what this version of wirewatch needs."""
 

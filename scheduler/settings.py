@@ -67,7 +67,7 @@ class AppSettings(_Section):
     """The whole ``wirewatch.yaml``."""
 
     database_url: str | None = None
-    data_dir: str = "../data"
+    data_dir: str | None = None  # None: see Config.data_dir
     timezone: str = "UTC"
     log: LogSettings = LogSettings()
     crawl: CrawlSettings = CrawlSettings()

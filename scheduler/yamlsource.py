@@ -26,6 +26,8 @@ class Problem:
     column: int | None = None
 
     def __str__(self) -> str:
+        if not self.file:
+            return self.message
         where = self.file
         if self.line is not None:
             where += f":{self.line}"
@@ -37,10 +39,15 @@ class Problem:
 
 
 class ConfigError(Exception):
-    """Raised with every problem found; ``str()`` lists one per line."""
+    """Raised with every problem found; ``str()`` lists one per line.
 
-    def __init__(self, problems: list[Problem]) -> None:
+    ``doc`` is what could be read anyway (a file with a missing ``${VAR}``), so that the
+    names it defines are still known and nothing else is reported as unknown.
+    """
+
+    def __init__(self, problems: list[Problem], doc: YamlDoc | None = None) -> None:
         self.problems = problems
+        self.doc = doc
         super().__init__("\n".join(str(p) for p in problems))
 
 
@@ -116,7 +123,7 @@ def load_yaml(
     builder = _Builder(doc, env)
     doc.data = builder.build(node, ()) if node is not None else None
     if builder.problems:
-        raise ConfigError(builder.problems)
+        raise ConfigError(builder.problems, doc)
     return doc
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from alerts.search_index import index_articles
 from crawler.models import Article, Source, Story
 
 
@@ -47,4 +48,5 @@ def add_article(
     )
     session.add(art)
     session.flush()
+    index_articles(session.connection(), [art])
     return art

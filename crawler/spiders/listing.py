@@ -6,6 +6,7 @@ from scrapy.http import Response, TextResponse
 
 from crawler.extract import extract_listing
 from crawler.middlewares import Fetch
+from crawler.selectors import select_nodes
 from crawler.sources import ListingSource
 from crawler.spiders.base import CollectError, Collector, Page, SourceRun, content_type
 from crawler.urls import clean_href
@@ -52,7 +53,7 @@ def next_page_url(response: Response, selector: str) -> str | None:
     """The absolute URL of the first node matched by ``selector`` (CSS, or XPath)."""
     if not isinstance(response, TextResponse):
         return None
-    nodes = response.xpath(selector) if selector.startswith(("/", "(")) else response.css(selector)
+    nodes = select_nodes(response, selector)
     for node in nodes:
         root = node.root
         if isinstance(root, str):  # the selector already picked an attribute or text

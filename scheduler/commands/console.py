@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crawler.models import utcnow
 from scheduler.cli import ConfigOption, app, err, fail, open_context
-from scheduler.config import Config, fingerprint, load_config, watched_files
-from scheduler.context import AppContext
-from scheduler.migrate import SchemaError
-from scheduler.yamlsource import ConfigError
+
+if TYPE_CHECKING:
+    from scheduler.config import Config
+    from scheduler.context import AppContext
 
 log = logging.getLogger("wirewatch.console")
 
@@ -32,8 +31,10 @@ def console(
     Pages read the database the daemon writes; retry and "poll now" write to it, and a
     running daemon acts on them. A non-loopback address needs http.token.
     """
+    from crawler.models import utcnow
     from scheduler.http import CONSOLE_LISTEN, HttpError, HttpServer
     from scheduler.logs import setup_logging
+    from scheduler.migrate import SchemaError
 
     ctx = open_context(config)
     settings = ctx.config.settings
@@ -60,6 +61,9 @@ def console(
 
 def _reloading(ctx: AppContext) -> Callable[[], Config]:
     """The config, reloaded when its files change (a broken edit keeps the last good one)."""
+    from scheduler.config import fingerprint, load_config, watched_files
+    from scheduler.yamlsource import ConfigError
+
     lock = threading.Lock()
 
     def current() -> Config:

@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 import typer
 
 from scheduler.cli import ConfigOption, app, fail, open_context
-from scheduler.migrate import SchemaError
 
 
 @app.command()
 def run(
     config: ConfigOption = None,
-    once: Annotated[bool, typer.Option("--once", help="One full cycle, deliver, exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="One full cycle, deliver, exit.", metavar="")
+    ] = False,
     role: Annotated[
         str, typer.Option(help="all, collector (poll + match) or dispatcher (deliver).")
     ] = "all",
@@ -21,6 +22,7 @@ def run(
     """Run the daemon: poll sources, match watchlists, deliver alerts."""
     from scheduler.daemon import Daemon, DaemonError
     from scheduler.logs import setup_logging
+    from scheduler.migrate import SchemaError
 
     if role not in ("all", "collector", "dispatcher"):
         raise fail(f"unknown role {role!r}; use all, collector or dispatcher", 2)

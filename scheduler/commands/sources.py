@@ -18,7 +18,7 @@ import typer
 
 from scheduler.cli import ConfigOption, app, err, fail, open_context
 from scheduler.commands.collect import _quiet_scrapy, sources_cmd
-from scheduler.yamlsource import ConfigError
+from scheduler.output import FormatOption
 
 sources_app = typer.Typer(
     help="Source health (the default), feed discovery, OPML import and export.",
@@ -28,11 +28,13 @@ app.add_typer(sources_app, name="sources")
 
 
 @sources_app.callback(invoke_without_command=True)
-def sources_main(ctx: typer.Context, config: ConfigOption = None) -> None:
+def sources_main(
+    ctx: typer.Context, fmt: FormatOption = "table", config: ConfigOption = None
+) -> None:
     """Show each source's health: state, last success, failures, last error, next poll."""
     ctx.obj = config
     if ctx.invoked_subcommand is None:
-        sources_cmd(config)
+        sources_cmd(config, fmt)
 
 
 def _config(ctx: typer.Context, config: str | None) -> str | None:
@@ -72,7 +74,7 @@ def import_cmd(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="An OPML subscription list.")],
     write: Annotated[
-        bool, typer.Option("--write", help="Append the entries to sources.yaml.")
+        bool, typer.Option("--write", help="Append the entries to sources.yaml.", metavar="")
     ] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -143,6 +145,7 @@ def _append(path: Path, entries: list[tuple[dict[str, Any], str]], directory: Pa
     """Append to sources.yaml atomically; put the old file back if the config stops loading."""
     from crawler.source_entries import append_entries, render_entries
     from scheduler.config import load_config
+    from scheduler.yamlsource import ConfigError
 
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     try:

@@ -48,6 +48,7 @@ class SmtpServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[MimeMessage] = []
+        self.raw: list[bytes] = []  # each accepted message as it arrived
         self.refused: list[MimeMessage] = []
         self.refuse = 0
         self.envelopes: list[tuple[str, list[str]]] = []
@@ -60,6 +61,7 @@ class SmtpServer:
             self.refused.append(mail)
             return "451 4.3.0 try again later"
         self.messages.append(mail)
+        self.raw.append(envelope.original_content)
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 

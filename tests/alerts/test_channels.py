@@ -14,6 +14,7 @@ from alerts.channels import (
     clean_header,
     parse_retry_after,
 )
+from alerts.redact import redact_url
 from tests.alerts.conftest import SLACK_URL, HttpReceiver, Reply, SmtpServer
 
 
@@ -142,3 +143,21 @@ def test_channel_timeout_bounds_each_wait() -> None:
         hole.close()
     with pytest.raises(ValueError, match="timeout"):
         Channel(url="json://127.0.0.1/h", timeout="0s")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "json://h:1/hook?method=POST&%2BX-Token=s3cret&-api_key=k3y&%3Amessage=text",
+            "json://h:1/hook?method=POST&+X-Token=***&-api_key=***&:message=text",
+        ),
+        (
+            "workflow://h/w...d/?api-version=2016-06-01&sig=abc",
+            "workflow://h/w...d/?api-version=2016-06-01&sig=***",
+        ),
+        ("slack://T...1/B...2/C...3/", "slack://T...1/B...2/C...3/"),
+    ],
+)
+def test_redact_url_masks_header_payload_and_credential_parameters(url: str, shown: str) -> None:
+    assert redact_url(url) == shown

@@ -64,3 +64,16 @@ def test_notify_test(cli, http: HttpReceiver) -> None:  # type: ignore[no-untype
     assert res.exit_code == 1 and "retryable failure" in res.output
     res = run("notify-test", "nope")
     assert res.exit_code == 1 and "no channel 'nope'" in res.output
+
+
+def test_notify_test_cuts_the_message_like_the_sender(cli, http: HttpReceiver, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A channel without max_length uses its service's limit (32,768 for a JSON webhook), in
+    notify-test as in real deliveries; a user template makes the sample longer than that."""
+    templates = tmp_path / "config" / "templates"
+    templates.mkdir()
+    (templates / "immediate.txt.j2").write_text("{{ item.title }} " + "x" * 40_000)
+    run, _ = cli
+    res = run("notify-test", "hook")
+    assert res.exit_code == 0, res.output
+    body = http.requests[0][1]["message"]
+    assert body.startswith("wirewatch test alert xxx") and len(body) == 32_768

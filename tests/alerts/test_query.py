@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from alerts import query
 from alerts.query import (
     And,
     Field,
@@ -25,7 +26,7 @@ def test_example_expression() -> None:
     assert expr == And((Group("taiwan"), Or((Group("mou"), Group("licensing"))), Group("us")))
 
 
-def test_precedence_not_near_and_or() -> None:
+def test_precedence_near_not_and_or() -> None:
     expr = parse("NOT taiwan AND mou OR us NEAR/3 licensing", GROUPS)
     assert expr == Or(
         (
@@ -33,6 +34,9 @@ def test_precedence_not_near_and_or() -> None:
             Near(Group("us"), Group("licensing"), 3),
         )
     )
+    # NEAR binds tighter than NOT, as the module docstring states
+    assert parse("NOT us NEAR/3 licensing", GROUPS) == Not(Near(Group("us"), Group("licensing"), 3))
+    assert "NEAR > NOT > AND > OR" in " ".join((query.__doc__ or "").split())
 
 
 def test_keywords_are_case_insensitive() -> None:

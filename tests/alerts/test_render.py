@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from alerts.channels import Channel, ChannelSender
 from alerts.outbox import load_item
 from alerts.render import AlertItem, OtherSource, Renderer, md_escape, safe_url
@@ -116,3 +118,11 @@ def test_publisher_missing_date_and_text_as_published(db: Any) -> None:
         assert "Reuters via gnews" in digest and "no date (fetched" in digest, fmt
     dated = AlertItem(**{**item.__dict__, "published_at": fetched, "publisher": None})
     assert "gnews · 2026-03-01 12:00 UTC" in r.immediate(dated, "text").body
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_story_without_title_is_shown_as_no_title(fmt: str) -> None:
+    item = AlertItem(**{**EVIL.__dict__, "title": " "})
+    msg = Renderer().immediate(item, fmt)
+    assert msg.title == "[tw-ip] (no title)"
+    assert ("\\(no title\\)" if fmt == "markdown" else "(no title)") in msg.body

@@ -10,14 +10,16 @@ import urllib.request
 from pathlib import Path
 
 import feedparser
+import pytest
 
 from benchmarks.bench_archive import ArticleStream, grow, migrated_sqlite
 from benchmarks.bench_feedparse import generated_feeds, parse_only_rate
 from benchmarks.bench_ingest import _fresh_run, profile_summary
 from benchmarks.bench_memory import run_cycles
-from benchmarks.bench_poll import sequential_poll, wirewatch_pass, write_spec
+from benchmarks.bench_poll import wirewatch_pass, write_spec
 from benchmarks.newsserver import NewsServer
 from benchmarks.registry import Result
+from benchmarks.threadpool import pooled_poll
 from crawler.db import session_factory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +39,7 @@ def test_quick_ingest_run_prints_row_and_writes_results(tmp_path: Path) -> None:
     row = next(line for line in proc.stdout.splitlines() if "ingest" in line and "│" in line)
     assert "items/s" in row and "×" in row
     report = out.read_text(encoding="utf-8")
-    assert "## Machine" in report and "feedparser" in report
+    assert "## Machine" in report and "feedparser" in report and "Load average" in report
     assert "| ingest |" in report and "profile" in report
 
 
@@ -60,7 +62,40 @@ def test_all_benchmarks_register() -> None:
     load_all()
     names = set(registered())
     assert {"ingest", "poll-cycle", "poll-cycle-304", "archive", "daemon-memory"} <= names
+    assert {"startup-check", "startup-poll", "poll-process", "poll-process-304"} <= names
+    assert {"daemon-rss", "urlwatch", "matching-combined-regex", "matching-aho-plain"} <= names
     assert "feedparse" not in names and "poll-baseline" not in names
+
+
+def test_rounds_option_reaches_the_benchmarks(tmp_path: Path) -> None:
+    from benchmarks import __main__ as cli
+    from benchmarks.registry import Benchmark, RunOptions
+
+    seen: list[RunOptions] = []
+
+    def fake(options: RunOptions) -> Result:
+        seen.append(options)
+        return Result("probe", 1.0, 1.0, "x")
+
+    cli.load_all()
+    import benchmarks.registry as registry
+
+    registry._REGISTRY["probe"] = Benchmark("probe", "", fake)
+    try:
+        out = tmp_path / "results.md"
+        assert cli.main(["--only", "probe", "--rounds", "3", "--out", str(out)]) == 0
+    finally:
+        del registry._REGISTRY["probe"]
+    assert seen[0].rounds == 3
+
+
+def test_urlwatch_row_is_empty_without_urlwatch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.bench_process as bench_process
+    from benchmarks.registry import RunOptions
+
+    monkeypatch.setattr(bench_process, "URLWATCH", None)
+    row = bench_process.run_urlwatch(RunOptions(quick=True))
+    assert row.wirewatch is None and row.baseline is None and "not installed" in row.notes
 
 
 def test_ratio_direction() -> None:
@@ -86,15 +121,18 @@ def test_ingest_stores_and_matches_and_profiles() -> None:
     assert "feedparser.parse" in summary and "attach_batch" in summary
 
 
-def test_sequential_poll_sends_validators_and_gets_304s() -> None:
+def test_pooled_poll_sends_validators_and_gets_304s() -> None:
+    # Counts only, from both ends: what the pool saw and what the server logged.
     with NewsServer(hosts=2, feeds_per_host=2, items_per_feed=3) as server:
         urls = server.feed_urls()
         validators: dict[str, tuple[str | None, str | None]] = {}
-        assert sequential_poll(urls, validators) > 0
+        first = pooled_poll(urls, validators, threads=3)
+        assert first.statuses == {200: 4} and first.entries == 12
         assert set(validators) == set(urls) and all(v[0] for v in validators.values())
         server.reset_requests()
-        sequential_poll(urls, validators)
-        assert all(r.status == 304 for u in urls for r in server.requests(u))
+        second = pooled_poll(urls, validators, threads=3)
+        assert second.statuses == {304: 4} and second.entries == 0
+        assert [r.status for u in urls for r in server.requests(u)] == [304] * 4
 
 
 def test_poll_worker_runs_a_pass_then_a_not_modified_pass(tmp_path: Path) -> None:
@@ -149,3 +187,66 @@ def test_huge_feed_polls_report_cpu_peak_and_accounting() -> None:
     assert (first["new"], first["skipped"]) == (700, {})
     assert second["new"] == 1 and second["skipped"] == {"duplicate: same guid": 700}
     assert all(r["cpu_s"] > 0 and r["peak_kb"] > 0 for r in (first, second))
+
+
+def test_matching_baselines_agree_with_the_engine_on_generated_news() -> None:
+    import random
+
+    from alerts.matcher import Engine
+    from benchmarks.bench_matching import (
+        CombinedRegexBaseline,
+        PlainAhoBaseline,
+        _words,
+        make_articles,
+        make_watchlists,
+    )
+
+    rng = random.Random(5)
+    vocab = _words(rng, 2000)
+    watchlists = make_watchlists(200, rng, vocab)
+    docs = make_articles(30, rng, vocab)
+    engine = Engine.compile(watchlists)
+    ours = [[m.watchlist for m in engine.match(d)] for d in docs]
+    assert any(ours)
+    for baseline in (CombinedRegexBaseline(watchlists), PlainAhoBaseline(watchlists)):
+        assert [baseline.match(d) for d in docs] == ours
+
+
+def test_process_runs_report_exit_code_and_peak_rss(tmp_path: Path) -> None:
+    from benchmarks.bench_process import measured, write_config
+
+    grow = "x = bytearray(64 * 1024 * 1024); x[::4096] = b'y' * len(x[::4096])"
+    small, big = measured([sys.executable, "-c", "pass"]), measured([sys.executable, "-c", grow])
+    assert small.code == 0 and big.code == 0
+    assert big.peak_mib >= small.peak_mib + 60
+    assert measured([sys.executable, "-c", "raise SystemExit(3)"]).code == 3
+    with NewsServer(hosts=1, feeds_per_host=2, items_per_feed=2) as server:
+        config = write_config(tmp_path, server.feed_urls())
+        check = subprocess.run(
+            [str(Path(sys.executable).with_name("wirewatch")), "check", "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert check.returncode == 0, check.stderr
+    assert "f00001" in check.stdout
+
+
+def test_threadpool_process_keeps_validators_between_passes(tmp_path: Path) -> None:
+    with NewsServer(hosts=2, feeds_per_host=1, items_per_feed=2) as server:
+        urls = tmp_path / "urls.json"
+        urls.write_text(json.dumps(server.feed_urls()), encoding="utf-8")
+        validators = tmp_path / "validators.json"
+        for expected in (200, 304):
+            server.reset_requests()
+            proc = subprocess.run(
+                [sys.executable, "-m", "benchmarks.threadpool", str(urls), str(validators)],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert proc.returncode == 0, proc.stderr
+            assert [r.status for r in server.requests() if "/feed/" in r.path] == [expected] * 2

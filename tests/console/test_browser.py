@@ -59,9 +59,7 @@ def _browser(javascript: bool = True) -> object:
 
 
 @pytest.fixture
-def site(
-    tmp_path: Path, hooks: tuple[HttpReceiver, HttpReceiver]
-) -> Iterator[tuple[str, object]]:
+def site(tmp_path: Path, hooks: tuple[HttpReceiver, HttpReceiver]) -> Iterator[tuple[str, object]]:
     from scheduler.http import HttpServer
 
     db = f"sqlite:///{tmp_path / 'w.db'}"
@@ -193,9 +191,7 @@ def test_the_try_out_works_without_javascript(site: tuple[str, object]) -> None:
         assert not driver.find_element(By.CSS_SELECTOR, "button.copy").is_displayed()
         area = driver.find_element(By.ID, "yaml")
         area.clear()
-        area.send_keys(
-            "groups:\n  taiwan: [經濟部]\n  mou: [合作備忘錄]\nmatch: taiwan AND mou\n"
-        )
+        area.send_keys("groups:\n  taiwan: [經濟部]\n  mou: [合作備忘錄]\nmatch: taiwan AND mou\n")
         driver.find_element(By.XPATH, "//button[text()='Try']").click()
         results = driver.find_element(By.ID, "tryout-results").text
         assert "1 story would have matched" in results and ZH_TITLE in results

@@ -118,3 +118,17 @@ def test_listing_xpath_anchor_items() -> None:
 def test_listing_explains_an_empty_page(kwargs: dict[str, str], problem: str | None) -> None:
     listing = extract_listing(LISTING, url="https://gov.tw/index.html", **kwargs)
     assert listing.problem(kwargs["list_selector"], kwargs.get("link_pattern")) == problem
+
+
+@pytest.mark.parametrize("link", ["a::attr(href)", ".//a/@href", "a"])
+def test_listing_item_without_link_text_has_no_title_not_its_url(link: str) -> None:
+    page = """<ul><li><a href="/n/1.html"><img src="x.png"></a> 2026-03-18</li>
+    <li><a href="/n/2.html">  </a></li><li><a href="/n/3.html">Third</a></li></ul>"""
+    entries = extract_listing(
+        page, url="https://gov.tw/", list_selector="li", link_selector=link
+    ).entries
+    assert [(e.url, e.title) for e in entries] == [
+        ("https://gov.tw/n/1.html", ""),
+        ("https://gov.tw/n/2.html", ""),
+        ("https://gov.tw/n/3.html", "Third"),
+    ]

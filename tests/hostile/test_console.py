@@ -26,7 +26,7 @@ CASES: list[tuple[str, str, str]] = [
     ('"><img src=x onerror=alert(1)>', "https://ok.example/a", "<svg onload=alert(1)>"),
     ("{{ 7*7 }} {% raw %}", "https://ok.example/b", "{{ config }}"),
     ('<div hx-post="/logout" hx-trigger="load">', "data:text/html,<b>x</b>", "x"),
-    ("&lt;script&gt; pre-escaped", "https://ok.example/c?a=<x>&b=\"y\"", "&amp;"),
+    ("&lt;script&gt; pre-escaped", 'https://ok.example/c?a=<x>&b="y"', "&amp;"),
     ("\u202eevil override\u202c", "https://ok.example/d", "\x00\x1b[31m"),
     ("</textarea><script>alert(1)</script>", "vbscript:msgbox(1)", "</title>"),
 ]

@@ -121,3 +121,87 @@ def test_regex_re2_cannot_take_and_deep_nesting_are_named_by_file_and_line(
         "and NOT)",
         "error: 1 problem in the configuration",
     ]
+
+
+DOCS = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+LISTING_SOURCE = """\
+sources:
+  - id: moea
+    type: html
+    url: https://www.moea.gov.tw/news.html
+    selectors:
+      list: "ul.news > li"
+      link: "a::attr(href)"
+      date: "{date}"
+      next_page: "{next_page}"
+"""
+
+
+def test_check_compiles_listing_selectors(write_config) -> None:
+    """``time@datetime`` used to pass check and fail at poll time; now check names it."""
+    root = write_config(
+        {"sources.yaml": LISTING_SOURCE.format(date="time@datetime", next_page="//a[@rel='next'")}
+    )
+    res = wirewatch("check", "--config", str(root))
+    assert res.returncode == 1
+    src = root / "sources.yaml"
+    lines = res.stderr.strip().splitlines()
+    assert (
+        f"{src}:8: sources[0].selectors.date: invalid CSS selector 'time@datetime': " in (lines[0])
+    )
+    assert "Expected selector, got <DELIM '@' at 4>" in lines[0]
+    documented = DOCS.split("<!-- check: selector -->\n  ```\n  ", 1)[1].split("\n", 1)[0]
+    assert lines[0].replace(str(root), "config") == documented  # docs/config.md's example
+    assert lines[1].startswith(
+        f"{src}:9: sources[0].selectors.next_page: invalid XPath selector \"//a[@rel='next'\": "
+    )
+    assert lines[-1] == "error: 2 problems in the configuration"
+    good = LISTING_SOURCE.format(date="time::attr(datetime)", next_page="//a[@rel='next']/@href")
+    (root / "sources.yaml").write_text(good)
+    res = wirewatch("check", "--config", str(root))
+    assert res.returncode == 0, res.stderr
+
+
+def test_check_suggests_the_nearest_field(write_config) -> None:
+    root = write_config(
+        {
+            "sources.yaml": LISTING_SOURCE.format(date="time", next_page="a.next").replace(
+                "list:", "lits:"
+            ),
+            "wirewatch.yaml": "crawl:\n  perhost: 1\n",
+        }
+    )
+    res = wirewatch("check", "--config", str(root))
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert (
+        f"{root / 'wirewatch.yaml'}:2: crawl.perhost: unknown field; did you mean 'per_host'?"
+        in (lines)
+    )
+    assert (
+        f"{root / 'sources.yaml'}:6: sources[0].selectors.lits: unknown field; "
+        "did you mean 'list'?" in lines
+    )
+    assert not any("selectors.list: required field missing" in line for line in lines)
+    assert lines[-1] == "error: 2 problems in the configuration"
+
+
+def test_check_warns_about_a_term_that_looks_like_a_regex(write_config) -> None:
+    root = write_config(
+        {
+            "watchlists/tw.yaml": 'groups:\n  tw: [Taiwan, re:"Tai(wan|pei)", "US\\\\d{7}"]\n'
+            "match: tw\n"
+        }
+    )
+    res = wirewatch("check", "--config", str(root))
+    assert res.returncode == 0, res.stderr  # a warning, not an error
+    wl = root / "watchlists" / "tw.yaml"
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "(`re:\"Tai(wan|pei)\"`, `US\\d{7}`)" in readme  # the README's examples
+    warnings = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {wl}:2: groups.tw[1]: term 're:\"Tai(wan|pei)\"' is matched as plain text "
+        "but looks like a regular expression; to match it as one write {regex: 'Tai(wan|pei)'}",
+        f"warning: {wl}:2: groups.tw[2]: term 'US\\\\d{{7}}' is matched as plain text "
+        "but looks like a regular expression; to match it as one write {regex: 'US\\d{7}'}",
+    ]

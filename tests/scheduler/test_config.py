@@ -96,7 +96,10 @@ def test_typo_in_field_name(write_config) -> None:
         {"sources.yaml": SOURCES.replace("    interval: 30m", "    intervall: 30m")}
     )
     [msg] = problems(root)
-    assert msg == f"{root}/sources.yaml:5: sources[0].intervall: unknown field (check the spelling)"
+    assert (
+        msg
+        == f"{root}/sources.yaml:5: sources[0].intervall: unknown field; did you mean 'interval'?"
+    )
 
 
 def test_bad_values_are_each_reported(write_config) -> None:
@@ -217,7 +220,10 @@ def test_database_url_precedence(write_config, monkeypatch: pytest.MonkeyPatch) 
 
 def test_missing_directory(tmp_path: Path) -> None:
     [msg] = problems(tmp_path / "nope")
-    assert "config directory not found" in msg
+    assert msg == (
+        f"config directory {tmp_path / 'nope'} (from --config) not found; "
+        f"create it with `wirewatch init {tmp_path / 'nope'}`"
+    )
 
 
 def test_non_mapping_top_level(write_config) -> None:
@@ -241,3 +247,61 @@ def test_allow_private_entries_are_checked(write_config) -> None:
         "intranet.example.org",
         "10.20.0.0/16",
     ]
+
+
+TWO_CHANNELS = """\
+channels:
+  slack:
+    url: "json://127.0.0.1:9/hook"
+  email:
+    url: {email}
+    format: {fmt}
+"""
+ROUTES = """\
+name: ip
+groups: {taiwan: [Taiwan]}
+match: taiwan
+notify: [{channel: slack}, {channel: email}, {channel: console}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "fmt", "error"),
+    [
+        (
+            '"mailto://${SMTP_HOST}"',
+            "html",
+            "channels.yaml:5: channels.email.url: environment variable SMTP_HOST is not set",
+        ),
+        (
+            '"nosuch://x"',
+            "html",
+            "channels.yaml:5: channels.email.url: apprise cannot use this URL (scheme 'nosuch')",
+        ),
+        ('"mailto://localhost"', "rtf", "channels.yaml:6: channels.email.format: Input should"),
+    ],
+)
+def test_one_bad_channel_is_the_only_error(write_config, url: str, fmt: str, error: str) -> None:
+    """Routes to the other channels, and to the broken one, are not reported as unknown."""
+    root = write_config(
+        {
+            "channels.yaml": TWO_CHANNELS.format(email=url, fmt=fmt),
+            "watchlists/ip.yaml": ROUTES,
+            "wirewatch.yaml": "alerts: {admin_channel: email}\n",
+        }
+    )
+    [msg] = problems(root)
+    assert error in msg
+
+
+def test_one_bad_source_is_the_only_error(write_config) -> None:
+    bad = SOURCES.replace("interval: 30m", "interval: 30 minutes")
+    wl = WATCHLIST.replace(
+        "match: taiwan AND mou", "match: taiwan AND mou\nsources: [official, tipo]"
+    )
+    root = write_config({"sources.yaml": bad, "channels.yaml": CHANNELS, "watchlists/ip.yaml": wl})
+    [msg] = problems(root)
+    assert "sources.yaml:5: sources[0].interval: invalid duration '30 minutes'" in msg
+    # a name that no source defines is still caught
+    root = write_config({"sources.yaml": bad, "watchlists/ip.yaml": wl.replace("tipo]", "tpo]")})
+    assert any("unknown source or tag 'tpo'; did you mean 'tipo'?" in m for m in problems(root))

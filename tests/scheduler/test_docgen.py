@@ -164,11 +164,6 @@ def test_listing_example_extracts_what_the_doc_says(variant: str) -> None:
     assert next_page_url(response, sel.next_page) == expected["next_page"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="crawler.extract: with an attribute link selector and no title selector, the "
-    "title falls back to the link node's text, which is the URL itself",
-)
 def test_title_defaults_to_link_text_when_link_selects_an_attribute() -> None:
     listing = extract_listing(
         LISTING["page"],
