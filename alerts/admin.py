@@ -37,9 +37,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import channel_state
 from alerts.channels import Channel, ChannelSender, Message, SendResult, senders
-from alerts.matching import dialect_insert
 from alerts.models import WAITING, AdminNotice, DeliveryStatus
 from alerts.outbox import backoff, note_answer, shifted_clock
+from crawler.db import dialect_insert
 from crawler.models import Article, Source, utcnow
 
 CLAIM = timedelta(minutes=5)

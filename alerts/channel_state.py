@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from alerts.matching import dialect_insert
 from alerts.models import WAITING, ChannelState, Delivery
+from crawler.db import dialect_insert
 from crawler.leases import RELEASED, held, lease_free
 
 

@@ -67,7 +67,7 @@ from alerts.watchlists import RegexTerm, Term, Watchlist
 
 __all__ = ["Document", "Hit", "Matcher", "WatchlistMatch", "is_word_char"]
 
-# What the crawler keeps of a body (crawler.pipelines.MAX_BODY); longer text is cut here.
+# What the crawler keeps of a body (crawler.normalize.MAX_BODY); longer text is cut here.
 MAX_FIELD_CHARS = 500_000
 MAX_REGEX_HITS = 100
 MAX_HITS_PER_TERM = 20

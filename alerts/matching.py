@@ -2,8 +2,9 @@
 
 One transaction per call: claim unmatched articles, insert ``Match`` rows (one per story and
 watchlist; a later copy of an already-matched story adds nothing) and one ``Delivery`` per
-route, then set ``matched_at``. A crash before the commit leaves the articles unmatched, so
-the next call redoes the work; nothing is queued twice thanks to the unique keys.
+route, each kind in one multi-row statement, then set ``matched_at``. A crash before the
+commit leaves the articles unmatched, so the next call redoes the work; nothing is queued
+twice thanks to the unique keys.
 """
 
 from __future__ import annotations
@@ -11,18 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerts import matcher
 from alerts.channels import Channel
 from alerts.models import Delivery, DeliveryStatus, Match
 from alerts.watchlists import Route, Watchlist
+from crawler.db import dialect_insert
 from crawler.models import Article, utcnow
+
+__all__ = ["match_pending", "record_match", "record_matches"]
+_CHUNK = 500
 
 
 class Matching(Protocol):
@@ -53,12 +56,6 @@ def digest_key(route: Route) -> str:
     return f"{route.schedule} {route.timezone or 'UTC'}"
 
 
-def dialect_insert(session: Session, table: Any) -> Any:
-    """An INSERT supporting ``on_conflict_do_nothing`` on SQLite and PostgreSQL."""
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-
-
 def match_pending(
     session: Session,
     engine: Matching,
@@ -75,22 +72,38 @@ def match_pending(
     now = now or utcnow()
     tags = {s.id: tuple(s.tags) for s in config.sources.sources}
     routes = {w.name: w.notify for w in config.watchlists if w.enabled}
-    articles = session.scalars(
-        select(Article)
+    rows = session.execute(
+        select(
+            Article.id,
+            Article.story_id,
+            Article.source_id,
+            Article.title,
+            Article.summary,
+            Article.body,
+        )
         .where(Article.matched_at.is_(None), Article.baseline.is_(False))
         .order_by(Article.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
-    for article in articles:
-        article.matched_at = now
-        if article.story_id is None:
+    found: list[tuple[int, int, matcher.WatchlistMatch]] = []
+    for a_id, story_id, source_id, title, summary, body in rows:
+        if story_id is None:
             continue
-        for found in engine.match(matcher.Document.of(article, tags)):
-            if found.watchlist in routes:
-                record_match(session, article, found, routes[found.watchlist], config.channels, now)
+        doc = matcher.Document(
+            title or "", summary or "", body or "", source_id, tags.get(source_id, ())
+        )
+        found += [(a_id, story_id, m) for m in engine.match(doc) if m.watchlist in routes]
+    record_matches(session, found, routes, config.channels, now)
+    ids = [row[0] for row in rows]
+    for start in range(0, len(ids), _CHUNK):
+        session.execute(
+            update(Article)
+            .where(Article.id.in_(ids[start : start + _CHUNK]))
+            .values(matched_at=now)
+        )
     session.commit()
-    return len(articles)
+    return len(rows)
 
 
 def record_match(
@@ -105,41 +118,78 @@ def record_match(
 ) -> bool:
     """Insert the match and one delivery per route, unless the story already alerted this
     watchlist; True when it was new. The caller commits."""
-    match_id = session.execute(
-        dialect_insert(session, Match)
-        .values(
-            story_id=article.story_id,
-            article_id=article.id,
-            watchlist=found.watchlist,
-            hits=[asdict(h) for h in found.hits],
-            snippet=found.snippet,
-            highlights=[list(h) for h in found.highlights],
-            backfill=backfill,
-            created_at=now,
-        )
+    assert article.story_id is not None
+    new = record_matches(
+        session,
+        [(article.id, article.story_id, found)],
+        {found.watchlist: routes},
+        channels,
+        now,
+        backfill=backfill,
+    )
+    return bool(new)
+
+
+def record_matches(
+    session: Session,
+    found: Sequence[tuple[int, int, matcher.WatchlistMatch]],
+    routes: Mapping[str, Sequence[Route]],
+    channels: Mapping[str, Channel],
+    now: datetime,
+    *,
+    backfill: bool = False,
+) -> int:
+    """Insert matches ((article id, story id, match) in order) and one delivery per route of
+    each, in two statements; the first match of a story and watchlist wins, and one whose
+    story already alerted that watchlist adds nothing. Returns how many were new; the
+    caller commits."""
+    first: dict[tuple[int, str], tuple[int, matcher.WatchlistMatch]] = {}
+    for a_id, story_id, m in found:
+        first.setdefault((story_id, m.watchlist), (a_id, m))
+    if not first:
+        return 0
+    rows = [
+        {
+            "story_id": story_id,
+            "article_id": a_id,
+            "watchlist": watchlist,
+            "hits": [asdict(h) for h in m.hits],
+            "snippet": m.snippet,
+            "highlights": [list(h) for h in m.highlights],
+            "backfill": backfill,
+            "created_at": now,
+        }
+        for (story_id, watchlist), (a_id, m) in first.items()
+    ]
+    table = Match.__table__
+    new = session.execute(
+        dialect_insert(session, table)
         .on_conflict_do_nothing(index_elements=["story_id", "watchlist"])
-        .returning(Match.id)
-    ).scalar()
-    if match_id is None:
-        return False  # this story already alerted this watchlist
-    for route in routes:
-        channel = channels.get(route.channel)
-        if channel is None or not channel.enabled:
-            continue
+        .returning(table.c.id, table.c.story_id, table.c.watchlist),
+        rows,
+    ).all()
+    deliveries = [
+        {
+            "match_id": match_id,
+            "story_id": story_id,
+            "watchlist": watchlist,
+            "channel": route.channel,
+            "mode": route.mode,
+            "digest_route": digest_key(route) if route.mode == "digest" else None,
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for match_id, story_id, watchlist in new
+        for route in routes[watchlist]
+        if (channel := channels.get(route.channel)) is not None and channel.enabled
+    ]
+    if deliveries:
         session.execute(
-            dialect_insert(session, Delivery)
-            .values(
-                match_id=match_id,
-                story_id=article.story_id,
-                watchlist=found.watchlist,
-                channel=route.channel,
-                mode=route.mode,
-                digest_route=digest_key(route) if route.mode == "digest" else None,
-                status=DeliveryStatus.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["story_id", "watchlist", "channel"])
+            dialect_insert(session, Delivery.__table__).on_conflict_do_nothing(
+                index_elements=["story_id", "watchlist", "channel"]
+            ),
+            deliveries,
         )
-    return True
+    return len(new)

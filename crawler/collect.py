@@ -156,9 +156,12 @@ async def _crawl(
 ) -> None:
     from scrapy.crawler import AsyncCrawlerRunner
 
+    from crawler.pipelines import PASS_SETTING, PassTarget
     from crawler.spider import PollSpider
 
-    runner = AsyncCrawlerRunner(scrapy_settings(crawl, **overrides))
+    settings = scrapy_settings(crawl, **overrides)
+    settings[PASS_SETTING] = PassTarget(sessions, runs)
+    runner = AsyncCrawlerRunner(settings)
     try:
         await runner.crawl(PollSpider, runs=runs, sessions=sessions)
     except asyncio.CancelledError:

@@ -21,45 +21,49 @@ Parameters: 128 permutations, 32 bands × 4 rows. The LSH S-curve P(candidate) =
 (1/32)^(1/4) ≈ 0.42, sits below the verification threshold on purpose: a false candidate
 costs one signature comparison, a missed one costs a duplicate alert.
 
-Cost per article does not grow with the archive: each band key reads at most ``PER_BAND``
-of its newest rows from the ``(band, article_id)`` index, at most ``MAX_CANDIDATES``
-signatures are compared, and the article's band keys go in with one multi-row INSERT.
+Batches: :func:`attach_batch` places the new articles of one batch (one response's entries)
+with one exact-hash query, one band-candidate query and one signature fetch for the whole
+batch (:func:`plan_stories`); each article is decided in order against the stored stories
+and, in memory by the same rules, the batch's earlier articles, so the outcome is the one
+``attach_article`` would give each in turn. :func:`attach_article` is a batch of one.
 
-Concurrency: on PostgreSQL ``attach_article`` (after its text work, before its first lookup)
-and ``repair_recent`` take one transaction-level advisory lock, so two processes attaching
-copies of one story serialise and the second sees the first's committed story (READ
-COMMITTED, the default). SQLite serialises writers with ``BEGIN IMMEDIATE`` already. A caller
-running at REPEATABLE READ or above, or anything that bypasses ``attach_article``, can still
-split a story; ``repair_recent`` merges those.
+Cost per article does not grow with the archive: each band key yields at most ``PER_BAND``
+of its newest rows (a window over the ``(band, article_id)`` index), at most
+``MAX_CANDIDATES`` signatures are compared, and band keys go in with one multi-row INSERT.
+
+Concurrency: on PostgreSQL ``attach_article`` and ``attach_batch`` (after their text work,
+before their first lookup) and ``repair_recent`` take one transaction-level advisory lock,
+so two processes attaching copies of one story serialise and the second sees the first's
+committed story (READ COMMITTED, the default). SQLite serialises writers with ``BEGIN
+IMMEDIATE`` already. A caller running at REPEATABLE READ or above, or anything that bypasses
+``attach_article``/``attach_batch``, can still split a story; ``repair_recent`` merges those.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
 from sqlalchemy import (
-    BigInteger,
-    Integer,
-    TextClause,
     bindparam,
     case,
     delete,
     func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session
 
 from crawler import shingles as _sh
 from crawler.db import lock_transaction
-from crawler.models import Article, Story, StoryBand, UTCDateTime, utcnow
+from crawler.models import Article, Story, StoryBand, utcnow
 from crawler.shingles import shingles
 
 #: Called inside a story merge, after articles moved and before the dropped story goes:
@@ -153,7 +157,7 @@ def titles_agree(a: str, b: str) -> bool:
     ("UPDATE 2: …"), but "… part 1" and "… part 2", or "rose 5% in May" and "rose 7% in
     June", over one summary are different items.
     """
-    ta, tb = set(_sh.tokens(a)), set(_sh.tokens(b))
+    ta, tb = _title_words(a), _title_words(b)
     if not ta or not tb:
         return False
     if _numbers(ta - tb) and _numbers(tb - ta):
@@ -161,7 +165,12 @@ def titles_agree(a: str, b: str) -> bool:
     return len(ta & tb) / min(len(ta), len(tb)) >= TITLE_AGREEMENT
 
 
-def _numbers(words: set[str]) -> set[str]:
+@lru_cache(maxsize=16_384)
+def _title_words(title: str) -> frozenset[str]:
+    return frozenset(_sh.tokens(title))
+
+
+def _numbers(words: frozenset[str]) -> set[str]:
     return {w for w in words if any(c.isdigit() for c in w)}
 
 
@@ -259,90 +268,274 @@ def _lock(session: Session) -> None:
     lock_transaction(session, _LOCK_KEY)
 
 
-def _find_exact(session: Session, article_id: int, digest: str, since: datetime) -> int | None:
-    stmt = (
-        select(Article.story_id)
-        .join(Story, Story.id == Article.story_id)
-        .where(
-            Article.content_hash == digest,
-            Article.id != article_id,
-            Story.first_seen_at >= since,
-        )
-        .order_by(Story.first_seen_at, Story.id)
-        .limit(1)
+@dataclass(slots=True)
+class Prepared:
+    """The text work of one new article for story assignment (done outside the lock)."""
+
+    title: str
+    digest: str
+    size: float
+    sig: LeanMinHash | None
+    keys: list[int]
+    blob: bytes | None  # ``to_bytes(sig)``
+    lead: str  # the first ``_LEAD_CHARS`` of the text, as a later copy measures it
+
+    def lead_size(self) -> float:
+        """The size a later article compares against (:func:`_shapes`)."""
+        return self.size if len(self.lead) == 0 else _lead_size(self.title, self.lead)
+
+
+def prepare(title: str, body: str, digest: str | None = None) -> Prepared:
+    """Content hash, size, signature and band keys of an article's title and text."""
+    units = _sh.tokens(f"{title}\n{body}")
+    size = _sh.size(units)
+    sig: LeanMinHash | None = None
+    keys: list[int] = []
+    if size >= MIN_SIZE:
+        sig = signature(_sh.shingles_of(units))
+        keys = list(dict.fromkeys(band_keys(sig)))
+    return Prepared(
+        title=title,
+        digest=digest if digest is not None else content_hash(title, body),
+        size=size,
+        sig=sig,
+        keys=keys,
+        blob=to_bytes(sig) if sig is not None else None,
+        lead=body[:_LEAD_CHARS] if len(body) > _LEAD_CHARS else "",
     )
-    return session.execute(stmt).scalar_one_or_none()
 
 
-def _candidate_sql(n: int) -> TextClause:
-    """The LSH candidate query for ``n`` band keys (built once per ``n``).
-
-    One branch per band key, each reading at most ``PER_BAND`` of the newest rows of that
-    band from the ``(band, article_id)`` index, so a band shared by many articles (boilerplate)
-    costs at most ``PER_BAND`` rows instead of all of them. The window filter joins the story.
-    """
-    sql = _CANDIDATE_SQL.get(n)
-    if sql is None:
-        branch = (
-            "SELECT * FROM (SELECT article_id, story_id FROM story_bands WHERE band = :k{i} "
-            "ORDER BY article_id DESC LIMIT :per_band) AS b{i}"
-        )
-        union = " UNION ALL ".join(branch.format(i=i) for i in range(n))
-        sql = (
-            text(
-                f"SELECT c.article_id, c.story_id FROM ({union}) AS c "
-                "JOIN stories ON stories.id = c.story_id "
-                "WHERE c.article_id != :article_id AND stories.first_seen_at >= :since"
-            )
-            .bindparams(
-                *(bindparam(f"k{i}", type_=BigInteger()) for i in range(n)),
-                bindparam("per_band", type_=Integer()),
-                bindparam("article_id", type_=BigInteger()),
-                bindparam("since", type_=UTCDateTime()),
-            )
-            .columns(article_id=Integer(), story_id=Integer())
-        )
-        _CANDIDATE_SQL[n] = sql
-    return sql
+# A story or article in a plan: ("db", id) when stored before, ("new", i) for the batch's
+# i-th article (or the story it creates). Tuples order older before newer.
+Ref = tuple[str, int]
+_CHUNK = 400  # keys per statement (SQLite allows at most 500 compound SELECT terms)
 
 
-_CANDIDATE_SQL: dict[int, TextClause] = {}
-
-
-def _find_similar(
+def plan_stories(
     session: Session,
-    article_id: int,
-    sig: LeanMinHash,
-    keys: Sequence[int],
+    texts: Sequence[Prepared],
+    *,
     since: datetime,
+    now: datetime,
+    threshold: float = THRESHOLD,
+) -> list[Ref]:
+    """The story of each text, deciding them in order as if each earlier one were stored.
+
+    Returns ``("db", story_id)`` to join a stored story or ``("new", j)`` for the story that
+    the batch's ``j``-th text creates (``j == i`` when text ``i`` creates it). Reads the
+    stored side once per batch (one exact-hash query, one band-candidate query, one
+    signature fetch per chunk of keys); earlier texts of the batch are matched in memory by
+    the same rules. Call with the story lock held.
+    """
+    exact = _stored_exact(session, [t.digest for t in texts if t.size >= MIN_EXACT_SIZE], since)
+    bands = _stored_bands(session, list({k for t in texts for k in t.keys}))
+    stored = _StoredCandidates(session)
+    # Prefetch what the stored candidates of every text need (the in-memory side can only
+    # push stored ones out of the top ranks, never in).
+    for t in texts:
+        if t.sig is not None:
+            stored.need_scores(t, _rank(_hits(t.keys, bands, {}, since)), threshold)
+    stored.flush()
+
+    first_seen: dict[Ref, datetime] = {("db", sid): seen for _, sid, seen in bands.values_all()}
+    first_seen |= {("db", sid): seen for seen, sid, _ in exact.values()}
+    mem_exact: dict[str, list[Ref]] = defaultdict(list)
+    mem_bands: dict[int, list[tuple[Ref, Ref]]] = defaultdict(list)  # newest first
+    plan: list[Ref] = []
+    for i, t in enumerate(texts):
+        story: Ref | None = None
+        if t.size >= MIN_EXACT_SIZE:
+            options = [(first_seen[r], r) for r in mem_exact.get(t.digest, ())]
+            if t.digest in exact:
+                seen, sid, _ = exact[t.digest]
+                options.append((seen, ("db", sid)))
+            if options:
+                story = min(options)[1]
+        if story is None and t.sig is not None and t.keys:
+            hits = _hits(t.keys, bands, mem_bands, since)
+            story = _best_similar(t, _rank(hits), hits, texts, stored, threshold)
+        if story is None:
+            story = ("new", i)
+            first_seen[story] = now
+        plan.append(story)
+        mem_exact[t.digest].append(story)
+        for k in t.keys:
+            mem_bands[k].insert(0, (("new", i), story))
+    return plan
+
+
+class _Bands(dict[int, list[tuple[int, int, datetime]]]):
+    """Stored band rows by key: (article id, story id, story first seen), newest first."""
+
+    def values_all(self) -> list[tuple[int, int, datetime]]:
+        return [row for rows in self.values() for row in rows]
+
+
+def _stored_exact(
+    session: Session, digests: Sequence[str], since: datetime
+) -> dict[str, tuple[datetime, int, int]]:
+    """For each digest, the oldest in-window story holding it: (first seen, story, article)."""
+    found: dict[str, tuple[datetime, int, int]] = {}
+    unique = list(dict.fromkeys(digests))
+    for start in range(0, len(unique), _CHUNK):
+        rows = session.execute(
+            select(Article.content_hash, Story.first_seen_at, Story.id, Article.id)
+            .join(Story, Story.id == Article.story_id)
+            .where(Article.content_hash.in_(unique[start : start + _CHUNK]))
+            .where(Story.first_seen_at >= since)
+        )
+        for digest, seen, story_id, article_id in rows:
+            best = found.get(digest)
+            if best is None or (seen, story_id) < best[:2]:
+                found[digest] = (seen, story_id, article_id)
+    return found
+
+
+def _stored_bands(session: Session, keys: Sequence[int]) -> _Bands:
+    """The newest ``PER_BAND`` stored rows of each band key (any window; filtered later).
+
+    One query per ``_CHUNK`` keys; the cap is a window function over the ``(band,
+    article_id)`` index, so a band shared by many articles (boilerplate) returns at most
+    ``PER_BAND`` rows.
+    """
+    out = _Bands()
+    rank = (
+        func.row_number()
+        .over(partition_by=StoryBand.band, order_by=StoryBand.article_id.desc())
+        .label("rank")
+    )
+    for start in range(0, len(keys), _CHUNK):
+        newest = (
+            select(StoryBand.band, StoryBand.article_id, StoryBand.story_id, rank)
+            .where(StoryBand.band.in_(keys[start : start + _CHUNK]))
+            .subquery()
+        )
+        rows = session.execute(
+            select(newest.c.band, newest.c.article_id, newest.c.story_id, Story.first_seen_at)
+            .join(Story, Story.id == newest.c.story_id)
+            .where(newest.c.rank <= PER_BAND)
+        )
+        for band, article_id, story_id, seen in rows:
+            out.setdefault(band, []).append((article_id, story_id, seen))
+    for rows in out.values():
+        rows.sort(key=lambda r: -r[0])
+    return out
+
+
+def _hits(
+    keys: Sequence[int],
+    stored: _Bands,
+    batch: Mapping[int, list[tuple[Ref, Ref]]],
+    since: datetime,
+) -> dict[Ref, tuple[int, Ref]]:
+    """Candidate article → (shared bands, its story): per key the newest ``PER_BAND`` rows,
+    the batch's own (newest) first, then the stored ones in the window."""
+    hits: dict[Ref, tuple[int, Ref]] = {}
+    for k in keys:
+        mine = batch.get(k, [])
+        rows: list[tuple[Ref, Ref]] = mine[:PER_BAND]
+        room = PER_BAND - len(rows)
+        if room > 0:
+            rows += [
+                (("db", a), ("db", s)) for a, s, seen in stored.get(k, [])[:room] if seen >= since
+            ]
+        for article, story in rows:
+            n = hits.get(article, (0, story))[0]
+            hits[article] = (n + 1, story)
+    return hits
+
+
+def _rank(hits: Mapping[Ref, tuple[int, Ref]]) -> list[Ref]:
+    """Most shared bands first, then the older article; at most ``MAX_CANDIDATES``."""
+    return sorted(hits, key=lambda a: (-hits[a][0], a))[:MAX_CANDIDATES]
+
+
+class _StoredCandidates:
+    """Signatures and shapes of stored candidate articles, fetched in few queries."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.blobs: dict[int, bytes | None] = {}
+        self.shapes: dict[int, tuple[float, str]] = {}
+        self._want_blobs: set[int] = set()
+        self._want_shapes: set[int] = set()
+        self._pending: list[tuple[Prepared, list[int], float]] = []
+
+    def need_scores(self, t: Prepared, ranked: Sequence[Ref], threshold: float) -> None:
+        ids = [i for kind, i in ranked if kind == "db"]
+        self._want_blobs.update(i for i in ids if i not in self.blobs)
+        self._pending.append((t, ids, threshold))
+
+    def flush(self) -> None:
+        """Fetch wanted signatures, then the shapes of those close enough to matter."""
+        self._fetch_blobs()
+        for t, ids, threshold in self._pending:
+            assert t.sig is not None
+            scores = _scores(t.sig, [self.blobs.get(i) for i in ids])
+            self._want_shapes.update(
+                i for i, sc in zip(ids, scores, strict=True) if sc >= threshold
+            )
+        self._pending.clear()
+        self._fetch_shapes()
+
+    def blob(self, article_id: int) -> bytes | None:
+        if article_id not in self.blobs:  # only when the batch reshuffled the ranks
+            self._want_blobs.add(article_id)
+            self._fetch_blobs()
+        return self.blobs.get(article_id)
+
+    def shape(self, article_id: int) -> tuple[float, str] | None:
+        if article_id not in self.shapes:
+            self._want_shapes.add(article_id)
+            self._fetch_shapes()
+        return self.shapes.get(article_id)
+
+    def _fetch_blobs(self) -> None:
+        want = sorted(self._want_blobs)
+        self._want_blobs.clear()
+        for start in range(0, len(want), _CHUNK):
+            chunk = want[start : start + _CHUNK]
+            self.blobs |= dict.fromkeys(chunk)
+            rows = self.session.execute(
+                select(Article.id, Article.minhash).where(Article.id.in_(chunk))
+            )
+            self.blobs.update((i, blob) for i, blob in rows)
+
+    def _fetch_shapes(self) -> None:
+        want = sorted(i for i in self._want_shapes if i not in self.shapes)
+        self._want_shapes.clear()
+        for start in range(0, len(want), _CHUNK):
+            for i, size, title in _shapes(self.session, want[start : start + _CHUNK]):
+                self.shapes[i] = (size, title)
+
+
+def _best_similar(
+    t: Prepared,
+    ranked: Sequence[Ref],
+    hits: Mapping[Ref, tuple[int, Ref]],
+    texts: Sequence[Prepared],
+    stored: _StoredCandidates,
     threshold: float,
-    size: float,
-    title: str,
-) -> int | None:
-    params: dict[str, object] = {f"k{i}": k for i, k in enumerate(keys)}
-    params |= {"per_band": PER_BAND, "article_id": article_id, "since": since}
-    hits: Counter[int] = Counter()
-    story_of: dict[int, int] = {}
-    for cand_id, story_id in session.execute(_candidate_sql(len(keys)), params):
-        hits[cand_id] += 1
-        story_of[cand_id] = story_id
-    if not hits:
-        return None
-    # Most shared bands first, then the older article.
-    ranked = sorted(hits, key=lambda a: (-hits[a], a))[:MAX_CANDIDATES]
-    rows = session.execute(select(Article.id, Article.minhash).where(Article.id.in_(ranked))).all()
-    ids = [cand_id for cand_id, _ in rows]
-    scores = dict(zip(ids, _scores(sig, [blob for _, blob in rows]), strict=True))
-    # Only candidates over the threshold need their size and title (rarely more than one).
-    close = [i for i in ids if scores[i] >= threshold]
-    best: tuple[float, int] | None = None
-    for cand_id, cand_size, cand_title in _shapes(session, close):
-        score, story_id = scores[cand_id], story_of[cand_id]
-        if not same_story(score, size, cand_size, title, cand_title, threshold):
+) -> Ref | None:
+    """The story of the most similar verified candidate (rule 2); ties go to the older story."""
+    assert t.sig is not None
+    blobs = [stored.blob(i) if kind == "db" else texts[i].blob for kind, i in ranked]
+    best: tuple[float, Ref] | None = None
+    for (kind, i), score in zip(ranked, _scores(t.sig, blobs), strict=True):
+        if score < threshold:
             continue
-        # Highest similarity wins; among equals, the older story (lower id).
-        if best is None or (score, -story_id) > (best[0], -best[1]):
-            best = (score, story_id)
+        if kind == "db":
+            shape = stored.shape(i)
+            if shape is None:
+                continue  # deleted meanwhile
+            cand_size, cand_title = shape
+        else:
+            cand_size, cand_title = texts[i].lead_size(), texts[i].title
+        if not same_story(score, t.size, cand_size, t.title, cand_title, threshold):
+            continue
+        story = hits[(kind, i)][1]
+        if best is None or score > best[0] or (score == best[0] and story < best[1]):
+            best = (score, story)
     return best[1] if best else None
 
 
@@ -356,7 +549,13 @@ def _shapes(session: Session, ids: Sequence[int]) -> list[tuple[int, float, str]
     rows = session.execute(
         select(Article.id, Article.title, lead).where(Article.id.in_(list(ids)))
     ).all()
-    return [(i, text_size(f"{t or ''}\n{body or ''}"), t or "") for i, t, body in rows]
+    return [(i, _lead_size(t or "", body or ""), t or "") for i, t, body in rows]
+
+
+@lru_cache(maxsize=4_096)
+def _lead_size(title: str, lead: str) -> float:
+    """``text_size`` of a title and text lead; cached, as a story's copies meet it often."""
+    return text_size(f"{title}\n{lead}")
 
 
 def _scores(sig: LeanMinHash, blobs: Sequence[bytes | None]) -> list[float]:
@@ -428,26 +627,15 @@ def attach_article(
         if story is not None:
             return story, False
     now = now or utcnow()
-    since = now - window
 
     # Text work first, outside the lock; the article is written once, at the end.
     title, body = _article_text(article)
-    digest = content_hash(title, body) if article.content_hash is None else article.content_hash
-    units = _sh.tokens(f"{title}\n{body}")
-    size = _sh.size(units)
-    sig: LeanMinHash | None = None
-    keys: list[int] = []
-    if size >= MIN_SIZE:
-        sig = signature(_sh.shingles_of(units))
-        keys = list(dict.fromkeys(band_keys(sig)))
-
+    prepared = prepare(title, body, article.content_hash)
     _lock(session)
-    story_id: int | None = None
-    if size >= MIN_EXACT_SIZE:
-        story_id = _find_exact(session, article.id, digest, since)
-    if story_id is None and sig is not None and keys:
-        story_id = _find_similar(session, article.id, sig, keys, since, threshold, size, title)
-
+    ((kind, found),) = plan_stories(
+        session, [prepared], since=now - window, now=now, threshold=threshold
+    )
+    story_id = found if kind == "db" else None
     if story_id is None:
         story = Story(
             lead_article_id=article.id,
@@ -463,12 +651,108 @@ def attach_article(
         story = _join_story(session, story_id, article, now, official, official_sources)
         article.story_id = story_id
         created = False
-    article.content_hash = digest
-    if sig is not None:
-        article.minhash = to_bytes(sig)
+    article.content_hash = prepared.digest
+    if prepared.blob is not None:
+        article.minhash = prepared.blob
     session.flush()  # the new story (if any) and the article's hash, signature and story
-    _write_bands(session, article.id, story.id, keys, now)
+    _write_bands(session, article.id, story.id, prepared.keys, now)
     return story, created
+
+
+def attach_batch(
+    session: Session,
+    articles: Sequence[tuple[int, Prepared]],
+    *,
+    official: bool = False,
+    now: datetime | None = None,
+    window: timedelta = WINDOW,
+    threshold: float = THRESHOLD,
+) -> list[tuple[int, bool]]:
+    """Put freshly inserted articles (id, text work) into stories, in order; returns
+    (story id, created) for each.
+
+    The same decisions and lead rules as :func:`attach_article` called on each in turn,
+    with bulk writes: one INSERT of the new stories, one UPDATE per story shape, one UPDATE
+    of the articles and one INSERT of their band keys. Call within the inserting
+    transaction; takes the story lock.
+    """
+    now = now or utcnow()
+    texts = [p for _, p in articles]
+    _lock(session)
+    plan = plan_stories(session, texts, since=now - window, now=now, threshold=threshold)
+    members: dict[Ref, list[int]] = defaultdict(list)
+    for i, ref in enumerate(plan):
+        members[ref].append(i)
+    conn = session.connection()
+    story_ids: dict[Ref, int] = {}
+
+    new_refs = [ref for ref in members if ref[0] == "new"]
+    if new_refs:
+        rows = []
+        for ref in new_refs:
+            group = members[ref]
+            # attach_article's lead rule: an official article joining a story led by its
+            # first, non-official article takes the lead; the first to do so keeps it.
+            lead = group[1] if official and len(group) > 1 else group[0]
+            rows.append(
+                {
+                    "lead_article_id": articles[lead][0],
+                    "title": texts[lead].title,
+                    "article_count": len(group),
+                    "first_seen_at": now,
+                    "updated_at": now,
+                }
+            )
+        ids = conn.execute(
+            insert(Story.__table__).returning(Story.id, sort_by_parameter_order=True), rows
+        ).scalars()
+        story_ids.update(zip(new_refs, ids, strict=True))
+
+    counts, leads = [], []
+    for ref, group in members.items():
+        if ref[0] != "db":
+            continue
+        story_ids[ref] = ref[1]
+        row = {"s_id": ref[1], "n": len(group), "now": now}
+        story = session.get(Story, ref[1]) if official else None
+        if story is not None and not _lead_is_official(session, story, ()):
+            lead = group[0]
+            leads.append(row | {"new_lead": articles[lead][0], "new_title": texts[lead].title})
+        else:
+            counts.append(row)
+    stories = Story.__table__
+    bump = {
+        "article_count": stories.c.article_count + bindparam("n"),
+        "updated_at": bindparam("now"),
+    }
+    where = stories.c.id == bindparam("s_id")
+    if counts:
+        conn.execute(update(stories).where(where).values(**bump), counts)
+    if leads:
+        conn.execute(
+            update(stories)
+            .where(where)
+            .values(**bump, lead_article_id=bindparam("new_lead"), title=bindparam("new_title")),
+            leads,
+        )
+
+    articles_t = Article.__table__
+    conn.execute(
+        update(articles_t)
+        .where(articles_t.c.id == bindparam("a_id"))
+        .values(story_id=bindparam("s_id")),
+        [{"a_id": a_id, "s_id": story_ids[plan[i]]} for i, (a_id, _) in enumerate(articles)],
+    )
+    bands = [
+        {"article_id": a_id, "band": k, "story_id": story_ids[plan[i]], "created_at": now}
+        for i, (a_id, t) in enumerate(articles)
+        for k in t.keys
+    ]
+    if bands:
+        conn.execute(insert(StoryBand.__table__), bands)
+    if session.identity_map:
+        session.expire_all()  # stories changed under the ORM's feet
+    return [(story_ids[ref], ref == ("new", i)) for i, ref in enumerate(plan)]
 
 
 def _write_bands(
@@ -493,14 +777,12 @@ def reindex_article(session: Session, article: Article, *, now: datetime | None 
     title is empty takes the article's title when the article leads it.
     """
     title, body = _article_text(article)
-    article.content_hash = content_hash(title, body)
-    units = _sh.tokens(f"{title}\n{body}")
-    sig = signature(_sh.shingles_of(units)) if _sh.size(units) >= MIN_SIZE else None
-    article.minhash = to_bytes(sig) if sig is not None else None
+    prepared = prepare(title, body)
+    article.content_hash = prepared.digest
+    article.minhash = prepared.blob
     session.execute(delete(StoryBand).where(StoryBand.article_id == article.id))
-    if sig is not None and article.story_id is not None:
-        keys = list(dict.fromkeys(band_keys(sig)))
-        _write_bands(session, article.id, article.story_id, keys, now or utcnow())
+    if prepared.keys and article.story_id is not None:
+        _write_bands(session, article.id, article.story_id, prepared.keys, now or utcnow())
     if article.story_id is not None and title:
         session.execute(
             update(Story)

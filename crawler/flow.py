@@ -37,7 +37,7 @@ from crawler.collect import PollReport, new_run, record_all
 from crawler.collectors.base import SourceRun
 from crawler.crawl_settings import CrawlSettings
 from crawler.models import Source, utcnow
-from crawler.settings import scrapy_settings
+from crawler.scrapy_settings import scrapy_settings
 from crawler.sources import SourceConfig
 from crawler.state import FAILING_AFTER, PollOutcome, claim_due, release
 
@@ -135,14 +135,22 @@ class Flow:
     def _start_crawl(self) -> None:
         from scrapy.crawler import AsyncCrawlerRunner
 
+        from crawler.pipelines import PASS_SETTING, PassTarget
         from crawler.spider import PollSpider
 
         self._queue = asyncio.Queue()
         self._crawl_settings = self.crawl()
-        self._runner = AsyncCrawlerRunner(scrapy_settings(self._crawl_settings, **self.settings))
+        runs: dict[str, SourceRun] = {}  # filled by the spider as sources arrive
+        settings = scrapy_settings(self._crawl_settings, **self.settings)
+        settings[PASS_SETTING] = PassTarget(self.sessions, runs)
+        self._runner = AsyncCrawlerRunner(settings)
         self._crawl_task = asyncio.ensure_future(
             self._runner.crawl(
-                PollSpider, runs={}, sessions=self.sessions, feed=self._queue, on_done=self._on_done
+                PollSpider,
+                runs=runs,
+                sessions=self.sessions,
+                feed=self._queue,
+                on_done=self._on_done,
             )
         )
 

@@ -46,9 +46,10 @@ from crawler.items import Entry
 from crawler.middlewares import META_KEY, Fetch, fetch_of
 from crawler.models import utcnow
 from crawler.netguard import RefusedHop
-from crawler.pipelines import EntryBatch, Normalized, known_items, normalize, stored_guids
+from crawler.normalize import EntryBatch, Normalized, normalize
 from crawler.reasons import NO_IDENTITY, duplicate_reason
 from crawler.retry import parse_retry_after
+from crawler.store import known_items, stored_guids
 from crawler.textfill import count_attempt, fill_text, pending_text
 from crawler.urls import is_google_news
 
@@ -89,11 +90,11 @@ def _tracked(method: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
 class PollSpider(scrapy.Spider):
     """Fetches the index page of each source once, plus the follow-ups its collector asks for.
 
-    Spider arguments: ``runs`` (source id → :class:`SourceRun`) and ``sessions`` (used by
-    :class:`~crawler.pipelines.StoragePipeline`; the known-item lookup reads through a
-    read-only engine on SQLite). With ``feed`` (a queue of runs, ``None`` ends it) the spider
-    keeps running and starts each run as it arrives; ``on_done`` is told when a source's
-    poll is complete (see the module doc).
+    Spider arguments: ``runs`` (source id → :class:`SourceRun`) and ``sessions``; the
+    known-item lookup reads through a read-only engine on SQLite. (The storage pipeline gets
+    the same two from the crawler's settings.) With ``feed`` (a queue of runs, ``None`` ends
+    it) the spider keeps running and starts each run as it arrives; ``on_done`` is told when
+    a source's poll is complete (see the module doc).
     """
 
     name = "wirewatch-poll"
@@ -108,7 +109,9 @@ class PollSpider(scrapy.Spider):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.runs: dict[str, SourceRun] = {}
+        # The same dict as the storage pipeline's (crawler.pipelines.PassTarget): runs added
+        # while the crawl goes on (``feed``) must be found by both.
+        self.runs: dict[str, SourceRun] = runs if isinstance(runs, dict) else dict(runs)
         self.sessions = sessions
         self.feed = feed
         self.on_done = on_done
@@ -120,7 +123,7 @@ class PollSpider(scrapy.Spider):
         reader = make_reader(bind) if isinstance(bind, Engine) else None
         self._reader = reader if reader is not None and reader is not bind else None
         self.reads = sessionmaker(self._reader) if self._reader is not None else sessions
-        for run in runs.values():
+        for run in list(self.runs.values()):
             self.add_run(run)
 
     @classmethod
@@ -326,7 +329,7 @@ class PollSpider(scrapy.Spider):
         if not valid:
             return [], []
         with self.reads() as session:
-            return valid, known_items(session, config.id, [n for _, n in valid])
+            return valid, known_items(session, [n for _, n in valid])
 
     def _article_request(self, run: SourceRun, entry: Entry) -> Request | None:
         """A request for the entry's article page when the source wants its text."""

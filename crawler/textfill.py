@@ -32,7 +32,7 @@ from alerts.search_index import index_articles
 from crawler.dedupe import reindex_article
 from crawler.extract import ExtractedArticle as PageText
 from crawler.models import Article, utcnow
-from crawler.pipelines import MAX_BODY, MAX_TITLE
+from crawler.normalize import MAX_BODY, MAX_TITLE
 
 MAX_TEXT_ATTEMPTS = 3
 

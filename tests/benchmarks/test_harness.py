@@ -118,7 +118,7 @@ def test_ingest_stores_and_matches_and_profiles() -> None:
     assert 0 < run.stored <= run.entries
     assert run.matches > 0  # the topical watchlists match the generated news
     summary = profile_summary(profile)
-    assert "feedparser.parse" in summary and "attach_article" in summary
+    assert "feedparser.parse" in summary and "attach_batch" in summary
 
 
 def test_pooled_poll_sends_validators_and_gets_304s() -> None:

@@ -7,20 +7,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from crawler import collect, pipelines
+from crawler import collect, store
 from crawler.crawl_settings import CrawlSettings
 from crawler.items import Entry
 from crawler.models import Article, Source, Story
-from crawler.pipelines import (
-    Normalized,
-    find_duplicate,
-    known_items,
-    normalize,
-    store_many,
-    store_one,
-)
+from crawler.normalize import Normalized, normalize
 from crawler.sources import FeedSource
 from crawler.state import PollOutcome, sync_sources
+from crawler.store import known_items, store_many, store_one
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BODY = (
@@ -116,7 +110,7 @@ def test_known_items(db: Any) -> None:
     ]
     items = [c for c in candidates if c is not None]
     with sessions() as s:
-        assert known_items(s, "a", items) == ["url", "guid", None]
+        assert known_items(s, items) == ["url", "guid", None]
 
 
 def _items(*entries: Entry) -> list[Normalized]:
@@ -157,8 +151,8 @@ def test_store_many_dedupes_like_store_one_within_and_across_batches(db: Any) ->
     assert [r.duplicate_of for r in again] == ["url", "guid", "content", None]
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Article)) == 4
-        assert find_duplicate(s, _items(Entry("b", "https://y.example/wire/1"))[0]) == "url"
-        assert find_duplicate(s, _items(Entry("b", "https://y.example/new"))[0]) is None
+        assert known_items(s, _items(Entry("b", "https://y.example/wire/1"))) == ["url"]
+        assert known_items(s, _items(Entry("b", "https://y.example/new"))) == [None]
 
 
 def test_store_many_loses_only_the_racing_or_failing_item(db: Any, monkeypatch: Any) -> None:
@@ -166,15 +160,15 @@ def test_store_many_loses_only_the_racing_or_failing_item(db: Any, monkeypatch: 
     _setup(sessions, "a")
     store_one(sessions, _items(Entry("a", "https://x.example/taken", "Taken"))[0], baseline=False)
     # Another writer stored "taken" after the batch's lookup: the unique key catches it.
-    monkeypatch.setattr(pipelines.StoredKeys, "load", classmethod(lambda cls, s, i: cls()))
-    attach = pipelines.attach_article
+    monkeypatch.setattr(store.StoredKeys, "load", classmethod(lambda cls, s, i: cls()))
+    attach = store.attach_batch
 
-    def flaky(session: Any, article: Article, **kw: Any) -> Any:
-        if article.title == "Broken":
+    def flaky(session: Any, articles: Any, **kw: Any) -> Any:
+        if any(text.title == "Broken" for _, text in articles):
             raise RuntimeError("boom")
-        return attach(session, article, **kw)
+        return attach(session, articles, **kw)
 
-    monkeypatch.setattr(pipelines, "attach_article", flaky)
+    monkeypatch.setattr(store, "attach_batch", flaky)
     results = store_many(
         sessions,
         _items(
@@ -198,10 +192,14 @@ def test_store_many_falls_back_to_one_transaction_per_item(db: Any, monkeypatch:
     _, sessions = db
     _setup(sessions, "a")
 
-    def broken(*args: Any) -> Any:
-        raise RuntimeError("transaction lost")
+    batch = store._store_batch
 
-    monkeypatch.setattr(pipelines, "_store_chunk", broken)
+    def broken(sessions: Any, items: Any, *args: Any) -> Any:
+        if len(items) > 1:
+            raise RuntimeError("transaction lost")
+        return batch(sessions, items, *args)
+
+    monkeypatch.setattr(store, "_store_batch", broken)
     results = store_many(
         sessions,
         _items(Entry("a", "https://x.example/1", "One"), Entry("a", "https://x.example/1", "Dup")),
