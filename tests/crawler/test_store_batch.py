@@ -10,14 +10,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.channels import Channel
-from alerts.matcher import Engine
+from alerts.matcher import Matcher
 from alerts.matching import match_pending
+from alerts.models import Delivery, Match
 from alerts.watchlists import Route, Watchlist
 from benchmarks.bench_feedparse import generated_feeds
 from benchmarks.bench_ingest import pipeline_config
 from benchmarks.corpus import real_feeds
 from crawler.items import Entry
-from crawler.models import Article, Delivery, Match, Story, StoryBand
+from crawler.models import Article, Story, StoryBand
 from crawler.normalize import Normalized, normalize
 from crawler.parse import FeedError, parse_feed
 from crawler.sources import FeedSource
@@ -107,7 +108,7 @@ def _ingest(sessions: sessionmaker[Session], batch_size: int) -> Snapshot:
         "console": Channel(url="console"),
         "mail": Channel(url="mailto://user:pw@mail.example.org"),
     }
-    engine = Engine.compile(watchlists)
+    engine = Matcher.compile(watchlists)
     with sessions() as s:
         while match_pending(s, engine, config, limit=50, now=NOW):
             pass
