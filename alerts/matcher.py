@@ -2,7 +2,7 @@
 
 How a document is matched:
 
-1. Each field is folded (``alerts.folding``) and scanned once by a single Aho-Corasick
+1. Each field is folded (``crawler.folding``) and scanned once by a single Aho-Corasick
    automaton holding every literal term of every watchlist (group terms and quoted phrases).
 2. Raw hits are kept only where the term's edges are whole words: an edge that is a Latin
    letter or digit must not touch another letter or digit of a space-separated script
@@ -47,7 +47,6 @@ from typing import Any, Protocol
 
 import ahocorasick
 
-from alerts.folding import Folded, fold, fold_case_preserving
 from alerts.query import (
     FIELDS,
     And,
@@ -62,8 +61,9 @@ from alerts.query import (
 )
 from alerts.regex_terms import compile_term, required_literal
 from alerts.snippet import make_snippet
-from alerts.unicode_scripts import WORD_UNITS, is_word_char
 from alerts.watchlists import RegexTerm, Term, Watchlist
+from crawler.folding import Folded, fold, fold_case_preserving
+from crawler.unicode_scripts import WORD_UNITS, is_word_char
 
 __all__ = ["Document", "Hit", "Matcher", "WatchlistMatch", "is_word_char"]
 

@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
-from alerts.folding import chinese_variants, fold
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
 from alerts.watchlists import RegexTerm, Watchlist
+from crawler.folding import chinese_variants, fold
 
 __all__ = ["SEPARATOR", "text_prefilter"]
 

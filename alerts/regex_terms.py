@@ -10,7 +10,7 @@ conditionals. Other differences from Python: ``\\z`` ends the text (``\\Z`` is r
 ``\\pN`` are the Unicode classes). An ASCII ``\\b`` also finds the edge in "用MOU".
 
 A term is compiled once, case-insensitively, after its CJK characters are folded like the text
-(``alerts.folding``). The watchlist validator compiles it the same way, so ``wirewatch check``
+(``crawler.folding``). The watchlist validator compiles it the same way, so ``wirewatch check``
 refuses, by file and line, exactly what the matcher could not run.
 
 The prefilter (:func:`required_literal`) reads the pattern with Python's own parser, which
@@ -27,8 +27,8 @@ from typing import Any
 
 import re2
 
-from alerts.folding import fold
-from alerts.unicode_scripts import NON_SPACED
+from crawler.folding import fold
+from crawler.unicode_scripts import NON_SPACED
 
 __all__ = ["MAX_PATTERN_CHARS", "check_term", "compile_term", "fold_pattern", "required_literal"]
 

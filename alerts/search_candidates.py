@@ -3,7 +3,7 @@
 Every term a watchlist can match needs tokens the matching text has (:func:`term_tokens`):
 its word runs are whole runs of the text too (a term's Latin edge is a word boundary), and
 the pairs inside a CJK run, or the character of a one-character run, occur in the text's
-runs (``alerts.search_index``). So an expression gives a condition (:func:`index_condition`:
+runs (``crawler.search_index``). So an expression gives a condition (:func:`index_condition`:
 AND/OR of tokens; NOT, regex terms and NEAR distances narrow nothing) that every article it
 matches meets; the database returns those articles (:func:`candidate_ids`, also every
 article too large to index) and the matcher decides. The condition errs only towards more
@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import Select, func, literal_column, select, text
 
-from alerts.folding import fold
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase
-from alerts.search_index import FTS_TABLE, MAX_TOKEN_CHARS, runs
 from alerts.watchlists import RegexTerm, Watchlist
+from crawler.folding import fold
 from crawler.models import ArticleSearch
+from crawler.search_index import FTS_TABLE, MAX_TOKEN_CHARS, runs
 
 __all__ = ["Condition", "candidate_ids", "holds", "index_condition", "term_tokens"]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from alerts.query import FIELDS
-from alerts.unicode_scripts import is_word_char
+from crawler.unicode_scripts import is_word_char
 
 if TYPE_CHECKING:
     from alerts.matcher import Hit

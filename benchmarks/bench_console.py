@@ -36,11 +36,11 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, text
 
 from alerts.models import Delivery, Match
-from alerts.search_index import index_articles
 from benchmarks.bench_archive import migrated_postgres, migrated_sqlite, postgres_reachable
 from benchmarks.registry import Result, RunOptions, register
 from crawler.db import session_factory
 from crawler.models import Article, Source, Story
+from crawler.search_index import index_articles
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = 1000

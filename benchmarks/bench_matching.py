@@ -17,7 +17,7 @@ Two more rows compare with stronger baselines, timed in alternating rounds with 
 goes first alternating; each side's rate is its articles over its summed time):
 
 * ``matching-combined-regex``: every term in one alternation regex (``\\b`` around Latin
-  terms), run over the article folded exactly as wirewatch folds it (``alerts.folding.fold``);
+  terms), run over the article folded exactly as wirewatch folds it (``crawler.folding.fold``);
   timed on a sample of each chunk (the per-article cost does not depend on the sample).
 * ``matching-aho-plain``: a plain pyahocorasick automaton of the lowercased terms over the
   lowercased article, with the same word-boundary check, and no folding (no width, variant or
@@ -35,11 +35,11 @@ from functools import cache
 
 import ahocorasick
 
-from alerts.folding import fold
 from alerts.matcher import Document, Matcher
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
 from alerts.watchlists import Watchlist
 from benchmarks.registry import Result, RunOptions, register
+from crawler.folding import fold
 
 _SYLLABLES = [
     "ta", "ri", "pa", "ten", "lo", "mi", "chip", "con", "ex", "port", "ver", "an", "sel",

@@ -31,12 +31,12 @@ from sqlalchemy import Engine, func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.search import search, search_articles
-from alerts.search_index import index_articles
 from benchmarks.bench_archive import migrated_postgres, migrated_sqlite, postgres_reachable
 from benchmarks.bench_console import seed, summarize
 from benchmarks.registry import Result, RunOptions, register
 from crawler.db import make_reader, session_factory
 from crawler.models import Article
+from crawler.search_index import index_articles
 
 RARE = "Quasar Holdings"
 RARE_EVERY = 50_000

@@ -197,7 +197,7 @@ class StoryBand(Base):
 
 
 class ArticleSearch(Base):
-    """An article's search key: the distinct folded tokens of its text (``alerts.search_index``).
+    """An article's search key: the distinct folded tokens of its text (``crawler.search_index``).
 
     NULL when the key is too large to index: the article is then a candidate of every search.
     The full-text structure over ``key`` (SQLite FTS5 table, PostgreSQL GIN index) is created

@@ -28,12 +28,12 @@ from typing import NamedTuple
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.search_index import index_articles
 from crawler.db import dialect_insert
 from crawler.dedupe import Prepared, attach_batch, prepare
 from crawler.models import Article, utcnow
 from crawler.normalize import Normalized
 from crawler.reasons import duplicate_reason, failed_reason
+from crawler.search_index import index_articles
 
 logger = logging.getLogger(__name__)
 

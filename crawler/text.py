@@ -3,7 +3,7 @@
 Stored text is what the source published, minus markup: no Unicode normalisation here
 (NFKC would turn the full-width ``，`` of a Chinese title into ``,`` and compatibility
 ideographs into others). Folding (NFKC, casefold, Chinese variants) belongs to match and
-dedupe keys only (``alerts.folding``, ``crawler.shingles``). What is removed: control and
+dedupe keys only (``crawler.folding``, ``crawler.shingles``). What is removed: control and
 invisible characters and surrogates; whitespace collapses to single spaces (a lone
 ideographic space ``\u3000`` stays as published).
 """

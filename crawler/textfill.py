@@ -28,11 +28,11 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from alerts.search_index import index_articles
 from crawler.dedupe import reindex_article
 from crawler.extract import ExtractedArticle as PageText
 from crawler.models import Article, utcnow
 from crawler.normalize import MAX_BODY, MAX_TITLE
+from crawler.search_index import index_articles
 
 MAX_TEXT_ATTEMPTS = 3
 

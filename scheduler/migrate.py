@@ -19,7 +19,7 @@ def include_object(
 ) -> bool:
     """Autogenerate filter: the search index's own structures (FTS5 virtual table and its
     shadow tables, the PostgreSQL GIN index) are not declared in the models."""
-    from alerts.search_index import INDEX_OBJECTS
+    from crawler.search_index import INDEX_OBJECTS
 
     return not (reflected and compare_to is None and (name or "").startswith(INDEX_OBJECTS))
 

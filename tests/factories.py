@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from alerts.search_index import index_articles
 from crawler.models import Article, Source, Story
+from crawler.search_index import index_articles
 
 
 def add_source(session: Session, source_id: str = "src") -> Source:

@@ -42,8 +42,8 @@ def db_reindex(
     ] = False,
 ) -> None:
     """Fill the search index for articles it lacks (or rebuild it), committing as it goes."""
-    from alerts.search_index import reindex_batch
     from crawler.db import make_engine
+    from crawler.search_index import reindex_batch
 
     ctx = open_context(config)
     engine = make_engine(ctx.config.database_url)

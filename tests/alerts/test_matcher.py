@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from alerts.folding import fold
 from alerts.matcher import Document, Matcher, WatchlistMatch, _Regex
 from alerts.query import QuerySyntaxError
 from alerts.regex_terms import required_literal
 from alerts.watchlists import RegexTerm, Watchlist
+from crawler.folding import fold
 
 EXAMPLE = {
     "name": "taiwan-us-ip",

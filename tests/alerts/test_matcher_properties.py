@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.folding import fold, fold_case_preserving
 from alerts.matcher import Document, Matcher
 from alerts.query import FIELDS, And, Expr, Field, Group, Near, Not, Or, Phrase, parse
 from alerts.watchlists import Watchlist
+from crawler.folding import fold, fold_case_preserving
 
 TERMS = [
     "MOU", "=US", "US", "U.S.", "Taiwan", "ip", "patent licensing", "台灣", "台湾", "臺灣",
@@ -272,7 +272,7 @@ def test_term_inside_a_longer_latin_word_never_matches(term: str, before: str, a
 @SETTINGS
 @given(st.text(max_size=40))
 def test_folded_spans_map_back_into_the_original(text: str) -> None:
-    from alerts.folding import _FOLD, _fold_mapped
+    from crawler.folding import _FOLD, _fold_mapped
 
     folded = fold(text)
     assert folded.text == _fold_mapped(text, _FOLD).text

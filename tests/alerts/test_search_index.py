@@ -19,11 +19,11 @@ from alerts.matcher import Document, Matcher
 from alerts.query import parse
 from alerts.search import CANDIDATE_CAP, compile_query, narrowing, search, search_articles
 from alerts.search_candidates import candidate_ids, holds, index_condition, term_tokens
-from alerts.search_index import MAX_KEY_BYTES, article_key, index_articles, reindex
 from alerts.watchlists import Watchlist
 from crawler.extract import ExtractedArticle as PageText
 from crawler.models import Article, ArticleSearch
 from crawler.retention import prune_articles
+from crawler.search_index import MAX_KEY_BYTES, article_key, index_articles, reindex
 from crawler.textfill import fill_text
 from tests.alerts.test_matcher_properties import documents, watchlists
 from tests.factories import add_article, add_source

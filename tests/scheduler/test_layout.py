@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import typer
 
 from scheduler.cli import app
@@ -28,3 +29,26 @@ def test_every_module_the_development_section_names_exists() -> None:
 def test_each_command_module_attaches_its_commands_to_the_app() -> None:
     names = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
     assert {"check", "db", "run", "poll", "sources", "alerts", "console", "backtest"} <= names
+
+
+FLOORS = ("crawler", "alerts", "scheduler", "benchmarks")  # each may import only those before
+
+
+@pytest.mark.parametrize("package", FLOORS)
+def test_no_import_runs_back_up_the_floors(package: str) -> None:
+    """crawler imports none of alerts/scheduler/benchmarks, alerts none of the two above it…"""
+    import ast
+
+    above = set(FLOORS[FLOORS.index(package) + 1 :])
+    upward = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
+            upward += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in above]
+    assert upward == []

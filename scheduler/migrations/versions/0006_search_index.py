@@ -4,7 +4,7 @@ Revision ID: 0006_search_index
 Revises: 0005_ingest_fidelity
 Create Date: 2026-11-30
 
-- ``article_search``: one row per article with its search key (``alerts.search_index``),
+- ``article_search``: one row per article with its search key (``crawler.search_index``),
   removed with the article (foreign key cascade).
 - SQLite: the FTS5 table ``article_search_fts`` over it, kept current by triggers.
   PostgreSQL: a GIN index over the key's tokens.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from alerts.search_index import create_index, drop_index, reindex
+from crawler.search_index import create_index, drop_index, reindex
 
 revision = "0006_search_index"
 down_revision = "0005_ingest_fidelity"

@@ -1,10 +1,10 @@
 """The full-text index behind search: folded word and character tokens per article.
 
 Every article has a row in ``article_search``: its *key*, the distinct tokens of its folded
-title, summary and body (``alerts.folding``, as the matcher folds), space-separated. Stored
+title, summary and body (``crawler.folding``, as the matcher folds), space-separated. Stored
 text stays as published; the key is only for finding candidates. A token is
 
-* a run of word characters (``alerts.unicode_scripts.is_word_char``: letters and digits of
+* a run of word characters (``crawler.unicode_scripts.is_word_char``: letters and digits of
   space-separated scripts), exactly the runs that bound a Latin term for the matcher;
 * each character of a run of non-spaced script (CJK, kana, Hangul, Thai…), and each pair of
   neighbours in such a run (``台湾`` gives 台, 湾 and 台湾).
@@ -34,9 +34,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from alerts.folding import fold
-from alerts.unicode_scripts import NON_SPACED
+from crawler.folding import fold
 from crawler.models import Article, ArticleSearch
+from crawler.unicode_scripts import NON_SPACED
 
 __all__ = [
     "FTS_TABLE",
