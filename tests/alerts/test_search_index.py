@@ -212,7 +212,7 @@ def test_retention_removes_index_rows(db: tuple[Any, sessionmaker[Session]]) -> 
         new = add_article(s, 2, "Quasar MOU", when=NOW).id
     assert _found(sessions, "Quasar") == [new, old]
     with sessions.begin() as s:
-        assert prune_articles(s, NOW - timedelta(days=30)) == 1
+        assert prune_articles(s, NOW - timedelta(days=30), keep=None) == 1
     with sessions() as s:
         assert s.scalars(select(ArticleSearch.article_id)).all() == [new]
         cond = _condition(compile_query("Quasar"))
