@@ -222,7 +222,7 @@ def test_record_all_records_every_outcome_and_skips_a_bad_one(db: Any) -> None:
         sid: FeedSource(id=sid, type="rss", url=f"https://{sid}.example/")
         for sid in ("a", "b", "c", "ghost")
     }
-    collect._record_all(sessions, outcomes, configs, CrawlSettings(), 5, None)
+    collect.record_all(sessions, outcomes, configs, CrawlSettings(), 5, None)
     with sessions() as s:
         a, b, c = (s.get(Source, sid) for sid in ("a", "b", "c"))
         assert a is not None and a.etag == '"e"' and a.baseline_done and a.items_seen == 2
@@ -249,7 +249,7 @@ def test_record_all_falls_back_per_source(db: Any, monkeypatch: Any) -> None:
     configs = {
         sid: FeedSource(id=sid, type="rss", url=f"https://{sid}.example/") for sid in ("a", "b")
     }
-    collect._record_all(sessions, outcomes, configs, CrawlSettings(), 5, None)
+    collect.record_all(sessions, outcomes, configs, CrawlSettings(), 5, None)
     assert calls == ["a", "b", "a", "b"]
     with sessions() as s:
         assert all(s.get(Source, sid).baseline_done for sid in ("a", "b"))  # type: ignore[union-attr]
