@@ -1,7 +1,10 @@
 """Where the config directory and the data directory are.
 
 The config directory is the one named by ``--config`` or ``$WIREWATCH_CONFIG`` (which must
-exist), else ``./config``, else the per-user config dir (``$XDG_CONFIG_HOME/wirewatch``). Data
+exist), else ``./config``, else the per-user config dir (``$XDG_CONFIG_HOME/wirewatch``); a
+directory found by looking counts only when it holds a wirewatch file (``wirewatch.yaml`` or
+``sources.yaml``), so another program's ``./config`` is passed over, not read as an empty
+configuration. Data
 follows the config: ``../data`` next to it, or the per-user data dir
 (``$XDG_DATA_HOME/wirewatch``) for a config in the per-user config dir.
 """
@@ -18,6 +21,7 @@ from scheduler.yamlsource import ConfigError, Problem
 APP_NAME = "wirewatch"
 CONFIG_ENV = "WIREWATCH_CONFIG"
 DEFAULT_DATA_DIR = "../data"
+MARKERS = ("wirewatch.yaml", "sources.yaml")  # what makes a directory found by looking ours
 
 
 class ConfigNotFound(ConfigError):
@@ -68,7 +72,7 @@ def config_dir(explicit: str | Path | None = None) -> Path:
         )
     searched = [Path("config"), user_config_dir()]
     for path in searched:
-        if path.is_dir():
+        if any((path / name).is_file() for name in MARKERS):
             return path
     places = f"./config ({searched[0].resolve()}), {searched[1]}"
     raise ConfigNotFound(

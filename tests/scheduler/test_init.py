@@ -61,8 +61,11 @@ def run(env: dict[str, str], *args: str, python: str = sys.executable, **extra: 
 def test_lookup_order(home: dict[str, str], tmp_path: Path, monkeypatch) -> None:
     xdg = tmp_path / "xdg-config" / "wirewatch"
     xdg.mkdir(parents=True)
+    (xdg / "wirewatch.yaml").write_text("")
     assert config_dir() == xdg
     Path("config").mkdir()
+    assert config_dir() == xdg  # another program's ./config is passed over
+    Path("config/sources.yaml").write_text("sources: []\n")
     assert config_dir() == Path("config")
     env_dir = tmp_path / "from-env"
     env_dir.mkdir()
