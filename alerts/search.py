@@ -397,8 +397,13 @@ def search_articles(
         conds.append(Article.source_id == source)
     if fetched_since is not None:
         conds.append(Article.fetched_at >= fetched_since)
-    cond = index_condition(parse(wl.match, wl.groups), wl)
-    if cond is not None:
+    # A few candidates are fetched first and looked up by primary key: as a subquery,
+    # PostgreSQL's planner may hash-join them against every article (45 ms at 1M for none).
+    few = narrowing(conn, wl)
+    cond = index_condition(parse(wl.match, wl.groups), wl) if few is None else None
+    if few is not None:
+        conds.append(few)
+    elif cond is not None:
         conds.append(Article.id.in_(candidate_ids(conn.dialect.name, cond)))
     keys = (
         conn.execute(
