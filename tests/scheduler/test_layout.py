@@ -52,3 +52,12 @@ def test_no_import_runs_back_up_the_floors(package: str) -> None:
             )
             upward += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in above]
     assert upward == []
+
+
+def test_help_lists_first_steps_first() -> None:
+    from typer.testing import CliRunner
+
+    out = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "100"}).stdout
+    listed = re.findall(r"^│ ([a-z][a-z-]+) ", out, flags=re.M)
+    assert listed[:4] == ["init", "check", "run", "poll"]
+    assert set(listed) >= {"sources", "alerts", "db", "notify-test"}
