@@ -87,13 +87,11 @@ def match_pending(
         .with_for_update(skip_locked=True)
     ).all()
     found: list[tuple[int, int, matcher.WatchlistMatch]] = []
-    for a_id, story_id, source_id, title, summary, body in rows:
-        if story_id is None:
+    for row in rows:
+        if row.story_id is None:
             continue
-        doc = matcher.Document(
-            title or "", summary or "", body or "", source_id, tags.get(source_id, ())
-        )
-        found += [(a_id, story_id, m) for m in engine.match(doc) if m.watchlist in routes]
+        matched = engine.match(matcher.Document.of(row, tags))
+        found += [(row.id, row.story_id, m) for m in matched if m.watchlist in routes]
     record_matches(session, found, routes, config.channels, now)
     ids = [row[0] for row in rows]
     for start in range(0, len(ids), _CHUNK):
