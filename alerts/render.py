@@ -12,17 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from alerts.channels import Message, clean_header
+from alerts.wording import local_time, plural
 
 Format = Literal["text", "markdown", "html"]
 BUILTIN = Path(__file__).with_name("templates")
@@ -31,7 +31,6 @@ _CTRL = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u
 # The punctuation that can start markup or a Slack anchor; apprise's CommonMark-to-mrkdwn step
 # turns ``\<``/``\>`` into entities and drops the backslash before ``()[]!#``.
 _MD_PUNCT = re.compile(r"([\\`*_~<>\[\]()!#])")
-_TIME = "%Y-%m-%d %H:%M %Z"
 _MENTION = re.compile(r"@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
 
 
@@ -152,22 +151,10 @@ def highlight_parts(text: str, highlights: Sequence[Sequence[int]]) -> list[tupl
     return [p for p in parts if p[0]]
 
 
-def local_time(value: datetime, tz: str) -> str:
-    """``value`` in zone ``tz``, labelled with the zone's abbreviation (``… 16:00 CST``)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(ZoneInfo(tz)).strftime(_TIME)
-
-
 def term_label(term: str) -> str:
     """A term as the user wrote it, without the ``=`` that makes it case-sensitive."""
     text = term.strip()
     return text[1:].strip() if text.startswith("=") else text
-
-
-def stories(n: int) -> str:
-    """``1 story``, ``2 stories``."""
-    return f"{n} {'story' if n == 1 else 'stories'}"
 
 
 def byline(source: str, publisher: str | None) -> str:
@@ -284,7 +271,8 @@ class Renderer:
         out = []
         for n, group in enumerate(groups, 1):
             suffix = f" ({n}/{len(groups)})" if len(groups) > 1 else ""
-            title = clean_header(f"[{watchlist}] digest: {stories(len(items))}{suffix}")
+            count = plural(len(items), "story", "stories")
+            title = clean_header(f"[{watchlist}] digest: {count}{suffix}")
             ctx = {"watchlist": watchlist, "items": group, "part": n, "parts": len(groups)}
             body = self.render("digest", fmt, **ctx)
             text = self.render("digest", "text", **ctx) if fmt == "html" else ""

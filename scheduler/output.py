@@ -21,12 +21,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from alerts.wording import local_time as when
+from alerts.wording import plural as plural
 
 Format = Literal["table", "json", "jsonl", "csv"]
 FormatOption = Annotated[
@@ -53,20 +55,6 @@ class Column:
     header: str = ""
     kind: Kind = "text"
     show: Callable[[Row, str], str] | None = None  # (row, display zone)
-
-
-def when(value: datetime | None, tz: str) -> str:
-    """A time for people: in zone ``tz``, labelled with the zone (``2026-11-30 13:05 CST``)."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    """``1 story``, ``2 stories``."""
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def table_console(default: Console) -> Console:
