@@ -329,7 +329,10 @@ def test_a_digest_missed_while_the_daemon_was_down_is_sent_when_it_comes_back(
         back = Daemon(root, sqlite_url(tmp_path))
         try:
             wait_for(lambda: alerts_with(hook, CHIPS[0]), 90, "the missed digest")
-            assert [d.status for d in archive.deliveries()] == ["sent"]
+            # The receiver answers before the daemon records the send: wait for the record.
+            wait_for(
+                lambda: [d.status for d in archive.deliveries()] == ["sent"], 30, "the sent row"
+            )
             assert back.stop() == 0, back.stderr()
         finally:
             back.kill()
