@@ -21,6 +21,7 @@ here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import statistics
 import tempfile
@@ -30,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -110,33 +112,63 @@ def add_sources(sessions: sessionmaker[Session], ids: list[str], base: str) -> N
 # -- generated articles ---------------------------------------------------------------------
 
 
-class ArticleStream:
-    """Deterministic normalised articles: mostly unique, some syndicated, some re-posted."""
+class Raw(NamedTuple):
+    """A generated feed entry; ``original`` is the URL a syndicated copy copies."""
 
-    def __init__(self, seed: int = 0, vocabulary: int = 20_000) -> None:
+    source: str
+    url: str
+    title: str
+    summary: str
+    body: str
+    original: str | None
+
+
+class ArticleStream:
+    """Deterministic normalised articles: mostly unique, some syndicated, some re-posted.
+
+    The vocabulary is the same for every seed; ``seed`` picks the texts and ``first`` the
+    number after which article URLs are counted (streams with disjoint ranges never share a
+    URL).
+    """
+
+    def __init__(self, seed: int = 0, vocabulary: int = 20_000, first: int = 0) -> None:
+        self.words, self._cum = _vocabulary(vocabulary)
         self._rng = random.Random(seed)
-        words: dict[str, None] = {}
-        while len(words) < vocabulary:
-            parts = self._rng.randint(2, 4)
-            words["".join(self._rng.choice(_SYLLABLES) for _ in range(parts))] = None
-        self.words = list(words)
-        self._cum = list(_zipf_cum(len(self.words)))
-        self._recent: deque[Normalized] = deque(maxlen=200)
-        self.count = 0
+        self._recent: deque[Raw] = deque(maxlen=200)
+        self.first = first
+        self.count = first
 
     def _say(self, k: int) -> str:
         return " ".join(self._rng.choices(self.words, cum_weights=self._cum, k=k))
 
     def next(self) -> Normalized:
         """The next article to store."""
+        return self.next_with_origin()[0]
+
+    def next_with_origin(self) -> tuple[Normalized, str | None]:
+        """The next article, and for a syndicated copy the URL of its original."""
+        raw = self.next_raw()
+        item = normalize(
+            Entry(
+                source_id=raw.source, url=raw.url, title=raw.title, summary=raw.summary,
+                body=raw.body, guid=raw.url,
+            )
+        )  # fmt: skip
+        assert item is not None
+        return item, raw.original
+
+    def next_raw(self) -> Raw:
+        """The next article as the feed gives it (before ``crawler.normalize``)."""
         self.count += 1
         n = self.count
-        source = f"arc-{n % SOURCES:03d}"
-        url = f"http://127.0.0.1/{source}/{n}.html"
         if n % 50 == 0 and self._recent:
-            return self._rng.choice(self._recent)  # re-posted: same canonical URL
+            return self._rng.choice(self._recent)._replace(original=None)  # re-posted
+        source = f"arc-{n % SOURCES:03d}"
+        url = self.url(n)
+        original: str | None = None
         if n % 20 == 0 and self._recent:
             orig = self._rng.choice(self._recent)
+            original = orig.url
             words = orig.body.split()
             for _ in range(3):
                 words[self._rng.randrange(len(words))] = self._rng.choice(self.words)
@@ -145,12 +177,24 @@ class ArticleStream:
             title = self._say(self._rng.randint(6, 12)).capitalize()
             summary = self._say(30)
             body = summary + "\n\n" + self._say(self._rng.randint(80, 160))
-        item = normalize(
-            Entry(source_id=source, url=url, title=title, summary=summary, body=body, guid=url)
-        )
-        assert item is not None
-        self._recent.append(item)
-        return item
+        raw = Raw(source, url, title, summary, body, original)
+        self._recent.append(raw)
+        return raw
+
+    def url(self, n: int) -> str:
+        """The URL of the ``n``-th article counted by any stream."""
+        return f"http://127.0.0.1/arc-{n % SOURCES:03d}/{n}.html"
+
+
+@functools.cache
+def _vocabulary(size: int) -> tuple[list[str], list[float]]:
+    """``size`` made-up words (the same for every stream) and their cumulative Zipf weights."""
+    rng = random.Random(0)
+    words: dict[str, None] = {}
+    while len(words) < size:
+        parts = rng.randint(2, 4)
+        words["".join(rng.choice(_SYLLABLES) for _ in range(parts))] = None
+    return list(words), list(_zipf_cum(size))
 
 
 def _zipf_cum(n: int) -> Iterator[float]:

@@ -1,0 +1,412 @@
+"""Bulk-load a large archive with exactly the rows the real storage path writes.
+
+``crawler.store.store_many`` stores an article as: an ``articles`` row (its normalised fields,
+content hash, MinHash signature, story), a ``stories`` row when it starts a story (or a
+count/updated bump of the story it joins), its LSH band keys in ``story_bands`` and its
+full-text key in ``article_search``. Growing an archive of a million articles that way takes
+hours on a small machine, most of it the per-article text work, so this module produces the
+same rows in bulk: the text work (``crawler.normalize.normalize``, ``crawler.dedupe.prepare``,
+``crawler.search_index.article_key``, the very functions the real path calls) runs in worker
+processes, and the rows are written with multi-row inserts, secondary indexes dropped and
+rebuilt afterwards. Story assignment is taken from the generator, which knows which article a
+syndicated copy copies (the real path finds the same story: a copy differs from its original
+in three words and a title suffix, estimated Jaccard far above the threshold); re-posts of a
+stored URL are exact duplicates and are not stored, as the real path skips them.
+``tests/benchmarks/test_archive_seed.py`` checks that a bulk-loaded archive equals one grown
+through ``store_many`` from the same stream, row for row (timestamps aside).
+
+The articles are ``CHUNK``-item streams of :class:`benchmarks.bench_archive.ArticleStream`
+(one seed per chunk, so chunks are generated in parallel; syndicated copies and re-posts refer
+to the chunk's own recent articles), spread evenly over ``days`` days ending at ``now``, as a
+deployment fills its archive over a year.
+
+The seed goes into SQLite (:func:`seed_sqlite`); PostgreSQL is filled from that file by COPY
+(:func:`copy_to_postgres`), so both databases hold the same archive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, insert, text
+
+from crawler.models import Article, ArticleSearch, Story, StoryBand
+
+CHUNK = 2_000  # stream items per worker task (one ArticleStream each)
+SEED_BASE = 10_000  # chunk k uses ArticleStream(seed=SEED_BASE + k)
+TABLES = ("articles", "stories", "story_bands", "article_search")
+
+
+@dataclass(slots=True)
+class SeedRow:
+    """One stored article of a chunk, with everything the storage path writes for it."""
+
+    fields: dict[str, Any]  # the articles columns _insert_articles sets from the item
+    digest: str
+    blob: bytes | None
+    keys: list[int]
+    search_key: str | None
+    story: int  # index (within the chunk's stored rows) of the article that leads its story
+
+
+def chunk_rows(k: int, items: int = CHUNK, check: int = 0) -> list[SeedRow]:
+    """The stored articles of chunk ``k`` (a worker task): text work done, story known.
+
+    The text work is :func:`fast_text`, exact for the generator's texts; every ``check``-th
+    stored article (0: none) is also run through the real functions and must agree.
+    """
+    from benchmarks.bench_archive import ArticleStream
+
+    stream = ArticleStream(seed=SEED_BASE + k, first=k * items)
+    raws = []
+    seen: set[str] = set()
+    for _ in range(items):
+        raw = stream.next_raw()
+        if raw.url not in seen:  # else a re-post: the real path skips it as a duplicate
+            seen.add(raw.url)
+            raws.append(raw)
+    rows: list[SeedRow] = []
+    lead_of: dict[str, int] = {}  # URL of a stored article → index of its story's lead
+    for index, (raw, (digest, blob, keys, search_key)) in enumerate(
+        zip(raws, fast_text(raws), strict=True)
+    ):
+        story = lead_of[raw.original] if raw.original is not None else index
+        lead_of[raw.url] = story
+        row = SeedRow(
+            fields={
+                "source_id": raw.source,
+                "url": raw.url,
+                "canonical_url": raw.url,
+                "guid": raw.url,
+                "title": raw.title,
+                "summary": raw.summary,
+                "body": raw.body,
+                "author": None,
+                "publisher": None,
+                "language": None,
+                "tags": [],
+                "published_at": None,
+                "date_rule": None,
+            },
+            digest=digest,
+            blob=blob,
+            keys=keys,
+            search_key=search_key,
+            story=story,
+        )
+        if check and index % check == 0:
+            _check(raw, row)
+        rows.append(row)
+    return rows
+
+
+def _check(raw: Any, row: SeedRow) -> None:
+    """The real path's functions give ``row`` for ``raw`` (AssertionError otherwise)."""
+    from crawler.dedupe import prepare
+    from crawler.items import Entry
+    from crawler.normalize import normalize
+    from crawler.search_index import article_key
+
+    item = normalize(
+        Entry(
+            source_id=raw.source,
+            url=raw.url,
+            title=raw.title,
+            summary=raw.summary,
+            body=raw.body,
+            guid=raw.url,
+        )
+    )
+    assert item is not None
+    p = prepare(item.title, item.body or item.summary, item.content_hash)
+    fields = {k: getattr(item, k) for k in row.fields}
+    assert fields == row.fields, (fields, row.fields)
+    assert (p.digest, p.blob, p.keys) == (row.digest, row.blob, row.keys), raw.url
+    assert article_key(item.title, item.summary, item.body) == row.search_key, raw.url
+
+
+def fast_text(raws: list[Any]) -> list[tuple[str, bytes, list[int], str]]:
+    """(content hash, signature bytes, band keys, search key) of generated texts.
+
+    The same values as ``crawler.dedupe.prepare`` and ``crawler.search_index.article_key``
+    for texts of lower-case ASCII words, a capitalised title, "(wire)" suffixes and
+    paragraph breaks (the generator's): folding is then lower-casing and dropping the
+    parentheses, and the MinHash of all texts is computed in one numpy pass.
+    """
+    from hashlib import blake2b, sha256
+
+    import numpy as np
+    from datasketch.minhash import _fmix
+
+    from crawler.dedupe import _TEMPLATE, NUM_PERM, band_keys, signature, to_bytes
+    from crawler.shingles import WORD_SHINGLE
+
+    a, b = (np.asarray(x, dtype=np.uint32) for x in _TEMPLATE.permutations)
+    header = to_bytes(signature("a b c d e f"))[: -4 * NUM_PERM]
+    fold = str.maketrans("()", "  ")
+    out = []
+    hashes: list[bytes] = []
+    bounds = [0]
+    parts = []
+    for raw in raws:
+        title = raw.title.lower().translate(fold).split()
+        body = (raw.body or raw.summary).lower().translate(fold).split()
+        words = title + body
+        shingles = {
+            " ".join(words[i : i + WORD_SHINGLE]) for i in range(len(words) - WORD_SHINGLE + 1)
+        }
+        hashes.extend(blake2b(sh.encode(), digest_size=4).digest() for sh in shingles)
+        bounds.append(len(hashes))
+        digest = sha256(f"{' '.join(title)}\n{' '.join(body)}".encode()).hexdigest()
+        summary = raw.summary.lower().translate(fold).split()
+        key = " ".join(sorted({*title, *summary, *body}))
+        parts.append((digest, key))
+    hv = _fmix(np.frombuffer(b"".join(hashes), dtype="<u4").reshape(-1, 1), 32)
+    for i, (digest, key) in enumerate(parts):
+        values = (hv[bounds[i] : bounds[i + 1]] * a + b).min(axis=0).astype("<u4")
+        sig = _Sig(values)
+        keys = list(dict.fromkeys(band_keys(sig)))  # type: ignore[arg-type]
+        out.append((digest, header + values.tobytes(), keys, key))
+    return out
+
+
+class _Sig:
+    """What ``crawler.dedupe.band_keys`` reads of a signature."""
+
+    def __init__(self, hashvalues: Any) -> None:
+        self.hashvalues = hashvalues
+
+
+@dataclass
+class Seeded:
+    """What a bulk load wrote."""
+
+    articles: int
+    stories: int
+    bands: int
+    seconds: float
+    now: datetime
+
+
+def seed_sqlite(
+    engine: Engine,
+    n: int,
+    *,
+    now: datetime | None = None,
+    days: int = 365,
+    workers: int = 2,
+    items: int = CHUNK,
+    check: int = 500,
+    log: Any = None,
+) -> Seeded:
+    """Bulk-load ``n`` articles into a migrated SQLite database (sources ``arc-000``… exist)."""
+    now = now or datetime.now(UTC)
+    started = time.perf_counter()
+    span = timedelta(days=days)
+    article_id = story_id = bands = 0
+    chunks = -(-n * 51 // (items * 50)) + 1  # 1 in 50 items is a re-post, not stored
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers) as pool, engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        for pragma in ("synchronous=OFF", "cache_size=-500000", "foreign_keys=OFF"):
+            raw.execute(f"PRAGMA {pragma}")  # this connection only; rows are consistent
+        with _without_indexes(conn, ("articles", "story_bands", "article_search")):
+            tasks = [(k, items, check) for k in range(chunks)]
+        for rows in pool.imap(_chunk_task, tasks):
+            rows = rows[: n - article_id]
+            if not rows:
+                break
+            arts, stories, band_rows, search = [], {}, [], []
+            for i, row in enumerate(rows):
+                a_id = article_id + i + 1
+                when = now - span * (n - a_id) / n
+                if row.story == i:
+                    story_id += 1
+                    stories[i] = {
+                        "id": story_id,
+                        "lead_article_id": a_id,
+                        "title": row.fields["title"],
+                        "article_count": 0,
+                        "first_seen_at": when,
+                        "updated_at": when,
+                    }
+                story = stories[row.story]
+                story["article_count"] += 1
+                story["updated_at"] = when
+                arts.append(
+                    row.fields
+                    | {
+                        "id": a_id,
+                        "story_id": story["id"],
+                        "fetched_at": when,
+                        "content_hash": row.digest,
+                        "minhash": row.blob,
+                        "baseline": True,
+                        "matched_at": when,
+                    }
+                )
+                band_rows.extend((a_id, k, story["id"], when) for k in row.keys)
+                search.append({"article_id": a_id, "key": row.search_key})
+            conn.execute(insert(Story), list(stories.values()))
+            conn.execute(insert(Article), arts)
+            conn.execute(insert(ArticleSearch), search)
+            _insert_bands(conn, band_rows)
+            conn.commit()
+            article_id += len(rows)
+            bands += len(band_rows)
+            if log is not None:
+                log(f"seeded {article_id:,}/{n:,} ({time.perf_counter() - started:.0f} s)")
+        for pragma in ("synchronous=NORMAL", "cache_size=-2000", "foreign_keys=ON"):
+            raw.execute(f"PRAGMA {pragma}")  # as crawler.db sets them (the pool reuses it)
+    # No ANALYZE: the daemon never runs one on SQLite, so neither does a grown archive.
+    return Seeded(article_id, story_id, bands, time.perf_counter() - started, now)
+
+
+def _chunk_task(args: tuple[int, int, int]) -> list[SeedRow]:
+    return chunk_rows(*args)
+
+
+def _insert_bands(conn: Connection, rows: list[tuple[int, int, int, datetime]]) -> None:
+    """The band rows, through the driver (tens of millions: no per-row ORM work)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(
+            insert(StoryBand),
+            [{"article_id": a, "band": b, "story_id": s, "created_at": c} for a, b, s, c in rows],
+        )
+        return
+    process = StoryBand.__table__.c.created_at.type.bind_processor(conn.dialect)
+    cache: dict[datetime, Any] = {}
+    values = []
+    for a, b, s, c in rows:
+        if c not in cache:
+            cache[c] = process(c) if process else c
+        values.append((a, b, s, cache[c]))
+    conn.exec_driver_sql(
+        "INSERT INTO story_bands (article_id, band, story_id, created_at) VALUES (?, ?, ?, ?)",
+        values,
+    )
+
+
+@contextlib.contextmanager
+def _without_indexes(conn: Connection, tables: tuple[str, ...]) -> Iterator[None]:
+    """Drop the tables' secondary indexes (not constraints), recreate them on the way out:
+    one sort per index instead of millions of random B-tree inserts."""
+    if conn.dialect.name == "sqlite":
+        marks = ",".join("?" * len(tables))
+        ddl = [
+            (name, sql)
+            for name, sql in conn.exec_driver_sql(
+                f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                f"AND tbl_name IN ({marks})",
+                tables,
+            )
+        ]
+    else:
+        ddl = [
+            (name, sql)
+            for name, sql in conn.execute(
+                text(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN :t "
+                    "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+                ).bindparams(bindparam("t", expanding=True)),
+                {"t": list(tables)},
+            )
+        ]
+    for name, _ in ddl:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    conn.commit()
+    yield
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET maintenance_work_mem = '1GB'")
+    for _, sql in ddl:
+        conn.exec_driver_sql(sql)
+    conn.commit()
+
+
+def copy_to_postgres(sqlite_path: str, engine: Engine, log: Any = None) -> float:
+    """Fill a migrated PostgreSQL database (sources already there) with the SQLite seed's
+    archive tables, by COPY; sequences set, indexes rebuilt, VACUUM ANALYZE. Seconds taken."""
+    started = time.perf_counter()
+    src = sqlite3.connect(sqlite_path)
+    with engine.connect() as conn, _without_indexes(conn, TABLES):
+        conn.exec_driver_sql("SET session_replication_role = replica")  # no FK triggers
+        conn.exec_driver_sql("SET TIME ZONE 'UTC'")
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        for table in ("stories", "articles", "story_bands", "article_search"):
+            cols = [c.name for c in _table(table).columns]
+            bools = {c.name for c in _table(table).columns if c.type.python_type is bool}
+            select_cols = ", ".join(
+                f"CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN 't' ELSE 'f' END"
+                if c in bools
+                else c
+                for c in cols
+            )
+            copied = 0
+            with (
+                raw.cursor() as cur,
+                cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp,
+            ):
+                for row in src.execute(f"SELECT {select_cols} FROM {table} ORDER BY rowid"):
+                    cp.write_row(row)
+                    copied += 1
+            raw.commit()
+            if log is not None:
+                log(f"copied {table}: {copied:,} rows ({time.perf_counter() - started:.0f} s)")
+        conn.exec_driver_sql("SET session_replication_role = DEFAULT")
+        for seq, table in (("stories_id_seq", "stories"), ("articles_id_seq", "articles")):
+            conn.exec_driver_sql(f"SELECT setval('{seq}', (SELECT max(id) FROM {table}))")
+        conn.commit()
+    src.close()
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+    return time.perf_counter() - started
+
+
+def _table(name: str) -> Any:
+    return {
+        "articles": Article.__table__,
+        "stories": Story.__table__,
+        "story_bands": StoryBand.__table__,
+        "article_search": ArticleSearch.__table__,
+    }[name]
+
+
+VERSION = 1  # of the seed's contents: bump when the stream or the rows change
+
+
+def seed_file(n: int, directory: Path, log: Any = None, workers: int = 2) -> Path:
+    """A migrated SQLite archive of ``n`` bulk-loaded articles in ``directory``, built unless a
+    finished one is there (the seed is deterministic, so a rerun may reuse it)."""
+    from benchmarks.bench_archive import SOURCES, add_sources
+    from crawler.db import make_engine, session_factory
+    from scheduler.migrate import upgrade
+
+    path = directory / f"archive-{n}-v{VERSION}.db"
+    if path.exists():
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    for leftover in directory.glob(partial.name + "*"):
+        leftover.unlink()
+    engine = make_engine(f"sqlite:///{partial}")
+    try:
+        upgrade(engine)
+        sessions = session_factory(engine)
+        add_sources(sessions, [f"arc-{i:03d}" for i in range(SOURCES)], "http://127.0.0.1")
+        seeded = seed_sqlite(engine, n, workers=workers, log=log)
+    finally:
+        engine.dispose()
+    if log is not None:
+        log(f"seed done: {seeded}")
+    partial.rename(path)
+    return path
