@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from crawler.models import Article, ArticleSearch, Story, StoryBand
 
@@ -185,6 +185,66 @@ class _Sig:
         self.hashvalues = hashvalues
 
 
+_ARTICLE_COLS = (
+    "id", "source_id", "story_id", "url", "canonical_url", "guid", "title", "summary", "body",
+    "author", "publisher", "language", "tags", "published_at", "date_rule", "fetched_at",
+    "content_hash", "minhash", "baseline", "matched_at", "text_attempts",
+)  # fmt: skip
+_STORY_COLS = ("id", "lead_article_id", "title", "article_count", "first_seen_at", "updated_at")
+
+
+def chunk_sql_rows(
+    k: int, items: int, check: int, n: int, now: datetime, days: int
+) -> tuple[list[tuple[Any, ...]], ...] | None:
+    """Chunk ``k`` as SQLite parameter rows (stories, articles, bands, search keys) with
+    global ids, or None when the chunk lies beyond ``n`` articles (a worker task).
+
+    Ids follow from the stream's fixed pattern: per ``items`` (a multiple of 100) stream
+    items, ``items / 50`` are re-posts and ``items / 20 - items / 100`` syndicated copies.
+    Values are bound as SQLAlchemy binds them for SQLite (timestamps, JSON, booleans).
+    """
+    from sqlalchemy.dialects.sqlite import pysqlite
+
+    assert items % 100 == 0
+    per_chunk = items - items // 50
+    story_per_chunk = per_chunk - (items // 20 - items // 100)
+    first_article = k * per_chunk
+    if first_article >= n:
+        return None
+    rows = chunk_rows(k, items, check)
+    assert len(rows) == per_chunk
+    assert sum(1 for i, r in enumerate(rows) if r.story == i) == story_per_chunk
+    rows = rows[: n - first_article]
+    dialect = pysqlite.dialect()
+    stamp = Article.__table__.c.fetched_at.type.bind_processor(dialect)
+    tags = Article.__table__.c.tags.type.bind_processor(dialect)
+    span = timedelta(days=days)
+    stories: dict[int, list[Any]] = {}
+    articles, bands, search = [], [], []
+    story_id = k * story_per_chunk
+    for i, row in enumerate(rows):
+        a_id = first_article + i + 1
+        when = stamp(now - span * (n - a_id) / n)
+        if row.story == i:
+            story_id += 1
+            stories[i] = [story_id, a_id, row.fields["title"], 0, when, when]
+        story = stories[row.story]
+        story[3] += 1
+        story[5] = when
+        f = row.fields
+        articles.append(
+            (
+                a_id, f["source_id"], story[0], f["url"], f["canonical_url"], f["guid"],
+                f["title"], f["summary"], f["body"], f["author"], f["publisher"],
+                f["language"], tags(f["tags"]), f["published_at"], f["date_rule"], when,
+                row.digest, row.blob, 1, when, 0,
+            )
+        )  # fmt: skip
+        bands.extend((a_id, key, story[0], when) for key in row.keys)
+        search.append((a_id, row.search_key))
+    return [tuple(s) for s in stories.values()], articles, bands, search
+
+
 @dataclass
 class Seeded:
     """What a bulk load wrote."""
@@ -207,12 +267,15 @@ def seed_sqlite(
     check: int = 500,
     log: Any = None,
 ) -> Seeded:
-    """Bulk-load ``n`` articles into a migrated SQLite database (sources ``arc-000``… exist)."""
+    """Bulk-load ``n`` articles into a migrated SQLite database (sources ``arc-000``… exist).
+
+    Workers build the rows (:func:`chunk_sql_rows`); this process only inserts them.
+    """
     now = now or datetime.now(UTC)
     started = time.perf_counter()
-    span = timedelta(days=days)
-    article_id = story_id = bands = 0
-    chunks = -(-n * 51 // (items * 50)) + 1  # 1 in 50 items is a re-post, not stored
+    articles = stories = bands = 0
+    chunks = -(-n // (items - items // 50))
+    tasks = [(k, items, check, n, now, days) for k in range(chunks)]
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers) as pool, engine.connect() as conn:
         raw = conn.connection.dbapi_connection
@@ -220,80 +283,38 @@ def seed_sqlite(
         for pragma in ("synchronous=OFF", "cache_size=-500000", "foreign_keys=OFF"):
             raw.execute(f"PRAGMA {pragma}")  # this connection only; rows are consistent
         with _without_indexes(conn, ("articles", "story_bands", "article_search")):
-            tasks = [(k, items, check) for k in range(chunks)]
-        for rows in pool.imap(_chunk_task, tasks):
-            rows = rows[: n - article_id]
-            if not rows:
-                break
-            arts, stories, band_rows, search = [], {}, [], []
-            for i, row in enumerate(rows):
-                a_id = article_id + i + 1
-                when = now - span * (n - a_id) / n
-                if row.story == i:
-                    story_id += 1
-                    stories[i] = {
-                        "id": story_id,
-                        "lead_article_id": a_id,
-                        "title": row.fields["title"],
-                        "article_count": 0,
-                        "first_seen_at": when,
-                        "updated_at": when,
-                    }
-                story = stories[row.story]
-                story["article_count"] += 1
-                story["updated_at"] = when
-                arts.append(
-                    row.fields
-                    | {
-                        "id": a_id,
-                        "story_id": story["id"],
-                        "fetched_at": when,
-                        "content_hash": row.digest,
-                        "minhash": row.blob,
-                        "baseline": True,
-                        "matched_at": when,
-                    }
+            for chunk in pool.imap(_chunk_task, tasks):
+                if chunk is None:
+                    break
+                story_rows, article_rows, band_rows, search_rows = chunk
+                raw.execute("BEGIN")
+                raw.executemany(_insert_sql("stories", _STORY_COLS), story_rows)
+                raw.executemany(_insert_sql("articles", _ARTICLE_COLS), article_rows)
+                raw.executemany(
+                    _insert_sql("story_bands", ("article_id", "band", "story_id", "created_at")),
+                    band_rows,
                 )
-                band_rows.extend((a_id, k, story["id"], when) for k in row.keys)
-                search.append({"article_id": a_id, "key": row.search_key})
-            conn.execute(insert(Story), list(stories.values()))
-            conn.execute(insert(Article), arts)
-            conn.execute(insert(ArticleSearch), search)
-            _insert_bands(conn, band_rows)
-            conn.commit()
-            article_id += len(rows)
-            bands += len(band_rows)
+                raw.executemany(_insert_sql("article_search", ("article_id", "key")), search_rows)
+                raw.execute("COMMIT")
+                articles += len(article_rows)
+                stories += len(story_rows)
+                bands += len(band_rows)
+                if log is not None:
+                    log(f"seeded {articles:,}/{n:,} ({time.perf_counter() - started:.0f} s)")
             if log is not None:
-                log(f"seeded {article_id:,}/{n:,} ({time.perf_counter() - started:.0f} s)")
+                log("rebuilding indexes")
         for pragma in ("synchronous=NORMAL", "cache_size=-2000", "foreign_keys=ON"):
             raw.execute(f"PRAGMA {pragma}")  # as crawler.db sets them (the pool reuses it)
     # No ANALYZE: the daemon never runs one on SQLite, so neither does a grown archive.
-    return Seeded(article_id, story_id, bands, time.perf_counter() - started, now)
+    return Seeded(articles, stories, bands, time.perf_counter() - started, now)
 
 
-def _chunk_task(args: tuple[int, int, int]) -> list[SeedRow]:
-    return chunk_rows(*args)
+def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
 
 
-def _insert_bands(conn: Connection, rows: list[tuple[int, int, int, datetime]]) -> None:
-    """The band rows, through the driver (tens of millions: no per-row ORM work)."""
-    if conn.dialect.name != "sqlite":
-        conn.execute(
-            insert(StoryBand),
-            [{"article_id": a, "band": b, "story_id": s, "created_at": c} for a, b, s, c in rows],
-        )
-        return
-    process = StoryBand.__table__.c.created_at.type.bind_processor(conn.dialect)
-    cache: dict[datetime, Any] = {}
-    values = []
-    for a, b, s, c in rows:
-        if c not in cache:
-            cache[c] = process(c) if process else c
-        values.append((a, b, s, cache[c]))
-    conn.exec_driver_sql(
-        "INSERT INTO story_bands (article_id, band, story_id, created_at) VALUES (?, ?, ?, ?)",
-        values,
-    )
+def _chunk_task(args: tuple[Any, ...]) -> tuple[list[tuple[Any, ...]], ...] | None:
+    return chunk_sql_rows(*args)
 
 
 @contextlib.contextmanager
