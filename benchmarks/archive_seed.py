@@ -30,7 +30,7 @@ import contextlib
 import multiprocessing
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -271,12 +271,24 @@ def seed_sqlite(
 
     Workers build the rows (:func:`chunk_sql_rows`); this process only inserts them.
     """
-    now = now or datetime.now(UTC)
     started = time.perf_counter()
-    articles = stories = bands = 0
-    chunks = -(-n // (items - items // 50))
-    tasks = [(k, items, check, n, now, days) for k in range(chunks)]
+    per_chunk = items - items // 50
+    chunks = -(-n // per_chunk)
     ctx = multiprocessing.get_context("fork")
+    with engine.connect() as conn:
+        # An interrupted load resumes after its last whole chunk (each is one transaction),
+        # with the time base it started with (the first story's first_seen_at).
+        articles, stories, bands = (
+            conn.scalar(text(f"SELECT count(*) FROM {t}"))
+            for t in ("articles", "stories", "story_bands")
+        )
+        if articles:
+            assert articles % per_chunk == 0, "resume only after whole chunks"
+            first = conn.execute(text("SELECT min(first_seen_at) FROM stories")).scalar_one()
+            now = _resumed_now(first, n, days)
+        conn.commit()
+    now = now or datetime.now(UTC)
+    tasks = [(k, items, check, n, now, days) for k in range(articles // per_chunk, chunks)]
     with ctx.Pool(workers) as pool, engine.connect() as conn:
         raw = conn.connection.dbapi_connection
         assert raw is not None
@@ -309,6 +321,12 @@ def seed_sqlite(
     return Seeded(articles, stories, bands, time.perf_counter() - started, now)
 
 
+def _resumed_now(first_seen: Any, n: int, days: int) -> datetime:
+    """The ``now`` a load started with, from article 1's timestamp (as SQLite stores it)."""
+    first = datetime.fromisoformat(str(first_seen)).replace(tzinfo=UTC)
+    return first + timedelta(days=days) * (n - 1) / n
+
+
 def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
 
@@ -322,14 +340,10 @@ def _without_indexes(conn: Connection, tables: tuple[str, ...]) -> Iterator[None
     """Drop the tables' secondary indexes (not constraints), recreate them on the way out:
     one sort per index instead of millions of random B-tree inserts."""
     if conn.dialect.name == "sqlite":
-        marks = ",".join("?" * len(tables))
-        ddl = [
-            (name, sql)
-            for name, sql in conn.exec_driver_sql(
-                f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                f"AND tbl_name IN ({marks})",
-                tables,
-            )
+        ddl = _sqlite_index_ddl(tables)  # from the migrations: also right after an interrupt
+        present = {name for (name,) in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
+        ddl = [(name, sql) for name, sql in ddl if name in present] + [
+            (name, sql) for name, sql in ddl if name not in present
         ]
     else:
         ddl = [
@@ -343,7 +357,7 @@ def _without_indexes(conn: Connection, tables: tuple[str, ...]) -> Iterator[None
             )
         ]
     for name, _ in ddl:
-        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{name}"')
     conn.commit()
     yield
     if conn.dialect.name == "postgresql":
@@ -353,44 +367,99 @@ def _without_indexes(conn: Connection, tables: tuple[str, ...]) -> Iterator[None
     conn.commit()
 
 
-def copy_to_postgres(sqlite_path: str, engine: Engine, log: Any = None) -> float:
+def _sqlite_index_ddl(tables: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX …) of the tables' secondary indexes in a freshly migrated SQLite
+    database."""
+    import tempfile
+
+    from crawler.db import make_engine
+    from scheduler.migrate import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="wirewatch-ddl-") as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/ddl.db")
+        try:
+            upgrade(engine)
+            with engine.connect() as conn:
+                marks = ",".join("?" * len(tables))
+                return [
+                    (name, sql)
+                    for name, sql in conn.exec_driver_sql(
+                        "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                        f"AND sql IS NOT NULL AND tbl_name IN ({marks})",
+                        tables,
+                    )
+                ]
+        finally:
+            engine.dispose()
+
+
+def copy_to_postgres(
+    sqlite_path: str | Callable[[], str],
+    engine: Engine,
+    log: Any = None,
+    growing: Callable[[], bool] | None = None,
+) -> float:
     """Fill a migrated PostgreSQL database (sources already there) with the SQLite seed's
-    archive tables, by COPY; sequences set, indexes rebuilt, VACUUM ANALYZE. Seconds taken."""
+    archive tables, by COPY; sequences set, indexes rebuilt, VACUUM ANALYZE. Seconds taken.
+
+    ``growing`` (with ``sqlite_path`` a callable naming the file): while it answers True the
+    seed is still being written; rows committed so far are copied in passes (the seed commits
+    whole chunks), so the copy overlaps the seeding.
+    """
     started = time.perf_counter()
-    src = sqlite3.connect(sqlite_path)
+    path = sqlite_path if callable(sqlite_path) else (lambda: str(sqlite_path))
+    last = dict.fromkeys(TABLES, 0)
     with engine.connect() as conn, _without_indexes(conn, TABLES):
         conn.exec_driver_sql("SET session_replication_role = replica")  # no FK triggers
         conn.exec_driver_sql("SET TIME ZONE 'UTC'")
+        conn.commit()
         raw = conn.connection.dbapi_connection
         assert raw is not None
-        for table in ("stories", "articles", "story_bands", "article_search"):
-            cols = [c.name for c in _table(table).columns]
-            bools = {c.name for c in _table(table).columns if c.type.python_type is bool}
-            select_cols = ", ".join(
-                f"CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN 't' ELSE 'f' END"
-                if c in bools
-                else c
-                for c in cols
-            )
-            copied = 0
-            with (
-                raw.cursor() as cur,
-                cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp,
-            ):
-                for row in src.execute(f"SELECT {select_cols} FROM {table} ORDER BY rowid"):
-                    cp.write_row(row)
-                    copied += 1
-            raw.commit()
+        while True:
+            more = growing() if growing is not None else False
+            src = sqlite3.connect(path())
+            for table in TABLES:
+                last[table] = _copy_table(src, raw, table, last[table])
+            src.close()
             if log is not None:
-                log(f"copied {table}: {copied:,} rows ({time.perf_counter() - started:.0f} s)")
+                log(f"copied {last} ({time.perf_counter() - started:.0f} s)")
+            if not more:
+                break
+            time.sleep(20)
         conn.exec_driver_sql("SET session_replication_role = DEFAULT")
         for seq, table in (("stories_id_seq", "stories"), ("articles_id_seq", "articles")):
             conn.exec_driver_sql(f"SELECT setval('{seq}', (SELECT max(id) FROM {table}))")
         conn.commit()
-    src.close()
+    if log is not None:
+        log(f"indexes rebuilt ({time.perf_counter() - started:.0f} s)")
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
     return time.perf_counter() - started
+
+
+def _copy_table(src: sqlite3.Connection, raw: Any, table: str, after: int) -> int:
+    """COPY the rows of ``table`` with rowid above ``after``; returns the last rowid."""
+    columns = list(_table(table).columns)
+    cols = [c.name for c in columns]
+    bools = {c.name for c in columns if c.type.python_type is bool}
+    select_cols = ", ".join(
+        f"CASE WHEN {c} IS NULL THEN NULL WHEN {c} THEN 't' ELSE 'f' END" if c in bools else c
+        for c in cols
+    )
+    rows = src.execute(
+        f"SELECT rowid, {select_cols} FROM {table} WHERE rowid > ? ORDER BY rowid", (after,)
+    )
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
+        if table == "story_bands":  # integers and a timestamp: no escaping needed, fast path
+            while block := rows.fetchmany(50_000):
+                after = block[-1][0]
+                cp.write("".join(f"{a}\t{b}\t{s}\t{c}\n" for _, a, b, s, c in block))
+        else:
+            for row in rows:
+                after = row[0]
+                cp.write_row(row[1:])
+    raw.commit()
+    return after
 
 
 def _table(name: str) -> Any:
@@ -417,13 +486,13 @@ def seed_file(n: int, directory: Path, log: Any = None, workers: int = 2) -> Pat
         return path
     directory.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    for leftover in directory.glob(partial.name + "*"):
-        leftover.unlink()
+    resume = partial.exists()  # an interrupted load: seed_sqlite carries on
     engine = make_engine(f"sqlite:///{partial}")
     try:
-        upgrade(engine)
-        sessions = session_factory(engine)
-        add_sources(sessions, [f"arc-{i:03d}" for i in range(SOURCES)], "http://127.0.0.1")
+        if not resume:
+            upgrade(engine)
+            sessions = session_factory(engine)
+            add_sources(sessions, [f"arc-{i:03d}" for i in range(SOURCES)], "http://127.0.0.1")
         seeded = seed_sqlite(engine, n, workers=workers, log=log)
     finally:
         engine.dispose()
@@ -431,3 +500,66 @@ def seed_file(n: int, directory: Path, log: Any = None, workers: int = 2) -> Pat
         log(f"seed done: {seeded}")
     partial.rename(path)
     return path
+
+
+def pg_template(
+    seed: Path,
+    n: int,
+    admin_url: str,
+    log: Any = None,
+    wait: float = 3600,
+    follow: bool = False,
+) -> str:
+    """A PostgreSQL database holding the seed's archive, to clone with ``CREATE DATABASE …
+    TEMPLATE``: built from ``seed`` unless it exists; while another process builds it
+    (its ``_partial`` database exists), wait for that one. Kept after the run. ``follow``:
+    start while ``seed`` is still being built, copying its committed rows as they come."""
+    from benchmarks.bench_archive import SOURCES, add_sources
+    from crawler.db import make_engine, session_factory
+    from scheduler.migrate import upgrade
+
+    name = f"wirewatch_archive_seed_{n}_v{VERSION}"
+    partial = f"{name}_partial"
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+
+    def exists(db: str) -> bool:
+        with admin.connect() as conn:
+            found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": db})
+            return found.first() is not None
+
+    try:
+        deadline = time.monotonic() + wait
+        while exists(partial) and not exists(name) and time.monotonic() < deadline:
+            if log is not None:
+                log(f"waiting for {partial} (built by another process)")
+            time.sleep(15)
+        if exists(name):
+            return name
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{partial}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{partial}"'))
+        engine = make_engine(admin_url.rsplit("/", 1)[0] + f"/{partial}")
+        try:
+            upgrade(engine)
+            sessions = session_factory(engine)
+            add_sources(sessions, [f"arc-{i:03d}" for i in range(SOURCES)], "http://127.0.0.1")
+            if follow:  # the seed is still being written (seed_file in another process)
+                partial_seed = seed.with_suffix(".partial")
+
+                def current() -> str:
+                    return str(seed if seed.exists() else partial_seed)
+
+                seconds = copy_to_postgres(
+                    current, engine, log=log, growing=lambda: not seed.exists()
+                )
+            else:
+                seconds = copy_to_postgres(str(seed), engine, log=log)
+        finally:
+            engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{partial}" RENAME TO "{name}"'))
+        if log is not None:
+            log(f"{name} built in {seconds:.0f} s")
+        return name
+    finally:
+        admin.dispose()
