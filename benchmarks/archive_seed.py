@@ -39,6 +39,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from crawler.models import Article, ArticleSearch, Story, StoryBand
+from crawler.search_index import FTS_TABLE
 
 CHUNK = 2_000  # stream items per worker task (one ArticleStream each)
 SEED_BASE = 10_000  # chunk k uses ArticleStream(seed=SEED_BASE + k)
@@ -340,36 +341,48 @@ def _without_indexes(conn: Connection, tables: tuple[str, ...]) -> Iterator[None
     """Drop the tables' secondary indexes (not constraints), recreate them on the way out:
     one sort per index instead of millions of random B-tree inserts."""
     if conn.dialect.name == "sqlite":
-        ddl = _sqlite_index_ddl(tables)  # from the migrations: also right after an interrupt
-        present = {name for (name,) in conn.exec_driver_sql("SELECT name FROM sqlite_master")}
-        ddl = [(name, sql) for name, sql in ddl if name in present] + [
-            (name, sql) for name, sql in ddl if name not in present
-        ]
-    else:
-        ddl = [
-            (name, sql)
-            for name, sql in conn.execute(
-                text(
-                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN :t "
-                    "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
-                ).bindparams(bindparam("t", expanding=True)),
-                {"t": list(tables)},
-            )
-        ]
-    for name, _ in ddl:
+        # From the migrations (also right after an interrupt). The full-text triggers go
+        # too: the FTS5 index is rebuilt from article_search in one pass at the end.
+        ddl = _sqlite_index_ddl(tables)
+        triggers = [(name, sql) for kind, name, sql in ddl if kind == "trigger"]
+        indexes = [(name, sql) for kind, name, sql in ddl if kind == "index"]
+        for name, _ in triggers:
+            conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS "{name}"')
+        for name, _ in indexes:
+            conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{name}"')
+        conn.commit()
+        yield
+        for _, sql in indexes:
+            conn.exec_driver_sql(sql)
+        if triggers:
+            conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+        for _, sql in triggers:
+            conn.exec_driver_sql(sql)
+        conn.commit()
+        return
+    pg_ddl = [
+        (name, sql)
+        for name, sql in conn.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN :t "
+                "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+            ).bindparams(bindparam("t", expanding=True)),
+            {"t": list(tables)},
+        )
+    ]
+    for name, _ in pg_ddl:
         conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{name}"')
     conn.commit()
     yield
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET maintenance_work_mem = '1GB'")
-    for _, sql in ddl:
+    conn.exec_driver_sql("SET maintenance_work_mem = '1GB'")
+    for _, sql in pg_ddl:
         conn.exec_driver_sql(sql)
     conn.commit()
 
 
-def _sqlite_index_ddl(tables: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(name, CREATE INDEX …) of the tables' secondary indexes in a freshly migrated SQLite
-    database."""
+def _sqlite_index_ddl(tables: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(kind, name, CREATE …) of the tables' secondary indexes and triggers in a freshly
+    migrated SQLite database."""
     import tempfile
 
     from crawler.db import make_engine
@@ -382,10 +395,10 @@ def _sqlite_index_ddl(tables: tuple[str, ...]) -> list[tuple[str, str]]:
             with engine.connect() as conn:
                 marks = ",".join("?" * len(tables))
                 return [
-                    (name, sql)
-                    for name, sql in conn.exec_driver_sql(
-                        "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-                        f"AND sql IS NOT NULL AND tbl_name IN ({marks})",
+                    (kind, name, sql)
+                    for kind, name, sql in conn.exec_driver_sql(
+                        "SELECT type, name, sql FROM sqlite_master WHERE type IN "
+                        f"('index', 'trigger') AND sql IS NOT NULL AND tbl_name IN ({marks})",
                         tables,
                     )
                 ]

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.registry import Result, RunOptions, register
@@ -344,6 +344,8 @@ class Leg:
     joined: int = 0  # of them, syndicated copies that joined a story
     duplicates: int = 0
     search_ms: dict[str, float] = field(default_factory=dict)
+    # (total s, s by statement) of one profiled window: empty, large
+    profile: tuple[tuple[float, dict[str, float]], ...] = ()
 
     @property
     def ratio(self) -> float:
@@ -402,12 +404,75 @@ def measure_leg(
                 leg.joined += sum(1 for x in results if x.joined_story)
                 leg.duplicates += sum(1 for x in results if x.duplicate_of)
             log(f"{backend} round {r + 1}/{rounds} {side}: {rate:,.1f} articles/s")
+    items = _window_items(rounds, 3 * PAGE)  # a profiled window: where the time goes
+    with empty() as (engine, _):
+        add_sources(session_factory(engine), sources, "http://127.0.0.1")
+        small = profile_window(engine, items)
+    big = profile_window(large, items)
+    leg.profile = (small, big)
     with large.connect() as conn:
         rng = random.Random(2)
         ids = [rng.randint(1, size) for _ in range(200)]
         urls = list(conn.scalars(select(Article.canonical_url).where(Article.id.in_(ids))))
     leg.search_ms = search_latency(large_sessions, ArticleStream(), urls)
     return leg
+
+
+class StatementTimes:
+    """Seconds spent in each kind of SQL statement on an engine, while attached."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.seconds: dict[str, float] = {}
+        self._started: list[float] = []
+
+    def __enter__(self) -> StatementTimes:
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+
+    def _before(self, *_: object) -> None:
+        self._started.append(time.perf_counter())
+
+    def _after(self, _conn: object, _cursor: object, statement: str, *_: object) -> None:
+        elapsed = time.perf_counter() - self._started.pop()
+        key = _statement_kind(statement)
+        self.seconds[key] = self.seconds.get(key, 0.0) + elapsed
+
+
+def _statement_kind(statement: str) -> str:
+    """A short name for a statement: its verb and main table, and what it filters on."""
+    words = " ".join(statement.split())
+    lowered = words.lower()
+    for marker, name in (
+        ("row_number() over", "band candidates (story_bands window)"),
+        ("story_bands", "story_bands insert" if lowered.startswith("insert") else "story_bands"),
+        ("article_search", "search keys"),
+        ("articles.canonical_url in", "identity: URLs"),
+        ("articles.guid in", "identity: guids"),
+        ("articles.content_hash in", "identity/exact: content hashes"),
+        ("articles.minhash", "candidate signatures"),
+        ("substr(", "candidate shapes"),
+        ("insert into articles", "articles insert"),
+        ("update articles", "articles story update"),
+        ("stories", "stories write" if not lowered.startswith("select") else "stories read"),
+    ):
+        if marker in lowered:
+            return name
+    return words[:40]
+
+
+def profile_window(engine: Engine, items: list[Normalized]) -> tuple[float, dict[str, float]]:
+    """Store ``items`` with per-statement timing: (total seconds, seconds by statement)."""
+    with StatementTimes(engine) as times:
+        started = time.perf_counter()
+        time_window(session_factory(engine), items)
+        total = time.perf_counter() - started
+    return total, times.seconds
 
 
 def _describe(leg: Leg, window: int) -> str:
@@ -423,7 +488,21 @@ def _describe(leg: Leg, window: int) -> str:
         f"{leg.duplicates:,} exact dups; at {leg.size:,}: search "
         f"{s.get('search_rare_ms', 0):,.1f} ms (rare word), "
         f"{s.get('search_missing_ms', 0):,.1f} ms (no hit), "
-        f"URL lookup {s.get('url_lookup_ms', 0):.2f} ms"
+        f"URL lookup {s.get('url_lookup_ms', 0):.2f} ms" + _describe_profile(leg)
+    )
+
+
+def _describe_profile(leg: Leg) -> str:
+    """The statements whose time grew most from the empty to the large archive."""
+    if not leg.profile:
+        return ""
+    (small_total, small), (big_total, big) = leg.profile
+    grown = sorted(big, key=lambda k: big[k] - small.get(k, 0.0), reverse=True)[:4]
+    parts = ", ".join(f"{k} {small.get(k, 0.0):.1f}→{big[k]:.1f} s" for k in grown)
+    sql = sum(big.values()), sum(small.values())
+    return (
+        f"; profiled window of {3 * PAGE} (empty→large): {small_total:.1f}→{big_total:.1f} s "
+        f"in all, SQL {sql[1]:.1f}→{sql[0]:.1f} s; most grown: {parts}"
     )
 
 
