@@ -140,6 +140,6 @@ def test_postgres_copy_equals_the_sqlite_seed() -> None:
                     {"w": expected["article_search"][0][1].split()[0]},
                 ).scalar_one()
                 nxt = conn.execute(text("SELECT nextval('articles_id_seq')")).scalar_one()
-    for table, rows in _QUERIES.items():
+    for table in _QUERIES:
         assert copied[table] == expected[table], table
     assert hits >= 1 and nxt == 401
