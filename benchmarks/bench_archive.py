@@ -66,6 +66,7 @@ PAGE = 100  # articles per store_many call: the new entries of one feed page
 TIMED_SEED = 900  # streams of the timed windows (the seed's chunks use other seeds)
 TIMED_FIRST = 1_000_000_000  # their URLs are counted from here, beyond any seed's
 SEED_DIR_ENV = "WIREWATCH_ARCHIVE_SEED_DIR"
+PROFILED = 2 * PAGE  # items of the window timed by SQL statement
 _SYLLABLES = (
     "ka", "lo", "mi", "ten", "ra", "po", "su", "vel", "dor", "an", "ex", "tri", "mon", "sa",
     "qu", "lin", "ber", "go", "ni", "stra", "pel", "chi", "or", "ux", "van", "de", "rum",
@@ -340,6 +341,10 @@ class Leg:
     load_s: float  # seconds to bulk-load (or copy) it
     empty: list[float] = field(default_factory=list)  # articles/s per round
     large: list[float] = field(default_factory=list)
+    # articles per CPU second of this process (SQLite works in-process; PostgreSQL's server
+    # work is not counted): less sensitive to the share of the machine the process gets
+    empty_cpu: list[float] = field(default_factory=list)
+    large_cpu: list[float] = field(default_factory=list)
     stored: int = 0  # per side, over all rounds
     joined: int = 0  # of them, syndicated copies that joined a story
     duplicates: int = 0
@@ -351,16 +356,22 @@ class Leg:
     def ratio(self) -> float:
         return statistics.median(self.large) / statistics.median(self.empty)
 
+    @property
+    def cpu_ratio(self) -> float:
+        return statistics.median(self.large_cpu) / statistics.median(self.empty_cpu)
+
 
 def time_window(
     sessions: sessionmaker[Session], items: list[Normalized]
-) -> tuple[float, list[Stored]]:
-    """Store ``items`` through ``store_many`` in pages of ``PAGE``; (articles/s, results)."""
+) -> tuple[float, float, list[Stored]]:
+    """Store ``items`` through ``store_many`` in pages of ``PAGE``; (articles/s, articles per
+    CPU second of this process, results)."""
     results: list[Stored] = []
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(items), PAGE):
         results.extend(store_many(sessions, items[start : start + PAGE], baseline=True))
-    return len(items) / (time.perf_counter() - started), results
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return len(items) / wall, len(items) / max(cpu, 1e-9), results
 
 
 def _window_items(round_: int, window: int) -> list[Normalized]:
@@ -384,7 +395,7 @@ def measure_leg(
     large_sessions = session_factory(large)
     sources = [f"arc-{i:03d}" for i in range(SOURCES)]
 
-    def on_empty(items: list[Normalized]) -> tuple[float, list[Stored]]:
+    def on_empty(items: list[Normalized]) -> tuple[float, float, list[Stored]]:
         with empty() as (engine, _):
             sessions = session_factory(engine)
             add_sources(sessions, sources, "http://127.0.0.1")
@@ -397,14 +408,15 @@ def measure_leg(
         items = _window_items(r, window)
         sides = [("empty", on_empty), ("large", lambda i: time_window(large_sessions, i))]
         for side, store in sides if r % 2 == 0 else sides[::-1]:
-            rate, results = store(items)
+            rate, cpu_rate, results = store(items)
             (leg.empty if side == "empty" else leg.large).append(rate)
+            (leg.empty_cpu if side == "empty" else leg.large_cpu).append(cpu_rate)
             if side == "large":
                 leg.stored += sum(1 for x in results if x.article_id is not None)
                 leg.joined += sum(1 for x in results if x.joined_story)
                 leg.duplicates += sum(1 for x in results if x.duplicate_of)
-            log(f"{backend} round {r + 1}/{rounds} {side}: {rate:,.1f} articles/s")
-    items = _window_items(rounds, 3 * PAGE)  # a profiled window: where the time goes
+            log(f"{backend} round {r + 1}/{rounds} {side}: {rate:,.1f}/s, {cpu_rate:,.1f}/CPU s")
+    items = _window_items(rounds, PROFILED)  # a profiled window: where the time goes
     with empty() as (engine, _):
         add_sources(session_factory(engine), sources, "http://127.0.0.1")
         small = profile_window(engine, items)
@@ -484,6 +496,8 @@ def _describe(leg: Leg, window: int) -> str:
         + f"real-path windows of {window:,} (empty/large, articles/s by round): {rounds}; "
         f"median {statistics.median(leg.empty):,.0f}/s empty vs "
         f"{statistics.median(leg.large):,.0f}/s at {leg.size:,} = {leg.ratio:.2f}×; "
+        f"per CPU second of the benchmark process {statistics.median(leg.empty_cpu):,.0f} vs "
+        f"{statistics.median(leg.large_cpu):,.0f} = {leg.cpu_ratio:.2f}×; "
         f"large side stored {leg.stored:,} ({leg.joined:,} joined a story), "
         f"{leg.duplicates:,} exact dups; at {leg.size:,}: search "
         f"{s.get('search_rare_ms', 0):,.1f} ms (rare word), "
@@ -501,7 +515,7 @@ def _describe_profile(leg: Leg) -> str:
     parts = ", ".join(f"{k} {small.get(k, 0.0):.1f}→{big[k]:.1f} s" for k in grown)
     sql = sum(big.values()), sum(small.values())
     return (
-        f"; profiled window of {3 * PAGE} (empty→large): {small_total:.1f}→{big_total:.1f} s "
+        f"; profiled window of {PROFILED} (empty→large): {small_total:.1f}→{big_total:.1f} s "
         f"in all, SQL {sql[1]:.1f}→{sql[0]:.1f} s; most grown: {parts}"
     )
 
@@ -541,7 +555,7 @@ def run(options: RunOptions) -> Result:
     from benchmarks.archive_seed import copy_to_postgres, pg_template, seed_file
 
     n, window, rounds = (
-        (10_000, 200, 2) if options.quick else (1_000_000, 1_000, 3) if options.full
+        (10_000, 200, 2) if options.quick else (1_000_000, 500, 3) if options.full
         else (50_000, 500, 3)
     )  # fmt: skip
     rounds = options.rounds or rounds
@@ -589,6 +603,7 @@ def run(options: RunOptions) -> Result:
         "window": window,
         "rounds": rounds,
         "sqlite_ratio": round(lite.ratio, 3),
+        "sqlite_cpu_ratio": round(lite.cpu_ratio, 3),
     } | lite.search_ms
     if len(legs) > 1:
         pg = legs[1]
@@ -596,6 +611,7 @@ def run(options: RunOptions) -> Result:
             "pg_empty": statistics.median(pg.empty),
             "pg_large": statistics.median(pg.large),
             "pg_ratio": round(pg.ratio, 3),
+            "pg_cpu_ratio": round(pg.cpu_ratio, 3),
         } | {f"pg_{k}": v for k, v in pg.search_ms.items()}
     return Result(
         name="archive",
