@@ -26,7 +26,8 @@ answers on 127.0.0.1:5432 (user postgres), in databases created and dropped here
 
 ``$WIREWATCH_ARCHIVE_SEED_DIR`` keeps the SQLite seed there and a PostgreSQL template
 database (``wirewatch_archive_seed_<n>_v<version>``) for later runs; without it both are
-built per run and removed.
+built per run and removed. ``$WIREWATCH_ARCHIVE_BACKENDS`` (``sqlite`` or ``postgresql``)
+measures one database only.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ PAGE = 100  # articles per store_many call: the new entries of one feed page
 TIMED_SEED = 900  # streams of the timed windows (the seed's chunks use other seeds)
 TIMED_FIRST = 1_000_000_000  # their URLs are counted from here, beyond any seed's
 SEED_DIR_ENV = "WIREWATCH_ARCHIVE_SEED_DIR"
+BACKENDS_ENV = "WIREWATCH_ARCHIVE_BACKENDS"  # "sqlite", "postgresql" or both (default)
 PROFILED = 2 * PAGE  # items of the window timed by SQL statement
 _SYLLABLES = (
     "ka", "lo", "mi", "ten", "ra", "po", "su", "vel", "dor", "an", "ex", "tri", "mon", "sa",
@@ -559,16 +561,18 @@ def run(options: RunOptions) -> Result:
         else (50_000, 500, 3)
     )  # fmt: skip
     rounds = options.rounds or rounds
+    backends = os.environ.get(BACKENDS_ENV, "sqlite,postgresql").lower().split(",")
     legs: list[Leg] = []
     with _seed_dir() as directory:
         started = time.perf_counter()
         seed = seed_file(n, directory, log=_log)
         built = time.perf_counter() - started
-        with _copied_sqlite(seed) as engine:
-            legs.append(
-                measure_leg("SQLite", engine, migrated_sqlite, n, built, window, rounds, _log)
-            )
-        if postgres_reachable():
+        if "sqlite" in backends:
+            with _copied_sqlite(seed) as engine:
+                legs.append(
+                    measure_leg("SQLite", engine, migrated_sqlite, n, built, window, rounds, _log)
+                )
+        if "postgresql" in backends and postgres_reachable():
             started = time.perf_counter()
             if os.environ.get(SEED_DIR_ENV):  # kept: a template database, cloned per run
                 template = pg_template(seed, n, PG_ADMIN_URL, log=_log)
@@ -587,7 +591,7 @@ def run(options: RunOptions) -> Result:
                     )
                 )
     notes = [_describe(leg, window) for leg in legs]
-    if len(legs) < 2:
+    if not any(leg.backend == "PostgreSQL" for leg in legs) and "postgresql" in backends:
         notes.append("PostgreSQL: not reachable on 127.0.0.1:5432, not measured")
     notes.append(
         "bulk-loaded (not timed): the archive's articles, stories, signatures, band keys and "
@@ -597,27 +601,21 @@ def run(options: RunOptions) -> Result:
         f"archive and on the large one, alternating, {rounds} rounds"
         + (f"; seed built in {built / 60:.1f} min" if built > 60 else "; seed reused")
     )
-    lite = legs[0]
-    extra: dict[str, float | int | str] = {
-        "size": n,
-        "window": window,
-        "rounds": rounds,
-        "sqlite_ratio": round(lite.ratio, 3),
-        "sqlite_cpu_ratio": round(lite.cpu_ratio, 3),
-    } | lite.search_ms
-    if len(legs) > 1:
-        pg = legs[1]
+    extra: dict[str, float | int | str] = {"size": n, "window": window, "rounds": rounds}
+    for leg in legs:
+        prefix = "sqlite" if leg.backend == "SQLite" else "pg"
         extra |= {
-            "pg_empty": statistics.median(pg.empty),
-            "pg_large": statistics.median(pg.large),
-            "pg_ratio": round(pg.ratio, 3),
-            "pg_cpu_ratio": round(pg.cpu_ratio, 3),
-        } | {f"pg_{k}": v for k, v in pg.search_ms.items()}
+            f"{prefix}_empty": statistics.median(leg.empty),
+            f"{prefix}_large": statistics.median(leg.large),
+            f"{prefix}_ratio": round(leg.ratio, 3),
+            f"{prefix}_cpu_ratio": round(leg.cpu_ratio, 3),
+        } | {f"{prefix}_{k}": v for k, v in leg.search_ms.items()}
+    main = legs[0]
     return Result(
         name="archive",
-        wirewatch=statistics.median(lite.large),
-        baseline=statistics.median(lite.empty),
-        unit=f"articles/s (SQLite, at {n:,} vs empty)",
+        wirewatch=statistics.median(main.large),
+        baseline=statistics.median(main.empty),
+        unit=f"articles/s ({main.backend}, at {n:,} vs empty)",
         target="≥ 0.80× (rate at 1,000,000 vs empty archive)",
         notes="; ".join(notes),
         extra=extra,
