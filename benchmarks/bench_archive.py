@@ -68,6 +68,7 @@ TIMED_SEED = 900  # streams of the timed windows (the seed's chunks use other se
 TIMED_FIRST = 1_000_000_000  # their URLs are counted from here, beyond any seed's
 SEED_DIR_ENV = "WIREWATCH_ARCHIVE_SEED_DIR"
 BACKENDS_ENV = "WIREWATCH_ARCHIVE_BACKENDS"  # "sqlite", "postgresql" or both (default)
+ROUND_URLS = 1_000_000  # URL numbers per timed round (windows never share a URL)
 PROFILED = 2 * PAGE  # items of the window timed by SQL statement
 _SYLLABLES = (
     "ka", "lo", "mi", "ten", "ra", "po", "su", "vel", "dor", "an", "ex", "tri", "mon", "sa",
@@ -378,7 +379,7 @@ def time_window(
 
 def _window_items(round_: int, window: int) -> list[Normalized]:
     """The timed stream of a round: the same for both archives, URLs beyond the seed's."""
-    stream = ArticleStream(seed=TIMED_SEED + round_, first=TIMED_FIRST + round_ * window)
+    stream = ArticleStream(seed=TIMED_SEED + round_, first=TIMED_FIRST + round_ * ROUND_URLS)
     return [stream.next() for _ in range(window)]
 
 
