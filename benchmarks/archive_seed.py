@@ -140,23 +140,15 @@ def fast_text(raws: list[Any]) -> list[tuple[str, bytes, list[int], str]]:
     The same values as ``crawler.dedupe.prepare`` and ``crawler.search_index.article_key``
     for texts of lower-case ASCII words, a capitalised title, "(wire)" suffixes and
     paragraph breaks (the generator's): folding is then lower-casing and dropping the
-    parentheses, and the MinHash of all texts is computed in one numpy pass.
+    parentheses. The signature is ``crawler.dedupe.signature`` of the 5-word shingles.
     """
-    from hashlib import blake2b, sha256
+    from hashlib import sha256
 
-    import numpy as np
-    from datasketch.minhash import _fmix
-
-    from crawler.dedupe import _TEMPLATE, NUM_PERM, band_keys, signature, to_bytes
+    from crawler.dedupe import band_keys, signature, to_bytes
     from crawler.shingles import WORD_SHINGLE
 
-    a, b = (np.asarray(x, dtype=np.uint32) for x in _TEMPLATE.permutations)
-    header = to_bytes(signature("a b c d e f"))[: -4 * NUM_PERM]
     fold = str.maketrans("()", "  ")
     out = []
-    hashes: list[bytes] = []
-    bounds = [0]
-    parts = []
     for raw in raws:
         title = raw.title.lower().translate(fold).split()
         body = (raw.body or raw.summary).lower().translate(fold).split()
@@ -164,26 +156,12 @@ def fast_text(raws: list[Any]) -> list[tuple[str, bytes, list[int], str]]:
         shingles = {
             " ".join(words[i : i + WORD_SHINGLE]) for i in range(len(words) - WORD_SHINGLE + 1)
         }
-        hashes.extend(blake2b(sh.encode(), digest_size=4).digest() for sh in shingles)
-        bounds.append(len(hashes))
+        sig = signature(shingles)
         digest = sha256(f"{' '.join(title)}\n{' '.join(body)}".encode()).hexdigest()
         summary = raw.summary.lower().translate(fold).split()
         key = " ".join(sorted({*title, *summary, *body}))
-        parts.append((digest, key))
-    hv = _fmix(np.frombuffer(b"".join(hashes), dtype="<u4").reshape(-1, 1), 32)
-    for i, (digest, key) in enumerate(parts):
-        values = (hv[bounds[i] : bounds[i + 1]] * a + b).min(axis=0).astype("<u4")
-        sig = _Sig(values)
-        keys = list(dict.fromkeys(band_keys(sig)))  # type: ignore[arg-type]
-        out.append((digest, header + values.tobytes(), keys, key))
+        out.append((digest, to_bytes(sig), list(dict.fromkeys(band_keys(sig))), key))
     return out
-
-
-class _Sig:
-    """What ``crawler.dedupe.band_keys`` reads of a signature."""
-
-    def __init__(self, hashvalues: Any) -> None:
-        self.hashvalues = hashvalues
 
 
 _ARTICLE_COLS = (
