@@ -52,7 +52,7 @@ from alerts.matcher import Document, Matcher, WatchlistMatch
 from alerts.models import Match as MatchRow
 from alerts.prefilter import text_prefilter
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
-from alerts.search_candidates import candidate_ids, index_condition
+from alerts.search_candidates import Condition, candidate_ids, index_condition
 from alerts.watchlists import Watchlist
 from crawler.models import Article, Story
 
@@ -201,7 +201,13 @@ def narrowing(
 ) -> ColumnElement[bool] | None:
     """``Article.id IN (candidates)`` when the index names at most ``cap`` candidates for
     ``wl``'s match; None when it cannot narrow (no condition, or a common term)."""
-    cond = index_condition(parse(wl.match, wl.groups), wl)
+    return _narrowed(conn, index_condition(parse(wl.match, wl.groups), wl), cap)
+
+
+def _narrowed(
+    conn: Connection, cond: Condition | None, cap: int = CANDIDATE_CAP
+) -> ColumnElement[bool] | None:
+    """:func:`narrowing` for an index condition already derived from the query."""
     if cond is None:
         return None
     ids = conn.execute(candidate_ids(conn.dialect.name, cond).limit(cap + 1)).scalars().all()
@@ -399,8 +405,8 @@ def search_articles(
         conds.append(Article.fetched_at >= fetched_since)
     # A few candidates are fetched first and looked up by primary key: as a subquery,
     # PostgreSQL's planner may hash-join them against every article (45 ms at 1M for none).
-    few = narrowing(conn, wl)
-    cond = index_condition(parse(wl.match, wl.groups), wl) if few is None else None
+    cond = index_condition(parse(wl.match, wl.groups), wl)
+    few = _narrowed(conn, cond)
     if few is not None:
         conds.append(few)
     elif cond is not None:
