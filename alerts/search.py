@@ -47,7 +47,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, tuple
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from alerts.backtest import article_text
+from alerts.backtest import article_fields, article_text
 from alerts.matcher import Document, Matcher, WatchlistMatch
 from alerts.models import Match as MatchRow
 from alerts.prefilter import text_prefilter
@@ -328,25 +328,8 @@ def search(
 
 def _fields(conn: Connection, ids: list[int]) -> dict[int, Any]:
     """What matching and the hit need, for the articles that passed the prefilter."""
-    if not ids:
-        return {}
-    rows = conn.execute(
-        select(
-            Article.id,
-            Article.story_id,
-            Article.source_id,
-            Article.title,
-            Article.summary,
-            Article.body,
-            Article.url,
-            Article.language,
-            Article.published_at,
-            Article.fetched_at,
-            Article.publisher,
-            Article.guid,
-        ).where(Article.id.in_(ids))
-    )
-    return {row.id: row for row in rows}
+    more = (Article.language, Article.published_at, Article.fetched_at)
+    return article_fields(conn, ids, *more, Article.publisher, Article.guid)
 
 
 # ----- articles (``wirewatch articles --search``) ---------------------------------------------
