@@ -24,6 +24,8 @@ HEAVY = (
     "feedparser",
     "lxml",
     "datasketch",
+    "numpy",
+    "scipy",
     "dateparser",
     "apscheduler",
     "psycopg",
