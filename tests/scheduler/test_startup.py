@@ -111,3 +111,14 @@ def test_a_poll_of_feeds_loads_no_extraction_delivery_or_scipy(tmp_path: Path) -
     assert {"scrapy", "crawler.store", "crawler.minhash", "numpy"} <= modules
     # ... and left the rest alone.
     assert [name for name in NOT_FOR_POLL if name in modules] == []
+
+
+def test_a_database_at_head_is_checked_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ww.db'}"
+    code = (
+        "from crawler.db import make_engine\nfrom scheduler.migrate import ensure_schema\n"
+        f"assert ensure_schema(make_engine({url!r})) is {{first}}"
+    )
+    # A fresh database is migrated (with alembic); once at head, alembic stays unloaded.
+    assert "alembic" in _modules_after(code.format(first=True))
+    assert "alembic" not in _modules_after(code.format(first=False))
