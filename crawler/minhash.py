@@ -5,9 +5,11 @@ The scheme (datasketch 2.0 ``MinHash(scheme="affine32")`` with a custom ``hashfu
 1. each item is hashed to 32 bits (here: blake2b with a 4-byte digest of its UTF-8 bytes,
    read little-endian; the hash ``crawler.dedupe`` has always passed as ``hashfunc``);
 2. the hash is pre-mixed with the MurmurHash3 32-bit finaliser;
-3. permutation ``i`` maps it to ``a[i] * h + b[i] mod 2**32`` (``a`` odd), where
+3. permutation ``i`` maps it to ``a[i] * h + b[i] mod 2**32`` (``a`` odd), where numpy's
    ``RandomState(seed)`` draws ``a = 2 * randint(0, 2**31, n) + 1`` then
-   ``b = randint(0, 2**32, n)`` (both uint32);
+   ``b = randint(0, 2**32, n)`` (both uint32): its Mersenne Twister stream, masked to 31
+   bits for ``a`` and taken whole for ``b``, which :func:`permutations` reproduces without
+   importing ``numpy.random`` (7 MiB);
 4. the signature is the per-permutation minimum (``0xFFFFFFFF`` everywhere for no items).
 
 Bytes (datasketch ``LeanMinHash.serialize`` with ``byteorder="<"``): seed as int64, the
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -49,12 +51,35 @@ def hash32(item: str) -> int:
     return int.from_bytes(hashlib.blake2b(item.encode(), digest_size=4).digest(), "little")
 
 
+def _mt19937(seed: int) -> Iterator[int]:
+    """The 32-bit outputs of numpy's ``RandomState(seed)`` (MT19937, ``init_genrand`` seed)."""
+    if not 0 <= seed <= 0xFFFFFFFF:
+        raise ValueError("Seed must be between 0 and 2**32 - 1")
+    mt = [seed]
+    for i in range(1, 624):
+        mt.append((1812433253 * (mt[-1] ^ (mt[-1] >> 30)) + i) & 0xFFFFFFFF)
+    while True:
+        for i in range(624):
+            y = (mt[i] & 0x80000000) | (mt[(i + 1) % 624] & 0x7FFFFFFF)
+            mt[i] = mt[(i + 397) % 624] ^ (y >> 1) ^ (0x9908B0DF if y & 1 else 0)
+        for y in mt:
+            y ^= y >> 11
+            y ^= (y << 7) & 0x9D2C5680
+            y ^= (y << 15) & 0xEFC60000
+            yield y ^ (y >> 18)
+
+
 @lru_cache(maxsize=8)
 def permutations(num_perm: int, seed: int) -> tuple[U32Array, U32Array]:
-    """The ``(a, b)`` permutation parameters datasketch draws for ``num_perm`` and ``seed``."""
-    gen = np.random.RandomState(seed)
-    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * _U32(2) + _U32(1)
-    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    """The ``(a, b)`` permutation parameters datasketch draws for ``num_perm`` and ``seed``.
+
+    ``RandomState.randint`` with a range of 2**31 masks each draw to 31 bits (never
+    rejecting one); with 2**32 it takes the draw as it is.
+    """
+    stream = _mt19937(seed)
+    a = np.array([next(stream) & 0x7FFFFFFF for _ in range(num_perm)], dtype=np.uint32)
+    a = a * _U32(2) + _U32(1)
+    b = np.array([next(stream) for _ in range(num_perm)], dtype=np.uint32)
     a.setflags(write=False)
     b.setflags(write=False)
     return a, b

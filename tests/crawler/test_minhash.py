@@ -156,6 +156,24 @@ def test_datasketch_bytes_of_other_kinds_are_refused_as_before() -> None:
 # -- without datasketch ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("num_perm", "seed"),
+    [(dedupe.NUM_PERM, dedupe.SEED), (128, 1), (1, 0), (700, 2**32 - 1), (1_000, 12345)],
+)
+def test_permutations_are_numpy_randomstates_draws(num_perm: int, seed: int) -> None:
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    ours_a, ours_b = minhash.permutations(num_perm, seed)
+    assert np.array_equal(ours_a, a) and np.array_equal(ours_b, b)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_seeds_outside_randomstates_range_are_refused(seed: int) -> None:
+    with pytest.raises(ValueError):
+        minhash.permutations(4, seed)
+
+
 @pytest.mark.parametrize(("text", "digest", "value"), PINNED)
 def test_stored_signatures_written_by_datasketch_still_read_and_match(
     text: str, digest: str, value: int

@@ -39,7 +39,7 @@ HEAVY = (
 
 # Loaded by no `wirewatch poll` of feeds: article extraction, delivery, Scrapy's switched-off
 # remote control (aiohttp) and cookies (tldextract, requests), dateparser (for foreign dates
-# only) and scipy.
+# only), scipy and numpy.random (signing needs numpy only).
 NOT_FOR_POLL = (
     "trafilatura",
     "htmldate",
@@ -51,6 +51,7 @@ NOT_FOR_POLL = (
     "dateparser",
     "datasketch",
     "scipy",
+    "numpy.random",
 )
 
 
