@@ -47,9 +47,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-from datasketch import LeanMinHash, MinHash
 from sqlalchemy import (
     bindparam,
     case,
@@ -65,6 +64,9 @@ from crawler import shingles as _sh
 from crawler.db import lock_transaction
 from crawler.models import Article, Story, StoryBand, utcnow
 from crawler.shingles import shingles
+
+if TYPE_CHECKING:
+    from crawler.minhash import MinHash
 
 #: Called inside a story merge, after articles moved and before the dropped story goes:
 #: ``(session, keep_id, drop_id) -> True`` when rows must stay with the dropped story.
@@ -112,15 +114,11 @@ WINDOW = timedelta(days=14)
 MAX_CANDIDATES = 50
 PER_BAND = 200  # rows read per band key: bounds a band shared by boilerplate
 
-_SCHEME = "affine32"  # explicit: datasketch's default scheme changed in 2.0
-_BYTEORDER = "<"
 _BAND_PERSON = b"wirewatch-band1"  # versions the band-key derivation
 _LOCK_KEY = int.from_bytes(
     hashlib.blake2b(b"wirewatch.dedupe", digest_size=8).digest(), "big", signed=True
 )
-_EMPTY = np.uint32(0xFFFFFFFF)
 _HEADER = 13  # serialised seed (8 bytes), negated permutation count (4), scheme code (1)
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME)
 
 assert BANDS * ROWS <= NUM_PERM
 
@@ -192,52 +190,50 @@ def same_story(
     return smaller >= TITLE_CHECK_SIZE or titles_agree(title_a, title_b)
 
 
-def _hash32(shingle: str) -> int:
-    return int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=4).digest(), "little")
+# crawler.minhash (and numpy with it) is imported where a signature is first made or read,
+# so commands that never sign (check, a poll answered by 304s) do not load numpy.
 
 
-def signature(text_or_shingles: str | Iterable[str]) -> LeanMinHash:
-    """MinHash (128 permutations, fixed seed) of a text or of a ready shingle set."""
+def signature(text_or_shingles: str | Iterable[str]) -> MinHash:
+    """MinHash (128 permutations, fixed seed) of a text or of a ready shingle set.
+
+    Bit-equal to the datasketch ``affine32`` MinHash (blake2b item hash) that made the
+    stored signatures: :mod:`crawler.minhash`.
+    """
+    from crawler import minhash
+
     items = shingles(text_or_shingles) if isinstance(text_or_shingles, str) else text_or_shingles
-    m = MinHash(
-        num_perm=NUM_PERM,
-        seed=SEED,
-        hashfunc=_hash32,
-        permutations=_TEMPLATE.permutations,
-        scheme=_SCHEME,
-    )
-    m.update_batch(items)
-    return LeanMinHash(m)
+    return minhash.signature(items, NUM_PERM, SEED)
 
 
-def to_bytes(sig: LeanMinHash) -> bytes:
+def to_bytes(sig: MinHash) -> bytes:
     """Serialise a signature (datasketch's LeanMinHash layout, little-endian, 525 bytes)."""
-    buf = bytearray(sig.bytesize(byteorder=_BYTEORDER))
-    sig.serialize(buf, byteorder=_BYTEORDER)
-    return bytes(buf)
+    return sig.to_bytes()
 
 
-def from_bytes(data: bytes) -> LeanMinHash:
+def from_bytes(data: bytes) -> MinHash:
     """Read a signature written by ``to_bytes``; ValueError if it is not one of ours."""
+    from crawler.minhash import MinHash
+
     try:
-        sig = LeanMinHash.deserialize(data, byteorder=_BYTEORDER)
-    except Exception as exc:  # struct.error, KeyError on an unknown scheme code …
+        sig = MinHash.from_bytes(data)
+    except (ValueError, TypeError) as exc:
         raise ValueError(f"not a signature: {exc}") from exc
-    if sig.seed != SEED or len(sig) != NUM_PERM or sig.scheme != _SCHEME:
+    if sig.seed != SEED or len(sig) != NUM_PERM:
         raise ValueError("signature made with other MinHash parameters")
     return sig
 
 
-def jaccard(a: LeanMinHash, b: LeanMinHash) -> float:
+def jaccard(a: MinHash, b: MinHash) -> float:
     """Estimated Jaccard similarity of the two shingle sets (symmetric, in [0, 1])."""
     return a.jaccard(b)
 
 
-def band_keys(sig: LeanMinHash) -> list[int]:
+def band_keys(sig: MinHash) -> list[int]:
     """The 32 LSH band keys of a signature, as signed 64-bit ints ([] for an empty text)."""
-    hv = np.asarray(sig.hashvalues, dtype="<u4")
-    if bool(np.all(hv == _EMPTY)):
+    if sig.is_empty():
         return []
+    hv = sig.hashvalues.astype("<u4", copy=False)
     keys = []
     for band in range(BANDS):
         chunk = band.to_bytes(1, "little") + hv[band * ROWS : (band + 1) * ROWS].tobytes()
@@ -250,7 +246,7 @@ def _article_text(article: Article) -> tuple[str, str]:
     return article.title or "", article.body or article.summary or ""
 
 
-def _load(blob: bytes | None) -> LeanMinHash | None:
+def _load(blob: bytes | None) -> MinHash | None:
     """A stored signature, or None when absent or written with other parameters."""
     if blob is None:
         return None
@@ -275,7 +271,7 @@ class Prepared:
     title: str
     digest: str
     size: float
-    sig: LeanMinHash | None
+    sig: MinHash | None
     keys: list[int]
     blob: bytes | None  # ``to_bytes(sig)``
     lead: str  # the first ``_LEAD_CHARS`` of the text, as a later copy measures it
@@ -289,7 +285,7 @@ def prepare(title: str, body: str, digest: str | None = None) -> Prepared:
     """Content hash, size, signature and band keys of an article's title and text."""
     units = _sh.tokens(f"{title}\n{body}")
     size = _sh.size(units)
-    sig: LeanMinHash | None = None
+    sig: MinHash | None = None
     keys: list[int] = []
     if size >= MIN_SIZE:
         sig = signature(_sh.shingles_of(units))
@@ -558,7 +554,7 @@ def _lead_size(title: str, lead: str) -> float:
     return text_size(f"{title}\n{lead}")
 
 
-def _scores(sig: LeanMinHash, blobs: Sequence[bytes | None]) -> list[float]:
+def _scores(sig: MinHash, blobs: Sequence[bytes | None]) -> list[float]:
     """``jaccard(sig, from_bytes(blob))`` for each blob, -1.0 where a blob is not ours.
 
     Compares the stored bytes directly: a blob with our header (seed, permutation count,
@@ -574,6 +570,8 @@ def _scores(sig: LeanMinHash, blobs: Sequence[bytes | None]) -> list[float]:
             good.append(i)
             values.append(blob[_HEADER:])
     if good:
+        import numpy as np  # loaded already: ``sig`` is a crawler.minhash.MinHash
+
         stored = np.frombuffer(b"".join(values), dtype="<u4").reshape(len(good), NUM_PERM)
         same = np.count_nonzero(stored == sig.hashvalues, axis=1)
         for i, n in zip(good, same.tolist(), strict=True):
@@ -946,7 +944,7 @@ def repair_recent(
 
     by_hash: dict[str, list[int]] = defaultdict(list)
     by_band: dict[int, list[int]] = defaultdict(list)
-    sigs: dict[int, LeanMinHash] = {}
+    sigs: dict[int, MinHash] = {}
     shapes: dict[int, tuple[float, str]] = {}
     for row in rows:
         size = text_size(f"{row.title}\n{(row.body or row.summary)[:_LEAD_CHARS]}")

@@ -74,4 +74,33 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
     }
     settings.update(overrides)
+    _drop_switched_off(settings)
     return settings
+
+
+def _drop_switched_off(settings: dict[str, Any]) -> None:
+    """Leave out of Scrapy's base component tables the components that would refuse to run.
+
+    Scrapy imports every component (even one set to None) before it asks the component
+    whether it is enabled; these refuse unless their setting is on, and their imports are
+    large (aiohttp for the remote control, tldextract and requests for cookies).
+    """
+    from scrapy.settings import default_settings
+
+    for table, component, switch in _IMPORTED_TO_REFUSE:
+        base = f"{table}_BASE"
+        if settings.get(switch) or base in settings:
+            continue
+        settings[base] = {
+            k: v for k, v in getattr(default_settings, base).items() if k != component
+        }
+
+
+_IMPORTED_TO_REFUSE = (
+    ("EXTENSIONS", "scrapy.extensions.remote_control.RemoteControl", "REMOTE_CONTROL_ENABLED"),
+    (
+        "DOWNLOADER_MIDDLEWARES",
+        "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+        "COOKIES_ENABLED",
+    ),
+)
