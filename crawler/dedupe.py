@@ -80,6 +80,7 @@ __all__ = [
     "THRESHOLD",
     "TITLE_CHECK_SIZE",
     "WINDOW",
+    "KeyText",
     "MergeHook",
     "attach_article",
     "band_keys",
@@ -137,10 +138,44 @@ def normalize(text_: str) -> str:
     return " ".join(_sh.tokens(text_))
 
 
+@dataclass(frozen=True, slots=True)
+class KeyText:
+    """An article's title and text as its dedupe keys read them (:func:`normalize` of each).
+
+    Made once per article (:func:`crawler.normalize.normalize`) and read by both its content
+    hash and :func:`prepare`, so the text is tokenised once.
+    """
+
+    title: str
+    body: str
+    title_key: str
+    body_key: str
+
+    @classmethod
+    def of(cls, title: str, body: str) -> KeyText:
+        return cls(title, body, normalize(title), normalize(body))
+
+    def digest(self) -> str:
+        """:func:`content_hash` of the title and text."""
+        return hashlib.sha256(f"{self.title_key}\n{self.body_key}".encode()).hexdigest()
+
+    def units(self) -> list[str]:
+        """``shingles.tokens(f"{title}\\n{body}")``: the two token lists one after the other
+        (the newline is a stable boundary: NFKC, casefolding and the fold work per side)."""
+        return _split(self.title_key) + _split(self.body_key)
+
+    def reads(self, title: str, body: str) -> bool:
+        """Whether this was made from exactly ``title`` and ``body``."""
+        return self.title == title and self.body == body
+
+
+def _split(key: str) -> list[str]:
+    return key.split(" ") if key else []  # tokens hold no spaces and are never empty
+
+
 def content_hash(title: str, body: str) -> str:
     """Stable sha256 hex of the normalised title and body."""
-    data = f"{normalize(title or '')}\n{normalize(body or '')}".encode()
-    return hashlib.sha256(data).hexdigest()
+    return KeyText.of(title or "", body or "").digest()
 
 
 def text_size(text_: str) -> float:
@@ -285,9 +320,17 @@ class Prepared:
         return self.size if len(self.lead) == 0 else _lead_size(self.title, self.lead)
 
 
-def prepare(title: str, body: str, digest: str | None = None) -> Prepared:
-    """Content hash, size, signature and band keys of an article's title and text."""
-    units = _sh.tokens(f"{title}\n{body}")
+def prepare(
+    title: str, body: str, digest: str | None = None, key: KeyText | None = None
+) -> Prepared:
+    """Content hash, size, signature and band keys of an article's title and text.
+
+    ``key``: the :class:`KeyText` already made of this title and text (ignored when made of
+    another), so they are not tokenised again.
+    """
+    if key is None or not key.reads(title, body):
+        key = KeyText.of(title, body)
+    units = key.units()
     size = _sh.size(units)
     sig: LeanMinHash | None = None
     keys: list[int] = []
@@ -296,7 +339,7 @@ def prepare(title: str, body: str, digest: str | None = None) -> Prepared:
         keys = list(dict.fromkeys(band_keys(sig)))
     return Prepared(
         title=title,
-        digest=digest if digest is not None else content_hash(title, body),
+        digest=digest if digest is not None else key.digest(),
         size=size,
         sig=sig,
         keys=keys,
