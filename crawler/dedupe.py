@@ -42,6 +42,7 @@ IMMEDIATE`` already. A caller running at REPEATABLE READ or above, or anything t
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ from functools import lru_cache
 import numpy as np
 from datasketch import LeanMinHash, MinHash
 from sqlalchemy import (
+    Connection,
+    Select,
     bindparam,
     case,
     delete,
@@ -370,17 +373,19 @@ def plan_stories(
     signature fetch per chunk of keys); earlier texts of the batch are matched in memory by
     the same rules. Call with the story lock held.
     """
-    exact = _stored_exact(session, [t.digest for t in texts if t.size >= MIN_EXACT_SIZE], since)
-    bands = _stored_bands(session, list({k for t in texts for k in t.keys}))
-    stored = _StoredCandidates(session)
+    session.flush()  # the queries below go through the connection, without autoflush
+    conn = session.connection()
+    exact = _stored_exact(conn, [t.digest for t in texts if t.size >= MIN_EXACT_SIZE], since)
+    bands = _stored_bands(conn, list({k for t in texts for k in t.keys}), since)
+    stored = _StoredCandidates(conn)
     # Prefetch what the stored candidates of every text need (the in-memory side can only
     # push stored ones out of the top ranks, never in).
     for t in texts:
         if t.sig is not None:
-            stored.need_scores(t, _rank(_hits(t.keys, bands, {}, since)), threshold)
+            stored.need_scores(t, _rank(_hits(t.keys, bands, {})), threshold)
     stored.flush()
 
-    first_seen: dict[Ref, datetime] = {("db", sid): seen for _, sid, seen in bands.values_all()}
+    first_seen: dict[Ref, datetime] = {("db", sid): seen for sid, seen in bands.seen.items()}
     first_seen |= {("db", sid): seen for seen, sid, _ in exact.values()}
     mem_exact: dict[str, list[Ref]] = defaultdict(list)
     mem_bands: dict[int, list[tuple[Ref, Ref]]] = defaultdict(list)  # newest first
@@ -395,7 +400,7 @@ def plan_stories(
             if options:
                 story = min(options)[1]
         if story is None and t.sig is not None and t.keys:
-            hits = _hits(t.keys, bands, mem_bands, since)
+            hits = _hits(t.keys, bands, mem_bands)
             story = _best_similar(t, _rank(hits), hits, texts, stored, threshold)
         if story is None:
             story = ("new", i)
@@ -407,26 +412,53 @@ def plan_stories(
     return plan
 
 
-class _Bands(dict[int, list[tuple[int, int, datetime]]]):
-    """Stored band rows by key: (article id, story id, story first seen), newest first."""
+class _Bands:
+    """Stored band rows by key (newest first, at most ``PER_BAND`` each) and the first-seen
+    time of their stories; rows whose story is older than the window are kept out of the
+    candidates but still take their place in the key's ``PER_BAND``."""
 
-    def values_all(self) -> list[tuple[int, int, datetime]]:
-        return [row for rows in self.values() for row in rows]
+    def __init__(
+        self, rows: Mapping[int, list[tuple[int, int]]], seen: dict[int, datetime], since: datetime
+    ) -> None:
+        self.rows = rows
+        self.seen = seen
+        self._window: dict[int, tuple[list[tuple[Ref, Ref]], list[int]]] = {}
+        for key, key_rows in rows.items():
+            pairs: list[tuple[Ref, Ref]] = []
+            places: list[int] = []
+            for place, (article_id, story_id) in enumerate(key_rows):
+                if seen[story_id] >= since:
+                    pairs.append((("db", article_id), ("db", story_id)))
+                    places.append(place)
+            self._window[key] = (pairs, places)
+
+    def in_window(self, key: int, room: int) -> list[tuple[Ref, Ref]]:
+        """(article, story) of the key's first ``room`` rows whose story is in the window."""
+        found = self._window.get(key)
+        if found is None:
+            return []
+        pairs, places = found
+        if not places or places[-1] < room:
+            return pairs
+        return pairs[: bisect_left(places, room)]
+
+
+_EXACT = (
+    select(Article.content_hash, Story.first_seen_at, Story.id, Article.id)
+    .join(Story, Story.id == Article.story_id)
+    .where(Article.content_hash.in_(bindparam("digests", expanding=True)))
+    .where(Story.first_seen_at >= bindparam("since"))
+)
 
 
 def _stored_exact(
-    session: Session, digests: Sequence[str], since: datetime
+    conn: Connection, digests: Sequence[str], since: datetime
 ) -> dict[str, tuple[datetime, int, int]]:
     """For each digest, the oldest in-window story holding it: (first seen, story, article)."""
     found: dict[str, tuple[datetime, int, int]] = {}
     unique = list(dict.fromkeys(digests))
     for start in range(0, len(unique), _CHUNK):
-        rows = session.execute(
-            select(Article.content_hash, Story.first_seen_at, Story.id, Article.id)
-            .join(Story, Story.id == Article.story_id)
-            .where(Article.content_hash.in_(unique[start : start + _CHUNK]))
-            .where(Story.first_seen_at >= since)
-        )
+        rows = conn.execute(_EXACT, {"digests": unique[start : start + _CHUNK], "since": since})
         for digest, seen, story_id, article_id in rows:
             best = found.get(digest)
             if best is None or (seen, story_id) < best[:2]:
@@ -434,54 +466,72 @@ def _stored_exact(
     return found
 
 
-def _stored_bands(session: Session, keys: Sequence[int]) -> _Bands:
-    """The newest ``PER_BAND`` stored rows of each band key (any window; filtered later).
-
-    One query per ``_CHUNK`` keys; the cap is a window function over the ``(band,
-    article_id)`` index, so a band shared by many articles (boilerplate) returns at most
-    ``PER_BAND`` rows.
-    """
-    out = _Bands()
+def _newest_band_rows() -> Select[tuple[int, int, int]]:
     rank = (
         func.row_number()
         .over(partition_by=StoryBand.band, order_by=StoryBand.article_id.desc())
         .label("rank")
     )
+    newest = (
+        select(StoryBand.band, StoryBand.article_id, StoryBand.story_id, rank)
+        .where(StoryBand.band.in_(bindparam("keys", expanding=True)))
+        .subquery()
+    )
+    return select(newest.c.band, newest.c.article_id, newest.c.story_id).where(
+        newest.c.rank <= bindparam("per_band")
+    )
+
+
+_BAND_ROWS = _newest_band_rows()
+_FIRST_SEEN = select(Story.id, Story.first_seen_at).where(
+    Story.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _stored_bands(conn: Connection, keys: Sequence[int], since: datetime) -> _Bands:
+    """The newest ``PER_BAND`` stored rows of each band key, and their stories' first-seen
+    times (the window filter is :class:`_Bands`' own).
+
+    One query per ``_CHUNK`` keys; the cap is a window function over the ``(band,
+    article_id)`` index, so a band shared by many articles (boilerplate) returns at most
+    ``PER_BAND`` rows. Then one query per ``_CHUNK`` stories for when they were first seen
+    (a row whose story is gone is dropped).
+    """
+    rows: dict[int, list[tuple[int, int]]] = {}
     for start in range(0, len(keys), _CHUNK):
-        newest = (
-            select(StoryBand.band, StoryBand.article_id, StoryBand.story_id, rank)
-            .where(StoryBand.band.in_(keys[start : start + _CHUNK]))
-            .subquery()
-        )
-        rows = session.execute(
-            select(newest.c.band, newest.c.article_id, newest.c.story_id, Story.first_seen_at)
-            .join(Story, Story.id == newest.c.story_id)
-            .where(newest.c.rank <= PER_BAND)
-        )
-        for band, article_id, story_id, seen in rows:
-            out.setdefault(band, []).append((article_id, story_id, seen))
-    for rows in out.values():
-        rows.sort(key=lambda r: -r[0])
-    return out
+        for band, article_id, story_id in conn.execute(
+            _BAND_ROWS, {"keys": keys[start : start + _CHUNK], "per_band": PER_BAND}
+        ):
+            rows.setdefault(band, []).append((article_id, story_id))
+    stories = sorted({story_id for key_rows in rows.values() for _, story_id in key_rows})
+    seen: dict[int, datetime] = {}
+    for start in range(0, len(stories), _CHUNK):
+        rows_seen = conn.execute(_FIRST_SEEN, {"ids": stories[start : start + _CHUNK]})
+        seen.update((story_id, first) for story_id, first in rows_seen)
+    for band, key_rows in rows.items():
+        if any(story_id not in seen for _, story_id in key_rows):
+            key_rows = [row for row in key_rows if row[1] in seen]
+        rows[band] = sorted(key_rows, key=lambda r: -r[0])
+    return _Bands(rows, seen, since)
 
 
 def _hits(
     keys: Sequence[int],
     stored: _Bands,
     batch: Mapping[int, list[tuple[Ref, Ref]]],
-    since: datetime,
 ) -> dict[Ref, tuple[int, Ref]]:
     """Candidate article → (shared bands, its story): per key the newest ``PER_BAND`` rows,
     the batch's own (newest) first, then the stored ones in the window."""
     hits: dict[Ref, tuple[int, Ref]] = {}
     for k in keys:
-        mine = batch.get(k, [])
-        rows: list[tuple[Ref, Ref]] = mine[:PER_BAND]
-        room = PER_BAND - len(rows)
-        if room > 0:
-            rows += [
-                (("db", a), ("db", s)) for a, s, seen in stored.get(k, [])[:room] if seen >= since
-            ]
+        mine = batch.get(k)
+        if mine:
+            rows = mine[:PER_BAND]
+            room = PER_BAND - len(rows)
+            if room > 0:
+                rows += stored.in_window(k, room)
+        else:
+            rows = stored.in_window(k, PER_BAND)
         for article, story in rows:
             n = hits.get(article, (0, story))[0]
             hits[article] = (n + 1, story)
@@ -496,8 +546,8 @@ def _rank(hits: Mapping[Ref, tuple[int, Ref]]) -> list[Ref]:
 class _StoredCandidates:
     """Signatures and shapes of stored candidate articles, fetched in few queries."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
         self.blobs: dict[int, bytes | None] = {}
         self.shapes: dict[int, tuple[float, str]] = {}
         self._want_blobs: set[int] = set()
@@ -539,16 +589,14 @@ class _StoredCandidates:
         for start in range(0, len(want), _CHUNK):
             chunk = want[start : start + _CHUNK]
             self.blobs |= dict.fromkeys(chunk)
-            rows = self.session.execute(
-                select(Article.id, Article.minhash).where(Article.id.in_(chunk))
-            )
+            rows = self.conn.execute(_BLOBS, {"ids": chunk})
             self.blobs.update((i, blob) for i, blob in rows)
 
     def _fetch_shapes(self) -> None:
         want = sorted(i for i in self._want_shapes if i not in self.shapes)
         self._want_shapes.clear()
         for start in range(0, len(want), _CHUNK):
-            for i, size, title in _shapes(self.session, want[start : start + _CHUNK]):
+            for i, size, title in _shapes(self.conn, want[start : start + _CHUNK]):
                 self.shapes[i] = (size, title)
 
 
@@ -582,16 +630,19 @@ def _best_similar(
     return best[1] if best else None
 
 
-def _shapes(session: Session, ids: Sequence[int]) -> list[tuple[int, float, str]]:
+_BLOBS = select(Article.id, Article.minhash).where(Article.id.in_(bindparam("ids", expanding=True)))
+_SHAPES = select(
+    Article.id,
+    Article.title,
+    func.substr(case((Article.body != "", Article.body), else_=Article.summary), 1, _LEAD_CHARS),
+).where(Article.id.in_(bindparam("ids", expanding=True)))
+
+
+def _shapes(conn: Connection, ids: Sequence[int]) -> list[tuple[int, float, str]]:
     """(id, size, title) of articles; the size is measured on the text's first characters."""
     if not ids:
         return []
-    lead = func.substr(
-        case((Article.body != "", Article.body), else_=Article.summary), 1, _LEAD_CHARS
-    )
-    rows = session.execute(
-        select(Article.id, Article.title, lead).where(Article.id.in_(list(ids)))
-    ).all()
+    rows = conn.execute(_SHAPES, {"ids": list(ids)}).all()
     return [(i, _lead_size(t or "", body or ""), t or "") for i, t, body in rows]
 
 
