@@ -837,13 +837,11 @@ def attach_batch(
         .values(story_id=bindparam("s_id")),
         [{"a_id": a_id, "s_id": story_ids[plan[i]]} for i, (a_id, _) in enumerate(articles)],
     )
-    bands = [
-        {"article_id": a_id, "band": k, "story_id": story_ids[plan[i]], "created_at": now}
-        for i, (a_id, t) in enumerate(articles)
-        for k in t.keys
-    ]
-    if bands:
-        conn.execute(insert(StoryBand.__table__), bands)
+    _insert_bands(
+        conn,
+        [(a_id, k, story_ids[plan[i]]) for i, (a_id, t) in enumerate(articles) for k in t.keys],
+        now,
+    )
     if session.identity_map:
         session.expire_all()  # stories changed under the ORM's feet
     return [(story_ids[ref], ref == ("new", i)) for i, ref in enumerate(plan)]
@@ -852,15 +850,34 @@ def attach_batch(
 def _write_bands(
     session: Session, article_id: int, story_id: int, keys: Sequence[int], now: datetime
 ) -> None:
-    """Insert an article's band keys in one multi-row INSERT."""
-    if keys:
-        session.connection().execute(
-            insert(StoryBand),
-            [
-                {"article_id": article_id, "band": k, "story_id": story_id, "created_at": now}
-                for k in keys
-            ],
-        )
+    """Insert an article's band keys in one statement."""
+    _insert_bands(session.connection(), [(article_id, k, story_id) for k in keys], now)
+
+
+_SQLITE_BANDS = (
+    "INSERT INTO story_bands (article_id, band, story_id, created_at) VALUES (?, ?, ?, ?)"
+)
+
+
+def _insert_bands(conn: Connection, rows: Sequence[tuple[int, int, int]], now: datetime) -> None:
+    """Insert band rows (article id, band key, story id), all created at ``now``.
+
+    32 rows per article make this a batch's largest write. On SQLite the rows go to the
+    driver as they are, the timestamp converted once, instead of through SQLAlchemy's
+    per-row parameter processing; PostgreSQL keeps SQLAlchemy's batched multi-row VALUES.
+    """
+    if not rows:
+        return
+    column = StoryBand.__table__.c.created_at
+    if conn.dialect.name == "sqlite":
+        convert = column.type.bind_processor(conn.dialect)
+        created = convert(now) if convert is not None else now
+        conn.exec_driver_sql(_SQLITE_BANDS, [(a, k, s, created) for a, k, s in rows])
+        return
+    conn.execute(
+        insert(StoryBand.__table__),
+        [{"article_id": a, "band": k, "story_id": s, "created_at": now} for a, k, s in rows],
+    )
 
 
 def reindex_article(session: Session, article: Article, *, now: datetime | None = None) -> None:
