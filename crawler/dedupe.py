@@ -870,7 +870,8 @@ def _insert_bands(conn: Connection, rows: Sequence[tuple[int, int, int]], now: d
         return
     column = StoryBand.__table__.c.created_at
     if conn.dialect.name == "sqlite":
-        convert = column.type.bind_processor(conn.dialect)
+        # the dialect's own type (its text format), not the generic DateTime
+        convert = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         created = convert(now) if convert is not None else now
         conn.exec_driver_sql(_SQLITE_BANDS, [(a, k, s, created) for a, k, s in rows])
         return
