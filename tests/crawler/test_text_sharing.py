@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.corpus import real_feeds
 from crawler import folding, search_index, shingles
+from crawler import text as cleanup
 from crawler.dedupe import KeyText, content_hash, prepare
 from crawler.folding import Folded, fold, fold_case_preserving
 from crawler.items import Entry
@@ -245,3 +246,14 @@ def test_band_rows_store_the_timestamp_as_other_columns_do(
         created = s.scalars(select(StoryBand.created_at)).all()
         assert set(created) == {NOW}
         assert s.scalar(select(Story.first_seen_at)) == NOW
+
+
+# ----- text cleanup: one character class == the deletion table -------------------------------
+
+
+def test_cleanup_deletes_exactly_what_the_table_deletes(texts: list[str]) -> None:
+    removable = "".join(chr(cp) for cp in sorted(cleanup._DELETE_TABLE))
+    samples = [*texts, removable, "a\x00b\u200bc\ufeff\u202ad\x7fe\x9f\t\n\r\x0b\x0c\u200d"]
+    for value in samples:
+        assert cleanup._DELETE.sub("", value) == value.translate(cleanup._DELETE_TABLE)
+    assert cleanup.normalize_text("a\x00b\u200b c\u200d") == "ab c\u200d"
