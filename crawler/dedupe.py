@@ -198,7 +198,8 @@ def titles_agree(a: str, b: str) -> bool:
     ta, tb = _title_words(a), _title_words(b)
     if not ta or not tb:
         return False
-    if _numbers(ta - tb) and _numbers(tb - ta):
+    # the numbers of ``ta - tb`` are those of ``ta`` not in ``tb`` (and the other way round)
+    if (_title_numbers(a) - tb) and (_title_numbers(b) - ta):
         return False
     return len(ta & tb) / min(len(ta), len(tb)) >= TITLE_AGREEMENT
 
@@ -206,6 +207,11 @@ def titles_agree(a: str, b: str) -> bool:
 @lru_cache(maxsize=16_384)
 def _title_words(title: str) -> frozenset[str]:
     return frozenset(_sh.tokens(title))
+
+
+@lru_cache(maxsize=16_384)
+def _title_numbers(title: str) -> frozenset[str]:
+    return frozenset(_numbers(_title_words(title)))
 
 
 def _numbers(words: frozenset[str]) -> set[str]:
@@ -422,12 +428,18 @@ class _Bands:
     ) -> None:
         self.rows = rows
         self.seen = seen
-        self._window: dict[int, tuple[list[tuple[Ref, Ref]], list[int]]] = {}
+        fresh = {story_id for story_id, first in seen.items() if first >= since}
+        # per key: (article, story) of the rows in the window, and their places among all
+        # the key's rows (None: every row is in the window)
+        self._window: dict[int, tuple[list[tuple[Ref, Ref]], list[int] | None]] = {}
         for key, key_rows in rows.items():
+            if all(story_id in fresh for _, story_id in key_rows):
+                self._window[key] = ([(("db", a), ("db", s)) for a, s in key_rows], None)
+                continue
             pairs: list[tuple[Ref, Ref]] = []
             places: list[int] = []
             for place, (article_id, story_id) in enumerate(key_rows):
-                if seen[story_id] >= since:
+                if story_id in fresh:
                     pairs.append((("db", article_id), ("db", story_id)))
                     places.append(place)
             self._window[key] = (pairs, places)
@@ -438,6 +450,8 @@ class _Bands:
         if found is None:
             return []
         pairs, places = found
+        if places is None:
+            return pairs if len(pairs) <= room else pairs[:room]
         if not places or places[-1] < room:
             return pairs
         return pairs[: bisect_left(places, room)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.corpus import real_feeds
-from crawler import folding, search_index, shingles
+from crawler import dedupe, folding, search_index, shingles
 from crawler import text as cleanup
 from crawler.dedupe import KeyText, content_hash, prepare
 from crawler.folding import Folded, fold, fold_case_preserving
@@ -257,3 +257,61 @@ def test_cleanup_deletes_exactly_what_the_table_deletes(texts: list[str]) -> Non
     for value in samples:
         assert cleanup._DELETE.sub("", value) == value.translate(cleanup._DELETE_TABLE)
     assert cleanup.normalize_text("a\x00b\u200b c\u200d") == "ab c\u200d"
+
+
+# ----- story planning: cached title numbers, precomputed band windows ------------------------
+
+
+def _titles_agree_reference(a: str, b: str) -> bool:
+    ta, tb = frozenset(shingles.tokens(a)), frozenset(shingles.tokens(b))
+    if not ta or not tb:
+        return False
+
+    def numbers(words: frozenset[str]) -> set[str]:
+        return {w for w in words if any(c.isdigit() for c in w)}
+
+    if numbers(ta - tb) and numbers(tb - ta):
+        return False
+    return len(ta & tb) / min(len(ta), len(tb)) >= dedupe.TITLE_AGREEMENT
+
+
+def test_titles_agree_like_comparing_their_numbers_each_time(corpus_dir: Path) -> None:
+    titles = [
+        "Tariff ruling part 1",
+        "Tariff ruling part 2",
+        "UPDATE 2: Tariff ruling part 1",
+        "Exports rose 5% in May",
+        "Exports rose 7% in June",
+        "Exports rose 5% in May, 2026",
+        "台積電 2 奈米 量產",
+        "台積電 3 奈米 量產",
+        "",
+    ]
+    for index, data in enumerate(real_feeds(corpus_dir, limit=4)):
+        result = parse_feed(data, url=f"https://f{index}.example/", source_id="s")
+        titles += [e.title for e in result.entries[:40]]
+    disagree = 0
+    for a in titles:
+        for b in titles:
+            assert dedupe.titles_agree(a, b) == _titles_agree_reference(a, b), (a, b)
+            disagree += a != b and not dedupe.titles_agree(a, b)
+    assert not dedupe.titles_agree("Tariff ruling part 1", "Tariff ruling part 2")
+    assert dedupe.titles_agree("Tariff ruling part 1", "UPDATE 2: Tariff ruling part 1")
+    assert disagree > 0
+
+
+def test_band_windows_keep_each_keys_first_rows_in_the_window() -> None:
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+    old, new = since - timedelta(days=1), since + timedelta(hours=1)
+    seen = {1: new, 2: old, 3: new, 4: since}
+    rows = {
+        10: [(9, 1), (8, 2), (7, 3), (6, 2), (5, 4)],  # some stories out of the window
+        11: [(9, 1), (7, 3)],  # all in it
+        12: [(8, 2)],  # none in it
+    }
+    bands = dedupe._Bands(rows, seen, since)
+    for key, key_rows in rows.items():
+        for room in range(7):
+            expected = [(("db", a), ("db", s)) for a, s in key_rows[:room] if seen[s] >= since]
+            assert bands.in_window(key, room) == expected, (key, room)
+    assert bands.in_window(99, 5) == []
