@@ -386,9 +386,12 @@ def plan_stories(
     stored = _StoredCandidates(conn)
     # Prefetch what the stored candidates of every text need (the in-memory side can only
     # push stored ones out of the top ranks, never in).
-    for t in texts:
+    stored_only: dict[int, tuple[dict[Ref, tuple[int, Ref]], list[Ref]]] = {}
+    for i, t in enumerate(texts):
         if t.sig is not None:
-            stored.need_scores(t, _rank(_hits(t.keys, bands, {})), threshold)
+            hits = _hits(t.keys, bands, {})
+            stored_only[i] = (hits, _rank(hits))
+            stored.need_scores(t, stored_only[i][1], threshold)
     stored.flush()
 
     first_seen: dict[Ref, datetime] = {("db", sid): seen for sid, seen in bands.seen.items()}
@@ -406,8 +409,12 @@ def plan_stories(
             if options:
                 story = min(options)[1]
         if story is None and t.sig is not None and t.keys:
-            hits = _hits(t.keys, bands, mem_bands)
-            story = _best_similar(t, _rank(hits), hits, texts, stored, threshold)
+            if i in stored_only and not any(k in mem_bands for k in t.keys):
+                hits, ranked = stored_only[i]  # no earlier text of the batch shares a band
+            else:
+                hits = _hits(t.keys, bands, mem_bands)
+                ranked = _rank(hits)
+            story = _best_similar(t, ranked, hits, texts, stored, threshold)
         if story is None:
             story = ("new", i)
             first_seen[story] = now
