@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import numpy as np
-
 __all__ = ["Folded", "chinese_variants", "fold", "fold_case_preserving"]
 
 # Tables from opencc-python-reimplemented, variants first so they chain into TSCharacters.
@@ -146,6 +144,8 @@ def _fold(text: str, table: _Table) -> Folded:
 
 
 def _fold_mapped(text: str, table: _Table) -> Folded:
+    import numpy as np  # loaded on the first fold: reading a config needs no numpy
+
     # Segments are a character and the combining marks after it; each is NFC-composed (when
     # longer than one character), then folded, and every folded character maps back to its
     # whole segment. Done in bulk: per distinct code point, then per multi-character segment.
