@@ -59,6 +59,24 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
             # robots.txt parsers outlive a pass (Scrapy's own keeps them per crawl).
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.robots.CachedRobotsTxtMiddleware": 100,
+            # Per-request work for nothing here: the spider sets no allowed_domains (the
+            # link policy above decides) and no http_user, and nobody reads crawl stats.
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+            "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+        },
+        # Each spider middleware wraps every callback's output (and every start request) in
+        # one more async generator. Depth only counts (DEPTH_LIMIT is 0; the spider keeps
+        # its own depth in the request's Fetch); MetaCopyDetection is a developer warning.
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
+        # Crawl stats are never read: no collector, no per-signal counting extensions.
+        "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
+        "EXTENSIONS": {
+            "scrapy.extensions.corestats.CoreStats": None,
+            "scrapy.extensions.logcount.LogCount": None,
         },
         "ITEM_PIPELINES": {"crawler.pipelines.StoragePipeline": 300},
         # Scrapy starts this many tasks for every callback's output, even an empty one. A
