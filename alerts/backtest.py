@@ -107,23 +107,25 @@ def replay(
         after = (rows[-1][3], rows[-1][0])
 
 
-def _articles(conn: Connection, ids: list[int]) -> list[Any]:
-    """The fields matching and reporting need, for ``ids``, in that order."""
+def article_fields(conn: Connection, ids: list[int], *extra: Any) -> dict[int, Any]:
+    """The fields matching and reporting need (id, story, source, title, summary, body,
+    url), plus ``extra`` columns, of the articles ``ids``, by id."""
     if not ids:
-        return []
-    rows = {
-        row.id: row
-        for row in conn.execute(
-            select(
-                Article.id,
-                Article.story_id,
-                Article.source_id,
-                Article.title,
-                Article.summary,
-                Article.body,
-                Article.url,
-                Article.fetched_at,
-            ).where(Article.id.in_(ids))
-        )
-    }
+        return {}
+    columns = (
+        Article.id,
+        Article.story_id,
+        Article.source_id,
+        Article.title,
+        Article.summary,
+        Article.body,
+        Article.url,
+    )
+    query = select(*columns, *extra).where(Article.id.in_(ids))
+    return {row.id: row for row in conn.execute(query)}
+
+
+def _articles(conn: Connection, ids: list[int]) -> list[Any]:
+    """:func:`article_fields` with the fetch time, in the order of ``ids``."""
+    rows = article_fields(conn, ids, Article.fetched_at)
     return [rows[i] for i in ids if i in rows]

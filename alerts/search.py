@@ -47,12 +47,12 @@ from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, tuple
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from alerts.backtest import article_text
+from alerts.backtest import article_fields, article_text
 from alerts.matcher import Document, Matcher, WatchlistMatch
 from alerts.models import Match as MatchRow
 from alerts.prefilter import text_prefilter
 from alerts.query import And, Expr, Field, Group, Near, Not, Or, Phrase, parse
-from alerts.search_candidates import candidate_ids, index_condition
+from alerts.search_candidates import Condition, candidate_ids, index_condition
 from alerts.watchlists import Watchlist
 from crawler.models import Article, Story
 
@@ -201,7 +201,13 @@ def narrowing(
 ) -> ColumnElement[bool] | None:
     """``Article.id IN (candidates)`` when the index names at most ``cap`` candidates for
     ``wl``'s match; None when it cannot narrow (no condition, or a common term)."""
-    cond = index_condition(parse(wl.match, wl.groups), wl)
+    return _narrowed(conn, index_condition(parse(wl.match, wl.groups), wl), cap)
+
+
+def _narrowed(
+    conn: Connection, cond: Condition | None, cap: int = CANDIDATE_CAP
+) -> ColumnElement[bool] | None:
+    """:func:`narrowing` for an index condition already derived from the query."""
     if cond is None:
         return None
     ids = conn.execute(candidate_ids(conn.dialect.name, cond).limit(cap + 1)).scalars().all()
@@ -322,25 +328,8 @@ def search(
 
 def _fields(conn: Connection, ids: list[int]) -> dict[int, Any]:
     """What matching and the hit need, for the articles that passed the prefilter."""
-    if not ids:
-        return {}
-    rows = conn.execute(
-        select(
-            Article.id,
-            Article.story_id,
-            Article.source_id,
-            Article.title,
-            Article.summary,
-            Article.body,
-            Article.url,
-            Article.language,
-            Article.published_at,
-            Article.fetched_at,
-            Article.publisher,
-            Article.guid,
-        ).where(Article.id.in_(ids))
-    )
-    return {row.id: row for row in rows}
+    more = (Article.language, Article.published_at, Article.fetched_at)
+    return article_fields(conn, ids, *more, Article.publisher, Article.guid)
 
 
 # ----- articles (``wirewatch articles --search``) ---------------------------------------------
@@ -399,8 +388,8 @@ def search_articles(
         conds.append(Article.fetched_at >= fetched_since)
     # A few candidates are fetched first and looked up by primary key: as a subquery,
     # PostgreSQL's planner may hash-join them against every article (45 ms at 1M for none).
-    few = narrowing(conn, wl)
-    cond = index_condition(parse(wl.match, wl.groups), wl) if few is None else None
+    cond = index_condition(parse(wl.match, wl.groups), wl)
+    few = _narrowed(conn, cond)
     if few is not None:
         conds.append(few)
     elif cond is not None:

@@ -14,7 +14,7 @@ PACKAGES = (
     "lxml",
     "charset-normalizer",
     "trafilatura",
-    "datasketch",
+    "numpy",
     "pyahocorasick",
     "sqlalchemy",
     "apscheduler",

@@ -19,10 +19,9 @@ import re
 import unicodedata
 import warnings
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import cache
 
-import dateparser
 import feedparser
-from dateparser.languages.loader import default_loader
 from dateutil import parser as dateutil_parser
 
 MIN_DATE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -88,8 +87,14 @@ _DATEPARSER_SETTINGS = {
 }
 
 
-def _month_names() -> dict[str, int]:
-    """Month names and abbreviations of ``FOREIGN_LANGUAGES`` (dateparser's locale data)."""
+@cache
+def _month_numbers() -> dict[str, int]:
+    """Month names and abbreviations of ``FOREIGN_LANGUAGES`` (dateparser's locale data).
+
+    Read on first use: dateparser is a large import that most feeds' dates never need.
+    """
+    from dateparser.languages.loader import default_loader
+
     keys = (
         "january", "february", "march", "april", "may", "june",
         "july", "august", "september", "october", "november", "december",
@@ -101,9 +106,6 @@ def _month_names() -> dict[str, int]:
             for name in info.get(key, []):
                 names.setdefault(name.casefold().rstrip("."), number)
     return names
-
-
-_MONTH_NUMBERS = _month_names()
 
 
 def parse_date(
@@ -236,7 +238,7 @@ def _parse_rfc822(s: str, tz: tzinfo | None, dayfirst: bool) -> datetime | None:
 def _parse_rfc822_foreign(s: str, tz: tzinfo | None, dayfirst: bool) -> datetime | None:
     """RFC 822 with foreign day and month names: the month is translated, the weekday dropped."""
     m = _RFC822_ANY.match(s)
-    if m is None or (month := _MONTH_NUMBERS.get(m["mon"].casefold())) is None:
+    if m is None or (month := _month_numbers().get(m["mon"].casefold())) is None:
         return None
     english = f"{m['d']} {_ENGLISH_MONTHS[month - 1]} {m['y']}{m['rest']}"
     return _parse_rfc822(english, tz, dayfirst) or _parse_dateutil(english, tz, dayfirst)
@@ -264,6 +266,8 @@ def _parse_dateparser(s: str, tz: tzinfo | None, dayfirst: bool) -> datetime | N
     """Other written-out dates (``lundi 3 février 2020 14:00``); a day, month and year needed."""
     if len(s) > _MAX_DATEPARSER_LEN or not _FOUR_DIGIT_YEAR.search(s) or s.isascii():
         return None
+    import dateparser
+
     return dateparser.parse(
         s,
         languages=list(FOREIGN_LANGUAGES),

@@ -42,15 +42,17 @@ IMMEDIATE`` already. A caller running at REPEATABLE READ or above, or anything t
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-from datasketch import LeanMinHash, MinHash
 from sqlalchemy import (
+    Connection,
+    Select,
     bindparam,
     case,
     delete,
@@ -66,6 +68,9 @@ from crawler.db import lock_transaction
 from crawler.models import Article, Story, StoryBand, utcnow
 from crawler.shingles import shingles
 
+if TYPE_CHECKING:
+    from crawler.minhash import MinHash
+
 #: Called inside a story merge, after articles moved and before the dropped story goes:
 #: ``(session, keep_id, drop_id) -> True`` when rows must stay with the dropped story.
 MergeHook = Callable[[Session, int, int], bool]
@@ -80,6 +85,7 @@ __all__ = [
     "THRESHOLD",
     "TITLE_CHECK_SIZE",
     "WINDOW",
+    "KeyText",
     "MergeHook",
     "attach_article",
     "band_keys",
@@ -112,15 +118,11 @@ WINDOW = timedelta(days=14)
 MAX_CANDIDATES = 50
 PER_BAND = 200  # rows read per band key: bounds a band shared by boilerplate
 
-_SCHEME = "affine32"  # explicit: datasketch's default scheme changed in 2.0
-_BYTEORDER = "<"
 _BAND_PERSON = b"wirewatch-band1"  # versions the band-key derivation
 _LOCK_KEY = int.from_bytes(
     hashlib.blake2b(b"wirewatch.dedupe", digest_size=8).digest(), "big", signed=True
 )
-_EMPTY = np.uint32(0xFFFFFFFF)
 _HEADER = 13  # serialised seed (8 bytes), negated permutation count (4), scheme code (1)
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=_SCHEME)
 
 assert BANDS * ROWS <= NUM_PERM
 
@@ -137,10 +139,44 @@ def normalize(text_: str) -> str:
     return " ".join(_sh.tokens(text_))
 
 
+@dataclass(frozen=True, slots=True)
+class KeyText:
+    """An article's title and text as its dedupe keys read them (:func:`normalize` of each).
+
+    Made once per article (:func:`crawler.normalize.normalize`) and read by both its content
+    hash and :func:`prepare`, so the text is tokenised once.
+    """
+
+    title: str
+    body: str
+    title_key: str
+    body_key: str
+
+    @classmethod
+    def of(cls, title: str, body: str) -> KeyText:
+        return cls(title, body, normalize(title), normalize(body))
+
+    def digest(self) -> str:
+        """:func:`content_hash` of the title and text."""
+        return hashlib.sha256(f"{self.title_key}\n{self.body_key}".encode()).hexdigest()
+
+    def units(self) -> list[str]:
+        """``shingles.tokens(f"{title}\\n{body}")``: the two token lists one after the other
+        (the newline is a stable boundary: NFKC, casefolding and the fold work per side)."""
+        return _split(self.title_key) + _split(self.body_key)
+
+    def reads(self, title: str, body: str) -> bool:
+        """Whether this was made from exactly ``title`` and ``body``."""
+        return self.title == title and self.body == body
+
+
+def _split(key: str) -> list[str]:
+    return key.split(" ") if key else []  # tokens hold no spaces and are never empty
+
+
 def content_hash(title: str, body: str) -> str:
     """Stable sha256 hex of the normalised title and body."""
-    data = f"{normalize(title or '')}\n{normalize(body or '')}".encode()
-    return hashlib.sha256(data).hexdigest()
+    return KeyText.of(title or "", body or "").digest()
 
 
 def text_size(text_: str) -> float:
@@ -160,7 +196,8 @@ def titles_agree(a: str, b: str) -> bool:
     ta, tb = _title_words(a), _title_words(b)
     if not ta or not tb:
         return False
-    if _numbers(ta - tb) and _numbers(tb - ta):
+    # the numbers of ``ta - tb`` are those of ``ta`` not in ``tb`` (and the other way round)
+    if (_title_numbers(a) - tb) and (_title_numbers(b) - ta):
         return False
     return len(ta & tb) / min(len(ta), len(tb)) >= TITLE_AGREEMENT
 
@@ -168,6 +205,11 @@ def titles_agree(a: str, b: str) -> bool:
 @lru_cache(maxsize=16_384)
 def _title_words(title: str) -> frozenset[str]:
     return frozenset(_sh.tokens(title))
+
+
+@lru_cache(maxsize=16_384)
+def _title_numbers(title: str) -> frozenset[str]:
+    return frozenset(_numbers(_title_words(title)))
 
 
 def _numbers(words: frozenset[str]) -> set[str]:
@@ -192,52 +234,50 @@ def same_story(
     return smaller >= TITLE_CHECK_SIZE or titles_agree(title_a, title_b)
 
 
-def _hash32(shingle: str) -> int:
-    return int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=4).digest(), "little")
+# crawler.minhash (and numpy with it) is imported where a signature is first made or read,
+# so commands that never sign (check, a poll answered by 304s) do not load numpy.
 
 
-def signature(text_or_shingles: str | Iterable[str]) -> LeanMinHash:
-    """MinHash (128 permutations, fixed seed) of a text or of a ready shingle set."""
+def signature(text_or_shingles: str | Iterable[str]) -> MinHash:
+    """MinHash (128 permutations, fixed seed) of a text or of a ready shingle set.
+
+    Bit-equal to the datasketch ``affine32`` MinHash (blake2b item hash) that made the
+    stored signatures: :mod:`crawler.minhash`.
+    """
+    from crawler import minhash
+
     items = shingles(text_or_shingles) if isinstance(text_or_shingles, str) else text_or_shingles
-    m = MinHash(
-        num_perm=NUM_PERM,
-        seed=SEED,
-        hashfunc=_hash32,
-        permutations=_TEMPLATE.permutations,
-        scheme=_SCHEME,
-    )
-    m.update_batch(items)
-    return LeanMinHash(m)
+    return minhash.signature(items, NUM_PERM, SEED)
 
 
-def to_bytes(sig: LeanMinHash) -> bytes:
+def to_bytes(sig: MinHash) -> bytes:
     """Serialise a signature (datasketch's LeanMinHash layout, little-endian, 525 bytes)."""
-    buf = bytearray(sig.bytesize(byteorder=_BYTEORDER))
-    sig.serialize(buf, byteorder=_BYTEORDER)
-    return bytes(buf)
+    return sig.to_bytes()
 
 
-def from_bytes(data: bytes) -> LeanMinHash:
+def from_bytes(data: bytes) -> MinHash:
     """Read a signature written by ``to_bytes``; ValueError if it is not one of ours."""
+    from crawler.minhash import MinHash
+
     try:
-        sig = LeanMinHash.deserialize(data, byteorder=_BYTEORDER)
-    except Exception as exc:  # struct.error, KeyError on an unknown scheme code …
+        sig = MinHash.from_bytes(data)
+    except (ValueError, TypeError) as exc:
         raise ValueError(f"not a signature: {exc}") from exc
-    if sig.seed != SEED or len(sig) != NUM_PERM or sig.scheme != _SCHEME:
+    if sig.seed != SEED or len(sig) != NUM_PERM:
         raise ValueError("signature made with other MinHash parameters")
     return sig
 
 
-def jaccard(a: LeanMinHash, b: LeanMinHash) -> float:
+def jaccard(a: MinHash, b: MinHash) -> float:
     """Estimated Jaccard similarity of the two shingle sets (symmetric, in [0, 1])."""
     return a.jaccard(b)
 
 
-def band_keys(sig: LeanMinHash) -> list[int]:
+def band_keys(sig: MinHash) -> list[int]:
     """The 32 LSH band keys of a signature, as signed 64-bit ints ([] for an empty text)."""
-    hv = np.asarray(sig.hashvalues, dtype="<u4")
-    if bool(np.all(hv == _EMPTY)):
+    if sig.is_empty():
         return []
+    hv = sig.hashvalues.astype("<u4", copy=False)
     keys = []
     for band in range(BANDS):
         chunk = band.to_bytes(1, "little") + hv[band * ROWS : (band + 1) * ROWS].tobytes()
@@ -250,7 +290,7 @@ def _article_text(article: Article) -> tuple[str, str]:
     return article.title or "", article.body or article.summary or ""
 
 
-def _load(blob: bytes | None) -> LeanMinHash | None:
+def _load(blob: bytes | None) -> MinHash | None:
     """A stored signature, or None when absent or written with other parameters."""
     if blob is None:
         return None
@@ -275,7 +315,7 @@ class Prepared:
     title: str
     digest: str
     size: float
-    sig: LeanMinHash | None
+    sig: MinHash | None
     keys: list[int]
     blob: bytes | None  # ``to_bytes(sig)``
     lead: str  # the first ``_LEAD_CHARS`` of the text, as a later copy measures it
@@ -285,18 +325,26 @@ class Prepared:
         return self.size if len(self.lead) == 0 else _lead_size(self.title, self.lead)
 
 
-def prepare(title: str, body: str, digest: str | None = None) -> Prepared:
-    """Content hash, size, signature and band keys of an article's title and text."""
-    units = _sh.tokens(f"{title}\n{body}")
+def prepare(
+    title: str, body: str, digest: str | None = None, key: KeyText | None = None
+) -> Prepared:
+    """Content hash, size, signature and band keys of an article's title and text.
+
+    ``key``: the :class:`KeyText` already made of this title and text (ignored when made of
+    another), so they are not tokenised again.
+    """
+    if key is None or not key.reads(title, body):
+        key = KeyText.of(title, body)
+    units = key.units()
     size = _sh.size(units)
-    sig: LeanMinHash | None = None
+    sig: MinHash | None = None
     keys: list[int] = []
     if size >= MIN_SIZE:
         sig = signature(_sh.shingles_of(units))
         keys = list(dict.fromkeys(band_keys(sig)))
     return Prepared(
         title=title,
-        digest=digest if digest is not None else content_hash(title, body),
+        digest=digest if digest is not None else key.digest(),
         size=size,
         sig=sig,
         keys=keys,
@@ -327,17 +375,22 @@ def plan_stories(
     signature fetch per chunk of keys); earlier texts of the batch are matched in memory by
     the same rules. Call with the story lock held.
     """
-    exact = _stored_exact(session, [t.digest for t in texts if t.size >= MIN_EXACT_SIZE], since)
-    bands = _stored_bands(session, list({k for t in texts for k in t.keys}))
-    stored = _StoredCandidates(session)
+    session.flush()  # the queries below go through the connection, without autoflush
+    conn = session.connection()
+    exact = _stored_exact(conn, [t.digest for t in texts if t.size >= MIN_EXACT_SIZE], since)
+    bands = _stored_bands(conn, list({k for t in texts for k in t.keys}), since)
+    stored = _StoredCandidates(conn)
     # Prefetch what the stored candidates of every text need (the in-memory side can only
     # push stored ones out of the top ranks, never in).
-    for t in texts:
+    stored_only: dict[int, tuple[dict[Ref, tuple[int, Ref]], list[Ref]]] = {}
+    for i, t in enumerate(texts):
         if t.sig is not None:
-            stored.need_scores(t, _rank(_hits(t.keys, bands, {}, since)), threshold)
+            hits = _hits(t.keys, bands, {})
+            stored_only[i] = (hits, _rank(hits))
+            stored.need_scores(t, stored_only[i][1], threshold)
     stored.flush()
 
-    first_seen: dict[Ref, datetime] = {("db", sid): seen for _, sid, seen in bands.values_all()}
+    first_seen: dict[Ref, datetime] = {("db", sid): seen for sid, seen in bands.seen.items()}
     first_seen |= {("db", sid): seen for seen, sid, _ in exact.values()}
     mem_exact: dict[str, list[Ref]] = defaultdict(list)
     mem_bands: dict[int, list[tuple[Ref, Ref]]] = defaultdict(list)  # newest first
@@ -352,8 +405,12 @@ def plan_stories(
             if options:
                 story = min(options)[1]
         if story is None and t.sig is not None and t.keys:
-            hits = _hits(t.keys, bands, mem_bands, since)
-            story = _best_similar(t, _rank(hits), hits, texts, stored, threshold)
+            if i in stored_only and not any(k in mem_bands for k in t.keys):
+                hits, ranked = stored_only[i]  # no earlier text of the batch shares a band
+            else:
+                hits = _hits(t.keys, bands, mem_bands)
+                ranked = _rank(hits)
+            story = _best_similar(t, ranked, hits, texts, stored, threshold)
         if story is None:
             story = ("new", i)
             first_seen[story] = now
@@ -364,26 +421,61 @@ def plan_stories(
     return plan
 
 
-class _Bands(dict[int, list[tuple[int, int, datetime]]]):
-    """Stored band rows by key: (article id, story id, story first seen), newest first."""
+class _Bands:
+    """Stored band rows by key (newest first, at most ``PER_BAND`` each) and the first-seen
+    time of their stories; rows whose story is older than the window are kept out of the
+    candidates but still take their place in the key's ``PER_BAND``."""
 
-    def values_all(self) -> list[tuple[int, int, datetime]]:
-        return [row for rows in self.values() for row in rows]
+    def __init__(
+        self, rows: Mapping[int, list[tuple[int, int]]], seen: dict[int, datetime], since: datetime
+    ) -> None:
+        self.rows = rows
+        self.seen = seen
+        fresh = {story_id for story_id, first in seen.items() if first >= since}
+        # per key: (article, story) of the rows in the window, and their places among all
+        # the key's rows (None: every row is in the window)
+        self._window: dict[int, tuple[list[tuple[Ref, Ref]], list[int] | None]] = {}
+        for key, key_rows in rows.items():
+            if all(story_id in fresh for _, story_id in key_rows):
+                self._window[key] = ([(("db", a), ("db", s)) for a, s in key_rows], None)
+                continue
+            pairs: list[tuple[Ref, Ref]] = []
+            places: list[int] = []
+            for place, (article_id, story_id) in enumerate(key_rows):
+                if story_id in fresh:
+                    pairs.append((("db", article_id), ("db", story_id)))
+                    places.append(place)
+            self._window[key] = (pairs, places)
+
+    def in_window(self, key: int, room: int) -> list[tuple[Ref, Ref]]:
+        """(article, story) of the key's first ``room`` rows whose story is in the window."""
+        found = self._window.get(key)
+        if found is None:
+            return []
+        pairs, places = found
+        if places is None:
+            return pairs if len(pairs) <= room else pairs[:room]
+        if not places or places[-1] < room:
+            return pairs
+        return pairs[: bisect_left(places, room)]
+
+
+_EXACT = (
+    select(Article.content_hash, Story.first_seen_at, Story.id, Article.id)
+    .join(Story, Story.id == Article.story_id)
+    .where(Article.content_hash.in_(bindparam("digests", expanding=True)))
+    .where(Story.first_seen_at >= bindparam("since"))
+)
 
 
 def _stored_exact(
-    session: Session, digests: Sequence[str], since: datetime
+    conn: Connection, digests: Sequence[str], since: datetime
 ) -> dict[str, tuple[datetime, int, int]]:
     """For each digest, the oldest in-window story holding it: (first seen, story, article)."""
     found: dict[str, tuple[datetime, int, int]] = {}
     unique = list(dict.fromkeys(digests))
     for start in range(0, len(unique), _CHUNK):
-        rows = session.execute(
-            select(Article.content_hash, Story.first_seen_at, Story.id, Article.id)
-            .join(Story, Story.id == Article.story_id)
-            .where(Article.content_hash.in_(unique[start : start + _CHUNK]))
-            .where(Story.first_seen_at >= since)
-        )
+        rows = conn.execute(_EXACT, {"digests": unique[start : start + _CHUNK], "since": since})
         for digest, seen, story_id, article_id in rows:
             best = found.get(digest)
             if best is None or (seen, story_id) < best[:2]:
@@ -391,54 +483,72 @@ def _stored_exact(
     return found
 
 
-def _stored_bands(session: Session, keys: Sequence[int]) -> _Bands:
-    """The newest ``PER_BAND`` stored rows of each band key (any window; filtered later).
-
-    One query per ``_CHUNK`` keys; the cap is a window function over the ``(band,
-    article_id)`` index, so a band shared by many articles (boilerplate) returns at most
-    ``PER_BAND`` rows.
-    """
-    out = _Bands()
+def _newest_band_rows() -> Select[tuple[int, int, int]]:
     rank = (
         func.row_number()
         .over(partition_by=StoryBand.band, order_by=StoryBand.article_id.desc())
         .label("rank")
     )
+    newest = (
+        select(StoryBand.band, StoryBand.article_id, StoryBand.story_id, rank)
+        .where(StoryBand.band.in_(bindparam("keys", expanding=True)))
+        .subquery()
+    )
+    return select(newest.c.band, newest.c.article_id, newest.c.story_id).where(
+        newest.c.rank <= bindparam("per_band")
+    )
+
+
+_BAND_ROWS = _newest_band_rows()
+_FIRST_SEEN = select(Story.id, Story.first_seen_at).where(
+    Story.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _stored_bands(conn: Connection, keys: Sequence[int], since: datetime) -> _Bands:
+    """The newest ``PER_BAND`` stored rows of each band key, and their stories' first-seen
+    times (the window filter is :class:`_Bands`' own).
+
+    One query per ``_CHUNK`` keys; the cap is a window function over the ``(band,
+    article_id)`` index, so a band shared by many articles (boilerplate) returns at most
+    ``PER_BAND`` rows. Then one query per ``_CHUNK`` stories for when they were first seen
+    (a row whose story is gone is dropped).
+    """
+    rows: dict[int, list[tuple[int, int]]] = {}
     for start in range(0, len(keys), _CHUNK):
-        newest = (
-            select(StoryBand.band, StoryBand.article_id, StoryBand.story_id, rank)
-            .where(StoryBand.band.in_(keys[start : start + _CHUNK]))
-            .subquery()
-        )
-        rows = session.execute(
-            select(newest.c.band, newest.c.article_id, newest.c.story_id, Story.first_seen_at)
-            .join(Story, Story.id == newest.c.story_id)
-            .where(newest.c.rank <= PER_BAND)
-        )
-        for band, article_id, story_id, seen in rows:
-            out.setdefault(band, []).append((article_id, story_id, seen))
-    for rows in out.values():
-        rows.sort(key=lambda r: -r[0])
-    return out
+        for band, article_id, story_id in conn.execute(
+            _BAND_ROWS, {"keys": keys[start : start + _CHUNK], "per_band": PER_BAND}
+        ):
+            rows.setdefault(band, []).append((article_id, story_id))
+    stories = sorted({story_id for key_rows in rows.values() for _, story_id in key_rows})
+    seen: dict[int, datetime] = {}
+    for start in range(0, len(stories), _CHUNK):
+        rows_seen = conn.execute(_FIRST_SEEN, {"ids": stories[start : start + _CHUNK]})
+        seen.update((story_id, first) for story_id, first in rows_seen)
+    for band, key_rows in rows.items():
+        if any(story_id not in seen for _, story_id in key_rows):
+            key_rows = [row for row in key_rows if row[1] in seen]
+        rows[band] = sorted(key_rows, key=lambda r: -r[0])
+    return _Bands(rows, seen, since)
 
 
 def _hits(
     keys: Sequence[int],
     stored: _Bands,
     batch: Mapping[int, list[tuple[Ref, Ref]]],
-    since: datetime,
 ) -> dict[Ref, tuple[int, Ref]]:
     """Candidate article → (shared bands, its story): per key the newest ``PER_BAND`` rows,
     the batch's own (newest) first, then the stored ones in the window."""
     hits: dict[Ref, tuple[int, Ref]] = {}
     for k in keys:
-        mine = batch.get(k, [])
-        rows: list[tuple[Ref, Ref]] = mine[:PER_BAND]
-        room = PER_BAND - len(rows)
-        if room > 0:
-            rows += [
-                (("db", a), ("db", s)) for a, s, seen in stored.get(k, [])[:room] if seen >= since
-            ]
+        mine = batch.get(k)
+        if mine:
+            rows = mine[:PER_BAND]
+            room = PER_BAND - len(rows)
+            if room > 0:
+                rows += stored.in_window(k, room)
+        else:
+            rows = stored.in_window(k, PER_BAND)
         for article, story in rows:
             n = hits.get(article, (0, story))[0]
             hits[article] = (n + 1, story)
@@ -453,8 +563,8 @@ def _rank(hits: Mapping[Ref, tuple[int, Ref]]) -> list[Ref]:
 class _StoredCandidates:
     """Signatures and shapes of stored candidate articles, fetched in few queries."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
         self.blobs: dict[int, bytes | None] = {}
         self.shapes: dict[int, tuple[float, str]] = {}
         self._want_blobs: set[int] = set()
@@ -496,16 +606,14 @@ class _StoredCandidates:
         for start in range(0, len(want), _CHUNK):
             chunk = want[start : start + _CHUNK]
             self.blobs |= dict.fromkeys(chunk)
-            rows = self.session.execute(
-                select(Article.id, Article.minhash).where(Article.id.in_(chunk))
-            )
+            rows = self.conn.execute(_BLOBS, {"ids": chunk})
             self.blobs.update((i, blob) for i, blob in rows)
 
     def _fetch_shapes(self) -> None:
         want = sorted(i for i in self._want_shapes if i not in self.shapes)
         self._want_shapes.clear()
         for start in range(0, len(want), _CHUNK):
-            for i, size, title in _shapes(self.session, want[start : start + _CHUNK]):
+            for i, size, title in _shapes(self.conn, want[start : start + _CHUNK]):
                 self.shapes[i] = (size, title)
 
 
@@ -539,16 +647,19 @@ def _best_similar(
     return best[1] if best else None
 
 
-def _shapes(session: Session, ids: Sequence[int]) -> list[tuple[int, float, str]]:
+_BLOBS = select(Article.id, Article.minhash).where(Article.id.in_(bindparam("ids", expanding=True)))
+_SHAPES = select(
+    Article.id,
+    Article.title,
+    func.substr(case((Article.body != "", Article.body), else_=Article.summary), 1, _LEAD_CHARS),
+).where(Article.id.in_(bindparam("ids", expanding=True)))
+
+
+def _shapes(conn: Connection, ids: Sequence[int]) -> list[tuple[int, float, str]]:
     """(id, size, title) of articles; the size is measured on the text's first characters."""
     if not ids:
         return []
-    lead = func.substr(
-        case((Article.body != "", Article.body), else_=Article.summary), 1, _LEAD_CHARS
-    )
-    rows = session.execute(
-        select(Article.id, Article.title, lead).where(Article.id.in_(list(ids)))
-    ).all()
+    rows = conn.execute(_SHAPES, {"ids": list(ids)}).all()
     return [(i, _lead_size(t or "", body or ""), t or "") for i, t, body in rows]
 
 
@@ -558,7 +669,7 @@ def _lead_size(title: str, lead: str) -> float:
     return text_size(f"{title}\n{lead}")
 
 
-def _scores(sig: LeanMinHash, blobs: Sequence[bytes | None]) -> list[float]:
+def _scores(sig: MinHash, blobs: Sequence[bytes | None]) -> list[float]:
     """``jaccard(sig, from_bytes(blob))`` for each blob, -1.0 where a blob is not ours.
 
     Compares the stored bytes directly: a blob with our header (seed, permutation count,
@@ -574,6 +685,8 @@ def _scores(sig: LeanMinHash, blobs: Sequence[bytes | None]) -> list[float]:
             good.append(i)
             values.append(blob[_HEADER:])
     if good:
+        import numpy as np  # loaded already: ``sig`` is a crawler.minhash.MinHash
+
         stored = np.frombuffer(b"".join(values), dtype="<u4").reshape(len(good), NUM_PERM)
         same = np.count_nonzero(stored == sig.hashvalues, axis=1)
         for i, n in zip(good, same.tolist(), strict=True):
@@ -743,13 +856,11 @@ def attach_batch(
         .values(story_id=bindparam("s_id")),
         [{"a_id": a_id, "s_id": story_ids[plan[i]]} for i, (a_id, _) in enumerate(articles)],
     )
-    bands = [
-        {"article_id": a_id, "band": k, "story_id": story_ids[plan[i]], "created_at": now}
-        for i, (a_id, t) in enumerate(articles)
-        for k in t.keys
-    ]
-    if bands:
-        conn.execute(insert(StoryBand.__table__), bands)
+    _insert_bands(
+        conn,
+        [(a_id, k, story_ids[plan[i]]) for i, (a_id, t) in enumerate(articles) for k in t.keys],
+        now,
+    )
     if session.identity_map:
         session.expire_all()  # stories changed under the ORM's feet
     return [(story_ids[ref], ref == ("new", i)) for i, ref in enumerate(plan)]
@@ -758,15 +869,35 @@ def attach_batch(
 def _write_bands(
     session: Session, article_id: int, story_id: int, keys: Sequence[int], now: datetime
 ) -> None:
-    """Insert an article's band keys in one multi-row INSERT."""
-    if keys:
-        session.connection().execute(
-            insert(StoryBand),
-            [
-                {"article_id": article_id, "band": k, "story_id": story_id, "created_at": now}
-                for k in keys
-            ],
-        )
+    """Insert an article's band keys in one statement."""
+    _insert_bands(session.connection(), [(article_id, k, story_id) for k in keys], now)
+
+
+_SQLITE_BANDS = (
+    "INSERT INTO story_bands (article_id, band, story_id, created_at) VALUES (?, ?, ?, ?)"
+)
+
+
+def _insert_bands(conn: Connection, rows: Sequence[tuple[int, int, int]], now: datetime) -> None:
+    """Insert band rows (article id, band key, story id), all created at ``now``.
+
+    32 rows per article make this a batch's largest write. On SQLite the rows go to the
+    driver as they are, the timestamp converted once, instead of through SQLAlchemy's
+    per-row parameter processing; PostgreSQL keeps SQLAlchemy's batched multi-row VALUES.
+    """
+    if not rows:
+        return
+    column = StoryBand.__table__.c.created_at
+    if conn.dialect.name == "sqlite":
+        # the dialect's own type (its text format), not the generic DateTime
+        convert = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        created = convert(now) if convert is not None else now
+        conn.exec_driver_sql(_SQLITE_BANDS, [(a, k, s, created) for a, k, s in rows])
+        return
+    conn.execute(
+        insert(StoryBand.__table__),
+        [{"article_id": a, "band": k, "story_id": s, "created_at": now} for a, k, s in rows],
+    )
 
 
 def reindex_article(session: Session, article: Article, *, now: datetime | None = None) -> None:
@@ -946,7 +1077,7 @@ def repair_recent(
 
     by_hash: dict[str, list[int]] = defaultdict(list)
     by_band: dict[int, list[int]] = defaultdict(list)
-    sigs: dict[int, LeanMinHash] = {}
+    sigs: dict[int, MinHash] = {}
     shapes: dict[int, tuple[float, str]] = {}
     for row in rows:
         size = text_size(f"{row.title}\n{(row.body or row.summary)[:_LEAD_CHARS]}")

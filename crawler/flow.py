@@ -45,6 +45,10 @@ logger = logging.getLogger(__name__)
 
 SLOTS_PER_REQUEST = 2  # sources in flight per concurrent request: the downloader stays busy
 IDLE_TICK = 1.0  # seconds between claims when nothing finishes
+# Sources are claimed and recorded in groups of a quarter of the concurrency: one claim and
+# one record transaction per group, not per source. The spare slots keep the downloader busy
+# meanwhile, and a finished source waits at most about IDLE_TICK for its group.
+BATCH_SHARE = 4
 RETRY_PAUSE = 5.0  # seconds after a failed step (a database outage)
 LEASE_MARGIN = timedelta(minutes=2)
 STOP_GRACE = 45.0
@@ -92,11 +96,18 @@ class Flow:
         self._crawl_settings: CrawlSettings | None = None
         self._unrecorded: list[tuple[PollOutcome, SourceConfig, float]] = []
         self._crawl_task: asyncio.Future[Any] | None = None
+        self._progress = asyncio.Event()  # set when a source in flight finishes
+        self._recorded_at = 0.0  # time.monotonic() of the last recording
+        self._drained_at: float | None = None  # when a claim last found fewer due than asked
 
     @property
     def slots(self) -> int:
         """How many sources this process polls at once."""
         return self.crawl().concurrency * SLOTS_PER_REQUEST
+
+    def batch(self) -> int:
+        """How many sources are claimed, or recorded, together (see ``BATCH_SHARE``)."""
+        return max(1, self.crawl().concurrency // BATCH_SHARE)
 
     def stop(self) -> None:
         """Claim nothing more; :meth:`run` finishes the sources in flight and returns."""
@@ -126,9 +137,23 @@ class Flow:
             await self._end_crawl()
             self._start_crawl()
         await self._wait(IDLE_TICK)
-        await self._record(self._finished())
+        self._progress.clear()  # a source finishing from here on wakes the next wait
+        if self._record_due():
+            await self._record(self._finished())
         if self._crawl_task is not None and self._crawl_task.done():
             self._crawl_broke()
+
+    def _record_due(self) -> bool:
+        """Whether to record the finished sources now: a full group, nothing else in flight,
+        or the last recording is a tick old (a lone source is recorded at once)."""
+        done = sum(1 for task in self._inflight if task.done())
+        if not done and not self._unrecorded:
+            return False
+        return (
+            done >= self.batch()
+            or done == len(self._inflight)
+            or time.monotonic() - self._recorded_at >= IDLE_TICK
+        )
 
     # ----- the crawl -------------------------------------------------------------------------
 
@@ -196,10 +221,16 @@ class Flow:
         free = min(self.slots - len(self._inflight), crawl.concurrency)
         if free <= 0:
             return
+        if self._inflight and free < self.batch():
+            return  # enough in flight: claim a whole group once it is free
+        drained = self._drained_at
+        if self._inflight and drained is not None and time.monotonic() - drained < IDLE_TICK:
+            return  # the last claim found nothing more due: look again next tick
         configs = {s.id: s for s in self.sources() if s.enabled}
         deadline = self.deadline or source_deadline(crawl)
         lease = timedelta(seconds=deadline) + LEASE_MARGIN
         runs = await asyncio.to_thread(self._claim, configs, free, lease)
+        self._drained_at = time.monotonic() if len(runs) < free else None
         for run in runs:
             self._start(run, deadline)
 
@@ -229,6 +260,7 @@ class Flow:
         self._done[run.config.id] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(run)
         task = asyncio.ensure_future(self._poll(run, deadline))
+        task.add_done_callback(lambda _: self._progress.set())
         self._inflight[task] = (run.config, time.monotonic())
 
     async def _poll(self, run: SourceRun, deadline: float) -> PollOutcome:
@@ -254,13 +286,20 @@ class Flow:
         return outcome
 
     async def _wait(self, timeout: float, *, sources: bool = True) -> None:
-        """Until a source finishes (with ``sources``), a stop, or ``timeout``."""
+        """Until a source finishes (with ``sources``), a stop, or ``timeout``.
+
+        One event stands for every source in flight, so a wait costs the same with 500
+        sources in flight as with one.
+        """
+        if sources and self._progress.is_set():
+            return
         stop = asyncio.ensure_future(self._stop.wait())
-        waits = [stop, *self._inflight] if sources else [stop]
+        waits = [stop, asyncio.ensure_future(self._progress.wait())] if sources else [stop]
         try:
             await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
         finally:
-            stop.cancel()
+            for waiter in waits:
+                waiter.cancel()
 
     def _finished(self) -> list[tuple[PollOutcome, SourceConfig, float]]:
         done = [task for task in self._inflight if task.done()]
@@ -272,6 +311,7 @@ class Flow:
         If recording fails as a whole, the outcomes are kept and recorded by the next step.
         """
         finished, self._unrecorded = self._unrecorded + finished, []
+        self._recorded_at = time.monotonic()
         if not finished:
             return
         report = PollReport(outcomes=[o for o, _, _ in finished])

@@ -144,22 +144,37 @@ def _fold(text: str, table: _Table) -> Folded:
 
 
 def _fold_mapped(text: str, table: _Table) -> Folded:
+    import numpy as np  # loaded on the first fold: reading a config needs no numpy
+
+    # Segments are a character and the combining marks after it; each is NFC-composed (when
+    # longer than one character), then folded, and every folded character maps back to its
+    # whole segment. Done in bulk: per distinct code point, then per multi-character segment.
+    n = len(text)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    chars = [chr(c) for c in distinct.tolist()]
+    combining = np.array([unicodedata.combining(c) != 0 for c in chars], dtype=bool)[inverse]
+    lengths = np.array([len(table[ord(c)]) for c in chars], dtype=np.int64)[inverse]
+    starts_at = ~combining
+    starts_at[0] = True
+    seg_starts = np.flatnonzero(starts_at)
+    seg_ends = np.append(seg_starts[1:], n)
+    out_lengths = np.add.reduceat(lengths, seg_starts)
     parts: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    i, n = 0, len(text)
-    while i < n:
-        j = i + 1
-        while j < n and unicodedata.combining(text[j]):
-            j += 1
+    done = 0
+    for k in np.flatnonzero(seg_ends - seg_starts > 1).tolist():
+        i, j = int(seg_starts[k]), int(seg_ends[k])
         segment = text[i:j]
-        if j - i > 1:
-            segment = unicodedata.normalize("NFC", segment)
-        out = segment.translate(table)
-        parts.append(out)
-        starts.extend([i] * len(out))
-        ends.extend([j] * len(out))
-        i = j
+        composed = unicodedata.normalize("NFC", segment)
+        if composed != segment:
+            out = composed.translate(table)
+            parts.append(text[done:i].translate(table))
+            parts.append(out)
+            out_lengths[k] = len(out)
+            done = j
+    parts.append(text[done:].translate(table))
+    starts = np.repeat(seg_starts, out_lengths).tolist()
+    ends = np.repeat(seg_ends, out_lengths).tolist()
     return Folded("".join(parts), n, tuple(starts), tuple(ends))
 
 

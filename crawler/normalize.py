@@ -12,10 +12,10 @@ hash folds (:func:`crawler.dedupe.content_hash`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from crawler.dedupe import content_hash
+from crawler.dedupe import KeyText
 from crawler.items import Entry
 from crawler.text import normalize_text
 from crawler.urls import canonical_url, unwrap_redirect
@@ -45,6 +45,9 @@ class Normalized:
     published_at: datetime | None
     date_rule: str | None
     content_hash: str | None
+    # The dedupe tokens of title and text (body, else summary), made with the content hash
+    # and read again by storage (crawler.dedupe.prepare) instead of tokenising twice.
+    key_text: KeyText | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -77,6 +80,7 @@ def normalize(
     summary = normalize_text(entry.summary, keep_paragraphs=True)[:MAX_SUMMARY]
     body = normalize_text(entry.body, keep_paragraphs=True)[:MAX_BODY]
     merged_tags = list(dict.fromkeys([*tags, *entry.tags]))[:MAX_TAGS]
+    key_text = KeyText.of(title, body or summary)
     return Normalized(
         source_id=entry.source_id,
         url=url,
@@ -91,5 +95,6 @@ def normalize(
         tags=merged_tags,
         published_at=entry.published_at,
         date_rule=entry.date_rule,
-        content_hash=content_hash(title, body or summary),
+        content_hash=key_text.digest(),
+        key_text=key_text,
     )

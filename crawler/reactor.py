@@ -8,7 +8,20 @@ silent second reactor.
 
 from __future__ import annotations
 
+import importlib
+import threading
+
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+# Scrapy's TLS modules define deprecated aliases with a helper that calls inspect.stack(),
+# which looks up the module and source of every frame on the stack: imported where Scrapy
+# first needs them (inside a command and the reactor loop, 50-odd frames deep) that cost
+# about 0.4 s of CPU per process. On a thread of their own the stack is a few frames.
+_SHALLOW_IMPORTS = (
+    "scrapy.core.downloader.tls",
+    "scrapy.core.downloader.contextfactory",
+    "scrapy.core.downloader.handlers.http11",
+)
 
 
 def install_reactor() -> None:
@@ -20,3 +33,16 @@ def install_reactor() -> None:
         scrapy_install_reactor(ASYNCIO_REACTOR)
     elif not is_asyncio_reactor_installed():
         raise RuntimeError("a non-asyncio Twisted reactor is already installed")
+    _import_on_a_short_stack()
+
+
+def _import_on_a_short_stack() -> None:
+    """Import ``_SHALLOW_IMPORTS`` from a fresh thread (errors surface at their real use)."""
+
+    def load() -> None:
+        for name in _SHALLOW_IMPORTS:
+            importlib.import_module(name)
+
+    thread = threading.Thread(target=load, name="wirewatch-imports", daemon=True)
+    thread.start()
+    thread.join()

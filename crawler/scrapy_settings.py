@@ -59,6 +59,24 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
             # robots.txt parsers outlive a pass (Scrapy's own keeps them per crawl).
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.robots.CachedRobotsTxtMiddleware": 100,
+            # Per-request work for nothing here: the spider sets no allowed_domains (the
+            # link policy above decides) and no http_user, and nobody reads crawl stats.
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+            "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+        },
+        # Each spider middleware wraps every callback's output (and every start request) in
+        # one more async generator. Depth only counts (DEPTH_LIMIT is 0; the spider keeps
+        # its own depth in the request's Fetch); MetaCopyDetection is a developer warning.
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
+        # Crawl stats are never read: no collector, no per-signal counting extensions.
+        "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
+        "EXTENSIONS": {
+            "scrapy.extensions.corestats.CoreStats": None,
+            "scrapy.extensions.logcount.LogCount": None,
         },
         "ITEM_PIPELINES": {"crawler.pipelines.StoragePipeline": 300},
         # Scrapy starts this many tasks for every callback's output, even an empty one. A
@@ -74,4 +92,33 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
     }
     settings.update(overrides)
+    _drop_switched_off(settings)
     return settings
+
+
+def _drop_switched_off(settings: dict[str, Any]) -> None:
+    """Leave out of Scrapy's base component tables the components that would refuse to run.
+
+    Scrapy imports every component (even one set to None) before it asks the component
+    whether it is enabled; these refuse unless their setting is on, and their imports are
+    large (aiohttp for the remote control, tldextract and requests for cookies).
+    """
+    from scrapy.settings import default_settings
+
+    for table, component, switch in _IMPORTED_TO_REFUSE:
+        base = f"{table}_BASE"
+        if settings.get(switch) or base in settings:
+            continue
+        settings[base] = {
+            k: v for k, v in getattr(default_settings, base).items() if k != component
+        }
+
+
+_IMPORTED_TO_REFUSE = (
+    ("EXTENSIONS", "scrapy.extensions.remote_control.RemoteControl", "REMOTE_CONTROL_ENABLED"),
+    (
+        "DOWNLOADER_MIDDLEWARES",
+        "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+        "COOKIES_ENABLED",
+    ),
+)

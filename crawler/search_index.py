@@ -103,7 +103,7 @@ def article_key(title: str | None, summary: str | None, body: str | None) -> str
     for part in (title, summary, body):
         if part:
             _text_tokens(fold(part).text, tokens)
-    if any(len(t) > MAX_TOKEN_CHARS for t in tokens):
+    if max(map(len, tokens), default=0) > MAX_TOKEN_CHARS:
         tokens = {t[:MAX_TOKEN_CHARS] for t in tokens}
     key = " ".join(sorted(tokens))
     if len(key.encode()) + 4 * len(tokens) > MAX_KEY_BYTES:

@@ -25,7 +25,7 @@ _NOSPACE_RANGES = (
     "\uf900-\ufaff"  # CJK compatibility ideographs
     "\U00020000-\U0003134f"  # CJK extensions B–G
 )
-_TOKEN = re.compile(f"([{_NOSPACE_RANGES}])|([^\\s{_NOSPACE_RANGES}]+)")
+_TOKEN = re.compile(f"[{_NOSPACE_RANGES}]|[^\\s{_NOSPACE_RANGES}]+")
 _IS_NOSPACE = re.compile(f"[{_NOSPACE_RANGES}]")
 _ASTRAL_SYMBOLS = re.compile("[\U0001f000-\U0001faff]")  # emoji and pictographs
 
@@ -53,12 +53,17 @@ def tokens(text: str) -> list[str]:
         return []
     folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
     folded = _ASTRAL_SYMBOLS.sub(" ", folded)
-    return [m.group(0) for m in _TOKEN.finditer(folded)]
+    return _TOKEN.findall(folded)
 
 
 def is_nospace(token: str) -> bool:
     """True for a single character of a script written without spaces (e.g. a Han character)."""
     return len(token) == 1 and _IS_NOSPACE.match(token) is not None
+
+
+def _has_nospace(units: list[str]) -> bool:
+    """Whether any unit holds a no-space character (one search instead of one per unit)."""
+    return _IS_NOSPACE.search("".join(units)) is not None
 
 
 def size(units: list[str]) -> float:
@@ -67,22 +72,22 @@ def size(units: list[str]) -> float:
     Chinese averages about two characters per word, so this puts texts of both kinds on one
     scale for the minimum-length rule.
     """
-    nospace = sum(1 for t in units if is_nospace(t))
+    nospace = sum(map(is_nospace, units)) if _has_nospace(units) else 0
     return (len(units) - nospace) + nospace / 2
 
 
 def shingles_of(units: list[str]) -> set[str]:
     """Word 5-shingles over the spaced words, plus character n-grams over no-space runs."""
-    flags = [is_nospace(t) for t in units]
-    words = [t for t, ns in zip(units, flags, strict=True) if not ns]
+    flags = list(map(is_nospace, units)) if _has_nospace(units) else []
+    mixed = any(flags)
+    words = [t for t, ns in zip(units, flags, strict=True) if not ns] if mixed else units
     out: set[str] = set()
     if len(words) >= WORD_SHINGLE:
-        out.update(
-            " ".join(words[i : i + WORD_SHINGLE]) for i in range(len(words) - WORD_SHINGLE + 1)
-        )
-    elif words and not any(flags):
+        shifted = (words[i:] for i in range(WORD_SHINGLE))  # zip stops at the shortest
+        out.update(map(" ".join, zip(*shifted, strict=False)))
+    elif words and not mixed:
         out.add(" ".join(words))
-    if any(flags):
+    if mixed:
         n = CHAR_NGRAM
         if len(units) < n:
             out.add("".join(units))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.db import dialect_insert
@@ -53,6 +53,22 @@ class Stored:
     error: str | None = None  # set when storing failed (neither stored nor a duplicate)
 
 
+_STORED_URLS = select(Article.canonical_url).where(
+    Article.canonical_url.in_(bindparam("keys", expanding=True))
+)
+_STORED_GUIDS = select(Article.guid).where(
+    Article.source_id == bindparam("source"), Article.guid.in_(bindparam("keys", expanding=True))
+)
+_STORED_HASHES = (
+    select(Article.content_hash)
+    .where(
+        Article.source_id == bindparam("source"),
+        Article.content_hash.in_(bindparam("keys", expanding=True)),
+    )
+    .distinct()
+)
+
+
 class StoredKeys:
     """The one identity check: which identities of a batch are stored, in three queries.
 
@@ -70,13 +86,10 @@ class StoredKeys:
     def load(cls, session: Session, items: Sequence[Normalized]) -> StoredKeys:
         """The stored identities among ``items`` (queries of at most ``_LOOKUP_CHUNK`` keys)."""
         keys = cls()
+        conn = session.connection()
         urls = list({i.canonical_url for i in items if i.canonical_url})
         for chunk in _chunks(urls):
-            keys.urls.update(
-                session.scalars(
-                    select(Article.canonical_url).where(Article.canonical_url.in_(chunk))
-                )
-            )
+            keys.urls.update(conn.execute(_STORED_URLS, {"keys": chunk}).scalars())
         guids: dict[str, set[str]] = {}
         hashes: dict[str, set[str]] = {}
         for i in items:
@@ -84,28 +97,14 @@ class StoredKeys:
                 guids.setdefault(i.source_id, set()).add(i.guid)
             if i.content_hash and (i.summary or i.body):
                 hashes.setdefault(i.source_id, set()).add(i.content_hash)
-        for source_id, values in guids.items():
-            for chunk in _chunks(list(values)):
-                keys.guids.update(
-                    (source_id, g)
-                    for g in session.scalars(
-                        select(Article.guid).where(
-                            Article.source_id == source_id, Article.guid.in_(chunk)
-                        )
-                    )
-                    if g is not None
-                )
-        for source_id, values in hashes.items():
-            for chunk in _chunks(list(values)):
-                keys.hashes.update(
-                    (source_id, h)
-                    for h in session.scalars(
-                        select(Article.content_hash)
-                        .where(Article.source_id == source_id, Article.content_hash.in_(chunk))
-                        .distinct()
-                    )
-                    if h is not None
-                )
+        for query, wanted, found in (
+            (_STORED_GUIDS, guids, keys.guids),
+            (_STORED_HASHES, hashes, keys.hashes),
+        ):
+            for source_id, values in wanted.items():
+                for chunk in _chunks(list(values)):
+                    rows = conn.execute(query, {"source": source_id, "keys": chunk}).scalars()
+                    found.update((source_id, v) for v in rows if v is not None)
         return keys
 
     def duplicate(self, item: Normalized) -> str | None:
@@ -220,7 +219,7 @@ def _store_batch(
                 fresh.append(i)
         if fresh:
             new = [items[i] for i in fresh]
-            texts = [prepare(n.title, n.body or n.summary, n.content_hash) for n in new]
+            texts = [prepare(n.title, n.body or n.summary, n.content_hash, n.key_text) for n in new]
             ids = _insert_articles(session, new, texts, baseline, now)
             index_articles(
                 session.connection(),

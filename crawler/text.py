@@ -35,6 +35,9 @@ _CONTROLS = (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))
 _DELETE_TABLE = {cp: None for cp in _INVISIBLE} | {
     cp: None for cp in _CONTROLS if chr(cp) not in _KEEP_CONTROLS
 }
+# The same deletions as one character class: a search that finds nothing costs far less
+# than str.translate's per-character table lookups, and most text has nothing to delete.
+_DELETE = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_DELETE_TABLE)) + "]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 # Runs of whitespace, and any single whitespace character but the ideographic space (a
 # full-width character of CJK text, kept as published), become one space.
@@ -80,7 +83,7 @@ def normalize_text(s: str | None, *, keep_paragraphs: bool = False) -> str:
         return ""
     s = _SURROGATES.sub("", s)
     s = s.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
-    s = s.translate(_DELETE_TABLE)
+    s = _DELETE.sub("", s)
     if not keep_paragraphs:
         return _ANY_SPACE.sub(" ", s).strip()
     lines = (_HSPACE.sub(" ", line).strip() for line in s.split("\n"))
@@ -101,7 +104,7 @@ def html_to_text(html: str | bytes | None) -> str:
     if "<" not in html and "&" not in html:
         return normalize_text(html, keep_paragraphs=True)
     # NUL and other C0 controls make libxml2 truncate or reject the input.
-    html = html.translate(_DELETE_TABLE)
+    html = _DELETE.sub("", html)
     parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
     try:
         root = lxml_html.fragment_fromstring(html, create_parent="div", parser=parser)

@@ -6,6 +6,12 @@ header line and one record per row (lists joined with "; ", mappings as JSON). M
 formats carry raw values: times as ISO 8601 in UTC, counts as numbers, missing values as
 null (empty in CSV).
 
+Stored text comes from feeds and pages anyone can publish, so no format lets it drive the
+reader's terminal or spreadsheet (docs/output.md, "Hostile text"): JSON escapes every
+control, bidi and line-separator character (the value decodes to the stored text exactly);
+CSV quotes what needs quoting and starts a cell a spreadsheet would run as a formula with
+``'``; a table shows such characters as visible escapes (``\\x1b``, ``\\u202e``).
+
 ``table`` is for people: times in the configured display zone, each labelled with its zone
 (``2026-11-30 13:05 CST``). On a terminal rich fits the table to the window; when stdout is
 not a terminal (a pipe, a file) nothing is wrapped or cut: rows are as wide as their content,
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +52,17 @@ Kind = Literal["text", "id", "url", "time", "count"]
 # Wide enough for any row: rich sizes a non-expanding table to its content.
 _UNLIMITED = 1_000_000
 _SHORT = 24
+# What drives or reorders a terminal, or splits a line: C0 and C1 controls, DEL, the bidi
+# marks, embeddings, overrides and isolates, the line and paragraph separators, and lone
+# surrogates (not text at all). json.dumps escapes C0 itself, the rest it writes raw.
+_UNSAFE_BEYOND_C0 = "\\x7f-\\x9f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069\\ud800-\\udfff"
+_UNSAFE_TEXT = re.compile(f"[\\x00-\\x1f{_UNSAFE_BEYOND_C0}]")
+_UNSAFE_JSON = re.compile(f"[{_UNSAFE_BEYOND_C0}]")
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
+_SHORT_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+# A cell starting with one of these is a formula (or becomes one) in a spreadsheet (OWASP
+# "CSV Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -82,8 +100,8 @@ def emit(
         return
     target = table_console(console)
     plain = target is not console
-    table = Table(title=title, title_justify="left")
-    cells = [[_cell(row, col, tz) for col in columns] for row in rows]
+    table = Table(title=visible(title), title_justify="left")
+    cells = [[visible(_cell(row, col, tz)) for col in columns] for row in rows]
     for i, col in enumerate(columns):
         header = col.header or col.key
         widest = max((len(c[i]) for c in cells), default=0)
@@ -101,17 +119,40 @@ def write_rows(rows: Sequence[Mapping[str, Any]], fmt: Format) -> None:
     """Rows as JSON (array or lines) or CSV on stdout."""
     out = sys.stdout
     if fmt == "json":
-        out.write(json.dumps([_plain(r) for r in rows], ensure_ascii=False, indent=2) + "\n")
+        out.write(_json([_plain(r) for r in rows], indent=2) + "\n")
     elif fmt == "jsonl":
         for r in rows:
-            out.write(json.dumps(_plain(r), ensure_ascii=False) + "\n")
+            out.write(_json(_plain(r)) + "\n")
     elif fmt == "csv":
         fields = list(dict.fromkeys(k for r in rows for k in r))
-        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+        # "\r\n" (RFC 4180): the writer quotes a cell holding any line-terminator
+        # character, so a lone "\r" in a cell is quoted too and reads back whole.
+        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
         writer.writeheader()
         for r in rows:
             writer.writerow({k: _csv_value(v) for k, v in _plain(r).items()})
     out.flush()
+
+
+def visible(text: str) -> str:
+    """``text`` for a terminal: control, bidi and separator characters as escapes
+    (``\\x1b``, ``\\n``, ``\\u202e``), everything else as it is."""
+    return _UNSAFE_TEXT.sub(_escape, text)
+
+
+def _escape(m: re.Match[str]) -> str:
+    ch = m.group()
+    if ch in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[ch]
+    cp = ord(ch)
+    return f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}"
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    """JSON with non-ASCII text readable but every unsafe character escaped as ``\\uXXXX``
+    (outside strings json.dumps writes ASCII only, so this touches string contents only)."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return _UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _cell(row: Row, col: Column, tz: str) -> str:
@@ -145,12 +186,19 @@ def _plain(value: Any) -> Any:
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
-    if isinstance(value, list):
-        if all(not isinstance(v, dict | list) for v in value):
-            return "; ".join(map(str, value))
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        value = "; ".join(map(str, value))
+    elif isinstance(value, list | dict):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        # A lone surrogate has no UTF-8 form: written as its escape, not a crash.
+        return neutralise(_SURROGATE.sub(_escape, value))
     return value
+
+
+def neutralise(cell: str) -> str:
+    """A CSV cell a spreadsheet will not run: one starting with ``= + - @``, tab or CR gets
+    a leading ``'`` (OWASP); any other cell is unchanged."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell

@@ -10,9 +10,32 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from alerts.channels.config import CONSOLE_URL, Channel, ChannelsFile, RateBudget
 from alerts.channels.message import Message, SendResult, ServiceOutcome, clean_header
-from alerts.channels.sender import ChannelSender, build_plugin, classify, default_format, senders
+
+if TYPE_CHECKING:
+    from alerts.channels.sender import (
+        ChannelSender,
+        build_plugin,
+        classify,
+        default_format,
+        senders,
+    )
+
+# The sender (apprise, requests and our services) loads on first use: reading the config
+# or polling feeds needs none of it.
+_SENDER = frozenset({"ChannelSender", "build_plugin", "classify", "default_format", "senders"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SENDER:
+        from alerts.channels import sender
+
+        return getattr(sender, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CONSOLE_URL",

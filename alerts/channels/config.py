@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from apprise import Apprise
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crawler.durations import Duration
@@ -48,6 +47,8 @@ class Channel(BaseModel):
             return CONSOLE_URL
         if "://" not in value:
             raise ValueError("expected an apprise URL like 'mailtos://…' or 'slack://…'")
+        from apprise import Apprise  # only for a non-console channel (a large import)
+
         if Apprise.instantiate(value) is None:
             scheme = value.split("://", 1)[0]
             raise ValueError(f"apprise cannot use this URL (scheme {scheme!r}); check its form")

@@ -17,30 +17,49 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Literal, TextIO
+from functools import cache
+from typing import TYPE_CHECKING, Literal, TextIO
 
-from apprise import Apprise, AppriseAsset
-from apprise.manager_plugins import NotificationManager
-from apprise.plugins import url_to_dict
-from apprise.plugins.base import NotifyBase
-from apprise.result import AppriseResult, AppriseResultStatus
-
-from alerts.channels import wire
 from alerts.channels.config import Channel
 from alerts.channels.message import Message, SendResult, ServiceOutcome
-from alerts.channels.services import OVERRIDES, load_all
 
-N_MGR = NotificationManager()
-load_all()
+if TYPE_CHECKING:
+    from apprise import Apprise
+    from apprise.manager_plugins import NotificationManager
+    from apprise.plugins.base import NotifyBase
+    from apprise.result import AppriseResult
+
 _HTTP_STATUS = re.compile(r"error=(\d{3})")
+
+
+@cache
+def _services() -> NotificationManager:
+    """apprise's service registry, our overrides and the HTTP-answer observer, loaded once.
+
+    On first use: a console channel needs none of apprise (a large import).
+    """
+    from apprise.manager_plugins import NotificationManager
+
+    from alerts.channels import wire  # noqa: F401 (installs the observer on import)
+    from alerts.channels.services import load_all
+
+    manager = NotificationManager()
+    load_all()
+    return manager
 
 
 def build_plugin(url: str, timeout: timedelta | None = None) -> NotifyBase:
     """Instantiate the apprise service for ``url`` (our subclass where we have one)."""
+    from apprise import AppriseAsset
+    from apprise.plugins import url_to_dict
+
+    from alerts.channels.services import OVERRIDES
+
+    services = _services()
     results = url_to_dict(url, secure_logging=True)
-    if results is None or results.get("schema") not in N_MGR:
+    if results is None or results.get("schema") not in services:
         raise ValueError("apprise cannot use this URL; check its form")
-    base = N_MGR[results["schema"]]
+    base = services[results["schema"]]
     cls = OVERRIDES.get(base, base)
     results["tag"] = set()
     results["asset"] = AppriseAsset(service_timeout=0)
@@ -75,6 +94,8 @@ class ChannelSender:
         self._apprise: Apprise | None = None
         self.max_length = channel.max_length
         if not channel.is_console:
+            from apprise import Apprise
+
             plugin = build_plugin(channel.url, channel.timeout)
             self._apprise = Apprise(asset=plugin.asset)
             self._apprise.add(plugin)
@@ -86,6 +107,8 @@ class ChannelSender:
         """Send ``message``; never raises for delivery problems."""
         if self._apprise is None:
             return self._print(message)
+        from alerts.channels import wire
+
         with wire.noting(message, self.name) as notes:
             try:
                 result = self._apprise.notify(
@@ -112,6 +135,8 @@ def classify(
     than 408/425/429. Anything else (timeouts, resets, 5xx, SMTP errors, a call apprise
     could not even dispatch) is retried with backoff until ``max_attempts``.
     """
+    from apprise.result import AppriseResultStatus
+
     services = []
     codes = [s for s in statuses if not 200 <= s < 400]
     for svc in result:

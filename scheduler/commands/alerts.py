@@ -9,7 +9,7 @@ import typer
 
 from alerts.statuses import WAITING, DeliveryStatus
 from scheduler.commands.app import ConfigOption, app, err, fail, guarded, open_context, out
-from scheduler.output import Column, FormatOption, emit, plural
+from scheduler.output import Column, FormatOption, emit, plural, visible
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -148,6 +148,8 @@ def notify_test(
     config: ConfigOption = None,
 ) -> None:
     """Send a sample alert through CHANNEL and print each service's result."""
+    from rich.markup import escape
+
     from alerts.channels import ChannelSender
     from alerts.outbox import renderer_for
     from alerts.redact import redact_url
@@ -174,12 +176,13 @@ def notify_test(
     )
     msg = renderer_for(cfg).immediate(item, sender.format, max_length=sender.max_length)
     result = sender.send(msg)
+    # A service's answer is the remote end's text: no markup, no terminal controls.
     for svc in result.services:
         mark = "[green]ok[/green]" if svc.ok else "[red]failed[/red]"
-        out.print(
-            f"{mark} {svc.name} {redact_url(svc.url)}" + (f": {svc.detail}" if svc.detail else "")
-        )
+        said = f"{svc.name} {redact_url(svc.url)}" + (f": {svc.detail}" if svc.detail else "")
+        out.print(f"{mark} {escape(visible(said))}")
     if not result.ok:
         kind = "retryable" if result.retryable else "permanent"
-        raise fail(f"{channel}: {kind} failure: {result.reason or 'no detail'}")
+        reason = escape(visible(result.reason or "no detail"))
+        raise fail(f"{channel}: {kind} failure: {reason}")
     out.print(f"sent a test alert through {channel}")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from scheduler.commands.app import ConfigOption, app, err, fail, guarded, open_context, out
-from scheduler.output import Column, Format, FormatOption, emit, when, write_rows
+from scheduler.output import Column, Format, FormatOption, emit, visible, when, write_rows
 from scheduler.pollreport import skipped_text
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def sources_cmd(config: ConfigOption = None, fmt: Format = "table") -> None:
         if notes and fmt == "table":
             out.print("Notes of the last poll:")
             for note in notes:
-                out.print(f"  {note[:300]}", markup=False, highlight=False)
+                out.print(f"  {visible(note[:300])}", markup=False, highlight=False)
 
     guarded(ctx, work)
 

@@ -86,6 +86,7 @@ templates = Jinja2Templates(env=_environment())
 
 def local_time(value: datetime | None, tz: str) -> str:
     """``value`` in the display zone, to the minute ("" for None)."""
+    # Not alerts.wording.local_time: the footer names the zone once a page, cells omit it.
     return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if value else ""
 
 

@@ -174,14 +174,26 @@ class BlackHole:
             conn.close()
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``cond`` every 0.1 s until true; fail naming ``what`` after ``timeout`` s."""
+def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``cond`` every 0.1 s until it returns something truthy (returned); fail naming
+    ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
+    while True:
+        result = cond()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+
+
+def receiver() -> Iterator[HttpReceiver]:
+    """A local HTTP receiver for the length of a fixture."""
+    server = HttpReceiver()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 # Slack's own host cannot be reached from here: the daemon's process points the Slack plugin's
@@ -223,11 +235,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def http() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver()
-    try:
-        yield receiver
-    finally:
-        receiver.close()
+    yield from receiver()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler import dedupe
+from crawler import dedupe, minhash
 from crawler.dedupe import (
     BANDS,
     band_keys,
@@ -157,10 +157,8 @@ def test_bytes_round_trip(words: list[str]) -> None:
 @settings(max_examples=20, deadline=None)
 @given(word_lists, word_lists)
 def test_scores_on_stored_bytes_equal_jaccard(w1: list[str], w2: list[str]) -> None:
-    from datasketch import LeanMinHash, MinHash
-
     a, b = signature(_text(w1)), signature(_text(w2))
-    other = to_bytes(LeanMinHash(MinHash(num_perm=dedupe.NUM_PERM, seed=1, scheme="affine32")))
+    other = to_bytes(minhash.signature([], dedupe.NUM_PERM, 1))
     blobs = [to_bytes(b), None, b"nope", other, to_bytes(a)]
     assert dedupe._scores(a, blobs) == [jaccard(a, b), -1.0, -1.0, -1.0, 1.0]
 
@@ -178,9 +176,7 @@ def test_empty_text_has_no_band_keys() -> None:
 def test_from_bytes_rejects_garbage_and_other_parameters() -> None:
     with pytest.raises(ValueError):
         from_bytes(b"nope")
-    from datasketch import LeanMinHash, MinHash
-
-    other = LeanMinHash(MinHash(num_perm=dedupe.NUM_PERM, seed=1, scheme="affine32"))
+    other = minhash.signature([], dedupe.NUM_PERM, 1)
     with pytest.raises(ValueError):
         from_bytes(to_bytes(other))
 

@@ -143,7 +143,7 @@ def test_a_band_shared_by_many_articles_reads_only_its_newest_rows(  # type: ign
         s.flush()
         sig = dedupe.signature(f"{art.title}\n{art.body}")
         keys = dedupe.band_keys(sig)
-        bands = dedupe._stored_bands(s, keys)
+        bands = dedupe._stored_bands(s.connection(), keys, T0 - dedupe.WINDOW).rows
         assert bands and all(0 < len(rows) <= 2 for rows in bands.values())
         assert max(len(rows) for rows in bands.values()) == 2  # 4 stored copies share a band
         story, created = attach_article(s, art, now=T0)

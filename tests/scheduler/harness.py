@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
@@ -29,7 +28,14 @@ from alerts.models import Delivery, Match
 from benchmarks.newsserver import NewsServer
 from crawler.db import make_engine, session_factory
 from crawler.models import Article, Source
-from tests.alerts.conftest import SLACK_URL, HttpReceiver, SmtpServer, free_port
+from tests.alerts.conftest import (
+    SLACK_URL,
+    HttpReceiver,
+    SmtpServer,
+    free_port,
+    receiver,
+    wait_for,
+)
 from tests.conftest import REPO
 
 # Slack's own host cannot be reached from here: the daemon's process points the Slack plugin's
@@ -71,36 +77,16 @@ def two_hosts() -> Iterator[NewsServer]:
         yield server
 
 
-def _receiver() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver()
-    try:
-        yield receiver
-    finally:
-        receiver.close()
-
-
 @pytest.fixture
 def hook() -> Iterator[HttpReceiver]:
     """The webhook every test watchlist alerts."""
-    yield from _receiver()
+    yield from receiver()
 
 
 @pytest.fixture
 def slack() -> Iterator[HttpReceiver]:
     """The local stand-in for Slack's webhook host."""
-    yield from _receiver()
-
-
-def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``cond`` until it returns something truthy (returned); fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = cond()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
+    yield from receiver()
 
 
 def write_config(

@@ -14,6 +14,7 @@ from scheduler.migrate import (
     ensure_schema,
     head_revision,
     include_object,
+    shipped_head,
     upgrade,
 )
 
@@ -43,6 +44,30 @@ def test_migrations_match_the_models(db_url: str) -> None:
             context = MigrationContext.configure(conn, opts={"include_object": include_object})
             diff = compare_metadata(context, Base.metadata)
         assert diff == []
+    finally:
+        engine.dispose()
+
+
+def test_the_head_read_without_alembic_is_alembics() -> None:
+    assert shipped_head() == head_revision()
+
+
+def test_a_database_one_revision_behind_is_refused(db_url: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    from scheduler.migrate import alembic_config
+
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision(head_revision())
+    assert previous is not None and isinstance(previous.down_revision, str)
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, previous.down_revision)
+        with pytest.raises(SchemaError, match="run `wirewatch db upgrade`"):
+            ensure_schema(engine)
+        with engine.begin() as conn:  # two rows: not "at head", whatever they say
+            conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": head_revision()})
+        with pytest.raises(Exception):  # noqa: B017 (alembic's own error for two heads)
+            ensure_schema(engine)
     finally:
         engine.dispose()
 
