@@ -21,8 +21,11 @@ round) so that load drift on a shared machine hits both sides alike; the row giv
 median rate of each side and their ratio (``wirewatch`` = large, ``baseline`` = empty).
 After the rounds, on the large archive: ``wirewatch articles --search``
 (``alerts.search.search_articles``, 50 rows, the rarest word and a word in no article) and a
-lookup by canonical URL of 200 stored articles. PostgreSQL is measured too when a server
-answers on 127.0.0.1:5432 (user postgres), in databases created and dropped here.
+lookup by canonical URL of 200 stored articles. Before the rounds the large archive gets the
+daemon's band-key retention (``crawler.retention.prune_bands``, run by the daemon every 6 h):
+a daemon that collected the archive over a year holds band keys for its last 28 days only.
+PostgreSQL is measured too when a server answers on 127.0.0.1:5432 (user postgres), in
+databases created and dropped here.
 
 ``$WIREWATCH_ARCHIVE_SEED_DIR`` keeps the SQLite seed there and a PostgreSQL template
 database (``wirewatch_archive_seed_<n>_v<version>``) for later runs; without it both are
@@ -45,6 +48,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -352,6 +356,8 @@ class Leg:
     joined: int = 0  # of them, syndicated copies that joined a story
     duplicates: int = 0
     search_ms: dict[str, float] = field(default_factory=dict)
+    pruned: int = 0  # band keys the daemon's retention removed before the rounds
+    prune_s: float = 0.0
     # (total s, s by statement) of one profiled window: empty, large
     profile: tuple[tuple[float, dict[str, float]], ...] = ()
 
@@ -396,6 +402,8 @@ def measure_leg(
     """Alternate real-path windows on a fresh empty archive and on ``large`` (see above)."""
     leg = Leg(backend, size, load_s)
     large_sessions = session_factory(large)
+    leg.pruned, leg.prune_s = keep_as_the_daemon_does(large_sessions)
+    log(f"{backend}: retention removed {leg.pruned:,} band keys in {leg.prune_s:.0f} s")
     sources = [f"arc-{i:03d}" for i in range(SOURCES)]
 
     def on_empty(items: list[Normalized]) -> tuple[float, float, list[Stored]]:
@@ -431,6 +439,19 @@ def measure_leg(
         urls = list(conn.scalars(select(Article.canonical_url).where(Article.id.in_(ids))))
     leg.search_ms = search_latency(large_sessions, ArticleStream(), urls)
     return leg
+
+
+def keep_as_the_daemon_does(sessions: sessionmaker[Session]) -> tuple[int, float]:
+    """Run the daemon's retention of band keys (``crawler.retention.prune_bands``, every 6 h
+    in the daemon) on a bulk-loaded archive: a daemon that collected it over a year holds band
+    keys for the last two story windows only. Returns (rows removed, seconds)."""
+    from crawler.dedupe import WINDOW
+    from crawler.retention import prune_bands
+
+    started = time.perf_counter()
+    with sessions.begin() as session:
+        removed = prune_bands(session, datetime.now(UTC) - 2 * WINDOW)
+    return removed, time.perf_counter() - started
 
 
 class StatementTimes:
@@ -496,6 +517,8 @@ def _describe(leg: Leg, window: int) -> str:
     return (
         f"{leg.backend}: {leg.size:,} articles bulk-loaded"
         + (f" in {leg.load_s / 60:.1f} min; " if leg.load_s > 60 else "; ")
+        + f"the daemon's band-key retention then removed {leg.pruned:,} keys older than two "
+        f"story windows ({leg.prune_s:.0f} s, untimed); "
         + f"real-path windows of {window:,} (empty/large, articles/s by round): {rounds}; "
         f"median {statistics.median(leg.empty):,.0f}/s empty vs "
         f"{statistics.median(leg.large):,.0f}/s at {leg.size:,} = {leg.ratio:.2f}×; "
