@@ -522,6 +522,8 @@ class Daemon:
             await asyncio.to_thread(self._match)
             await asyncio.to_thread(self._dispatcher.run_once, self.config)
             await asyncio.to_thread(self._health)
+            # Run from cron or a timer, --once is the only cycle: it keeps the archive too.
+            await asyncio.to_thread(self._retention)
         except Exception:
             log.exception("cycle failed")
             self.exit_code = 1

@@ -137,7 +137,9 @@ TEXTS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
         ),
         ("retention", "articles"): (
             "Articles first seen longer ago are deleted, unless an alert about their story is "
-            "still owed; `null` keeps the archive forever.",
+            "still owed; `null` keeps the archive forever. Applied every 6 h by the daemon "
+            "and at the end of `run --once`, which also drops near-duplicate keys older than "
+            "two story windows (28 days).",
             "730d",
         ),
         ("http", "listen"): (

@@ -19,11 +19,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from alerts.models import Delivery
 from benchmarks.newsserver import Fault, NewsServer
-from crawler.models import Source
+from crawler.models import Article, Source, StoryBand
 from tests.alerts.conftest import HttpReceiver
 from tests.scheduler.harness import (
     Archive,
@@ -336,3 +336,36 @@ def test_a_digest_missed_while_the_daemon_was_down_is_sent_when_it_comes_back(
             assert back.stop() == 0, back.stderr()
         finally:
             back.kill()
+
+
+def test_run_once_keeps_the_archive_as_the_daemon_does(
+    tmp_path: Path, two_hosts: NewsServer, hook: HttpReceiver
+) -> None:
+    """Run from cron, --once is the only cycle: band keys older than two story windows go,
+    the articles stay (kept for ``retention.articles``)."""
+    root = tmp_path / "config"
+    write_config(root, two_hosts, hook, "chips", interval="1h")
+    db = sqlite_url(tmp_path)
+    archive = Archive(db)
+
+    def count(model: type) -> int:
+        with archive.sessions() as s:
+            return s.scalar(select(func.count()).select_from(model)) or 0
+
+    try:
+        first = Daemon(root, db, "--once")
+        assert first.wait() == 0, first.stderr()
+        articles, bands = count(Article), count(StoryBand)
+        assert articles and bands
+        second = Daemon(root, db, "--once")  # nothing aged yet: every key stays
+        assert second.wait() == 0, second.stderr()
+        assert (count(Article), count(StoryBand)) == (articles, bands)
+
+        with archive.sessions.begin() as s:
+            s.execute(update(Article).values(fetched_at=datetime.now(UTC) - timedelta(days=60)))
+        third = Daemon(root, db, "--once")
+        assert third.wait() == 0, third.stderr()
+        assert (count(Article), count(StoryBand)) == (articles, 0)
+        assert f"removed 0 old articles, {bands} old band keys" in third.stderr()
+    finally:
+        archive.close()
