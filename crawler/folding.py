@@ -146,6 +146,8 @@ def _fold(text: str, table: _Table) -> Folded:
 def _fold_mapped(text: str, table: _Table) -> Folded:
     import numpy as np  # loaded on the first fold: reading a config needs no numpy
 
+    if not text:
+        return Folded(text, 0)
     # Segments are a character and the combining marks after it; each is NFC-composed (when
     # longer than one character), then folded, and every folded character maps back to its
     # whole segment. Done in bulk: per distinct code point, then per multi-character segment.
