@@ -72,12 +72,6 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
             "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
             "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
         },
-        # Crawl stats are never read: no collector, no per-signal counting extensions.
-        "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
-        "EXTENSIONS": {
-            "scrapy.extensions.corestats.CoreStats": None,
-            "scrapy.extensions.logcount.LogCount": None,
-        },
         "ITEM_PIPELINES": {"crawler.pipelines.StoragePipeline": 300},
         # Scrapy starts this many tasks for every callback's output, even an empty one. A
         # page yields one EntryBatch plus a few requests and storage is serialised anyway;
