@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from alerts.matcher import Document, Matcher, WatchlistMatch
+from alerts.matching import MATCHED_COLUMNS
 from alerts.prefilter import SEPARATOR
 from alerts.query import parse
 from alerts.search_candidates import candidate_ids, index_condition
@@ -112,16 +113,7 @@ def article_fields(conn: Connection, ids: list[int], *extra: Any) -> dict[int, A
     url), plus ``extra`` columns, of the articles ``ids``, by id."""
     if not ids:
         return {}
-    columns = (
-        Article.id,
-        Article.story_id,
-        Article.source_id,
-        Article.title,
-        Article.summary,
-        Article.body,
-        Article.url,
-    )
-    query = select(*columns, *extra).where(Article.id.in_(ids))
+    query = select(*MATCHED_COLUMNS, Article.url, *extra).where(Article.id.in_(ids))
     return {row.id: row for row in conn.execute(query)}
 
 

@@ -24,8 +24,17 @@ from alerts.watchlists import Route, Watchlist
 from crawler.db import dialect_insert
 from crawler.models import Article, utcnow
 
-__all__ = ["match_pending", "record_match", "record_matches"]
+__all__ = ["MATCHED_COLUMNS", "match_pending", "record_match", "record_matches"]
 _CHUNK = 500
+# What matching reads of an article (the matcher's document plus where it belongs).
+MATCHED_COLUMNS = (
+    Article.id,
+    Article.story_id,
+    Article.source_id,
+    Article.title,
+    Article.summary,
+    Article.body,
+)
 
 
 class Matching(Protocol):
@@ -73,14 +82,7 @@ def match_pending(
     tags = {s.id: tuple(s.tags) for s in config.sources.sources}
     routes = {w.name: w.notify for w in config.watchlists if w.enabled}
     rows = session.execute(
-        select(
-            Article.id,
-            Article.story_id,
-            Article.source_id,
-            Article.title,
-            Article.summary,
-            Article.body,
-        )
+        select(*MATCHED_COLUMNS)
         .where(Article.matched_at.is_(None), Article.baseline.is_(False))
         .order_by(Article.id)
         .limit(limit)
