@@ -112,21 +112,9 @@ def chunk_rows(k: int, items: int = CHUNK, check: int = 0) -> list[SeedRow]:
 def _check(raw: Any, row: SeedRow) -> None:
     """The real path's functions give ``row`` for ``raw`` (AssertionError otherwise)."""
     from crawler.dedupe import prepare
-    from crawler.items import Entry
-    from crawler.normalize import normalize
     from crawler.search_index import article_key
 
-    item = normalize(
-        Entry(
-            source_id=raw.source,
-            url=raw.url,
-            title=raw.title,
-            summary=raw.summary,
-            body=raw.body,
-            guid=raw.url,
-        )
-    )
-    assert item is not None
+    item = raw.normalized()
     p = prepare(item.title, item.body or item.summary, item.content_hash)
     fields = {k: getattr(item, k) for k in row.fields}
     assert fields == row.fields, (fields, row.fields)

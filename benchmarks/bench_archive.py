@@ -152,6 +152,17 @@ class Raw(NamedTuple):
     body: str
     original: str | None
 
+    def normalized(self) -> Normalized:
+        """This entry through ``crawler.normalize``, as the crawler stores it."""
+        item = normalize(
+            Entry(
+                source_id=self.source, url=self.url, title=self.title, summary=self.summary,
+                body=self.body, guid=self.url,
+            )
+        )  # fmt: skip
+        assert item is not None
+        return item
+
 
 class ArticleStream:
     """Deterministic normalised articles: mostly unique, some syndicated, some re-posted.
@@ -178,14 +189,7 @@ class ArticleStream:
     def next_with_origin(self) -> tuple[Normalized, str | None]:
         """The next article, and for a syndicated copy the URL of its original."""
         raw = self.next_raw()
-        item = normalize(
-            Entry(
-                source_id=raw.source, url=raw.url, title=raw.title, summary=raw.summary,
-                body=raw.body, guid=raw.url,
-            )
-        )  # fmt: skip
-        assert item is not None
-        return item, raw.original
+        return raw.normalized(), raw.original
 
     def next_raw(self) -> Raw:
         """The next article as the feed gives it (before ``crawler.normalize``)."""
