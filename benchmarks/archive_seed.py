@@ -161,10 +161,19 @@ _STORY_COLS = ("id", "lead_article_id", "title", "article_count", "first_seen_at
 
 
 def chunk_sql_rows(
-    k: int, items: int, check: int, n: int, now: datetime, days: int
+    k: int,
+    items: int,
+    check: int,
+    n: int,
+    now: datetime,
+    days: int,
+    bands_for: timedelta | None = None,
 ) -> tuple[list[tuple[Any, ...]], ...] | None:
     """Chunk ``k`` as SQLite parameter rows (stories, articles, bands, search keys) with
     global ids, or None when the chunk lies beyond ``n`` articles (a worker task).
+
+    ``bands_for``: band keys only for articles fetched within that span of ``now``, the keys
+    the daemon's retention (``crawler.retention.prune_bands``) keeps; None: all of them.
 
     Ids follow from the stream's fixed pattern: per ``items`` (a multiple of 100) stream
     items, ``items / 50`` are re-posts and ``items / 20 - items / 100`` syndicated copies.
@@ -186,6 +195,7 @@ def chunk_sql_rows(
     stamp = Article.__table__.c.fetched_at.type.bind_processor(dialect)
     tags = Article.__table__.c.tags.type.bind_processor(dialect)
     span = timedelta(days=days)
+    banded_from = n - n * (bands_for / span) if bands_for is not None else 0
     stories: dict[int, list[Any]] = {}
     articles, bands, search = [], [], []
     story_id = k * story_per_chunk
@@ -207,7 +217,8 @@ def chunk_sql_rows(
                 row.digest, row.blob, 1, when, 0,
             )
         )  # fmt: skip
-        bands.extend((a_id, key, story[0], when) for key in row.keys)
+        if a_id >= banded_from:
+            bands.extend((a_id, key, story[0], when) for key in row.keys)
         search.append((a_id, row.search_key))
     return [tuple(s) for s in stories.values()], articles, bands, search
 
@@ -232,11 +243,13 @@ def seed_sqlite(
     workers: int = 2,
     items: int = CHUNK,
     check: int = 500,
+    bands_for: timedelta | None = None,
     log: Any = None,
 ) -> Seeded:
     """Bulk-load ``n`` articles into a migrated SQLite database (sources ``arc-000``… exist).
 
     Workers build the rows (:func:`chunk_sql_rows`); this process only inserts them.
+    ``bands_for`` limits band keys to the recent span the daemon's retention keeps.
     """
     started = time.perf_counter()
     per_chunk = items - items // 50
@@ -255,7 +268,8 @@ def seed_sqlite(
             now = _resumed_now(first, n, days)
         conn.commit()
     now = now or datetime.now(UTC)
-    tasks = [(k, items, check, n, now, days) for k in range(articles // per_chunk, chunks)]
+    first_chunk = articles // per_chunk
+    tasks = [(k, items, check, n, now, days, bands_for) for k in range(first_chunk, chunks)]
     with ctx.Pool(workers) as pool, engine.connect() as conn:
         raw = conn.connection.dbapi_connection
         assert raw is not None
@@ -450,14 +464,20 @@ def _table(name: str) -> Any:
     }[name]
 
 
-VERSION = 1  # of the seed's contents: bump when the stream or the rows change
+VERSION = 2  # of the seed's contents: bump when the stream or the rows change
 
 
 def seed_file(n: int, directory: Path, log: Any = None, workers: int = 2) -> Path:
     """A migrated SQLite archive of ``n`` bulk-loaded articles in ``directory``, built unless a
-    finished one is there (the seed is deterministic, so a rerun may reuse it)."""
+    finished one is there (the seed is deterministic, so a rerun may reuse it).
+
+    It holds band keys for the last two story windows only, as a daemon that collected the
+    archive does after its band-key retention (loading them all and pruning them again took
+    half an hour at 1,000,000).
+    """
     from benchmarks.bench_archive import SOURCES, add_sources
     from crawler.db import make_engine, session_factory
+    from crawler.dedupe import WINDOW
     from scheduler.migrate import upgrade
 
     path = directory / f"archive-{n}-v{VERSION}.db"
@@ -472,7 +492,7 @@ def seed_file(n: int, directory: Path, log: Any = None, workers: int = 2) -> Pat
             upgrade(engine)
             sessions = session_factory(engine)
             add_sources(sessions, [f"arc-{i:03d}" for i in range(SOURCES)], "http://127.0.0.1")
-        seeded = seed_sqlite(engine, n, workers=workers, log=log)
+        seeded = seed_sqlite(engine, n, workers=workers, bands_for=2 * WINDOW, log=log)
     finally:
         engine.dispose()
     if log is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, text
@@ -19,6 +19,7 @@ from benchmarks.bench_archive import (
     postgres_reachable,
 )
 from crawler.db import session_factory
+from crawler.retention import prune_bands
 from crawler.search_index import FTS_TABLE
 from crawler.store import store_many
 
@@ -118,6 +119,29 @@ def test_bulk_load_equals_the_real_storage_path() -> None:
         assert seeded[table] == rows, table
     assert fts == n
     assert {"ix_story_bands_band_article", "ix_story_bands_story_id"} <= names
+
+
+def test_a_seed_of_recent_band_keys_equals_a_full_seed_after_the_daemons_retention() -> None:
+    now = datetime.now(UTC)
+    keep = timedelta(days=40)  # of a 365-day spread: about an ninth of the articles
+
+    def bands(engine: Engine) -> list[tuple[object, ...]]:
+        with engine.connect() as conn:
+            return list(conn.execute(text("SELECT * FROM story_bands ORDER BY 1, 2")))
+
+    with migrated_sqlite() as (full, _), migrated_sqlite() as (recent, _):
+        for engine, bands_for in ((full, None), (recent, keep)):
+            add_sources(
+                session_factory(engine), [f"arc-{i:03d}" for i in range(SOURCES)], "http://x"
+            )
+            seed_sqlite(engine, 900, now=now, workers=1, items=ITEMS, bands_for=bands_for)
+        with session_factory(full).begin() as session:
+            removed = prune_bands(session, now - keep)
+        kept = bands(recent)
+        assert removed > 0 and kept
+        assert kept == bands(full)
+        with session_factory(recent).begin() as session:
+            assert prune_bands(session, now - keep) == 0
 
 
 @pytest.mark.skipif(not postgres_reachable(), reason="no PostgreSQL on 127.0.0.1:5432")
