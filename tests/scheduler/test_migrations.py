@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 
 import alerts.models  # noqa: F401  (the alert tables join Base.metadata)
 from crawler.db import make_engine
@@ -126,3 +128,30 @@ def test_sqlite_pragmas(tmp_path) -> None:  # type: ignore[no-untyped-def]
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()
+
+
+def _automerge(engine: Engine) -> object:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT v FROM article_search_fts_config WHERE k = 'automerge'"
+        ).scalar()
+
+
+def test_the_fts5_index_merges_eight_segments_per_level(tmp_path: Path) -> None:
+    from crawler.search_index import AUTOMERGE
+
+    fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    older = make_engine(f"sqlite:///{tmp_path / 'older.db'}")
+    try:
+        upgrade(fresh)
+        assert _automerge(fresh) == AUTOMERGE == 8
+        upgrade(older, "0006_search_index")
+        with older.begin() as conn:  # as 0006 left it: FTS5's default
+            conn.exec_driver_sql(
+                "INSERT INTO article_search_fts(article_search_fts, rank) VALUES ('automerge', 4)"
+            )
+        upgrade(older)
+        assert _automerge(older) == AUTOMERGE
+    finally:
+        fresh.dispose()
+        older.dispose()
