@@ -21,9 +21,9 @@ round) so that load drift on a shared machine hits both sides alike; the row giv
 median rate of each side and their ratio (``wirewatch`` = large, ``baseline`` = empty).
 After the rounds, on the large archive: ``wirewatch articles --search``
 (``alerts.search.search_articles``, 50 rows, the rarest word and a word in no article) and a
-lookup by canonical URL of 200 stored articles. Before the rounds the large archive gets the
-daemon's band-key retention (``crawler.retention.prune_bands``, run by the daemon every 6 h):
-a daemon that collected the archive over a year holds band keys for its last 28 days only.
+lookup by canonical URL of 200 stored articles. A daemon that collected the archive over a
+year holds band keys for its last 28 days only (``crawler.retention.prune_bands``, every 6 h):
+the seed holds just those, and the retention runs once more before the rounds.
 PostgreSQL is measured too when a server answers on 127.0.0.1:5432 (user postgres), in
 databases created and dropped here.
 
@@ -570,6 +570,7 @@ def _copied_sqlite(seed: Path) -> Iterator[Engine]:
         shutil.copyfile(seed, path)
         engine = make_engine(f"sqlite:///{path}")
         try:
+            upgrade(engine)  # a seed kept from an older schema gets the later migrations
             yield engine
         finally:
             engine.dispose()
