@@ -40,6 +40,7 @@ from crawler.unicode_scripts import NON_SPACED
 
 __all__ = [
     "AUTOMERGE",
+    "FTS5_DEFAULT_AUTOMERGE",
     "FTS_TABLE",
     "INDEX_OBJECTS",
     "MAX_KEY_BYTES",
@@ -171,10 +172,17 @@ def reindex_batch(
 # 1.2x as fast at 1,000,000 articles (benchmarks/RESULTS.md), and a query reads a few
 # more segments.
 AUTOMERGE = 8
+FTS5_DEFAULT_AUTOMERGE = 4
+
+
+def _automerge_sql(value: int) -> str:
+    return f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('automerge', {value})"
+
+
 _SQLITE_DDL = (
     f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(key, content='article_search', "
     "content_rowid='article_id', tokenize='ascii', detail=none, columnsize=0)",
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('automerge', {AUTOMERGE})",
+    _automerge_sql(AUTOMERGE),
     f"CREATE TRIGGER article_search_ai AFTER INSERT ON article_search BEGIN "
     f"INSERT INTO {FTS_TABLE}(rowid, key) VALUES (new.article_id, new.key); END",
     f"CREATE TRIGGER article_search_ad AFTER DELETE ON article_search BEGIN "
@@ -197,10 +205,10 @@ def create_index(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
-def tune_index(conn: Connection) -> None:
-    """Apply the FTS5 merge setting (``AUTOMERGE``) to an existing SQLite index."""
+def tune_index(conn: Connection, automerge: int = AUTOMERGE) -> None:
+    """Set the FTS5 merge setting of an existing SQLite index (PostgreSQL: nothing)."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(_SQLITE_DDL[1])
+        conn.exec_driver_sql(_automerge_sql(automerge))
 
 
 def drop_index(conn: Connection) -> None:

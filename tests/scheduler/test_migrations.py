@@ -138,7 +138,7 @@ def _automerge(engine: Engine) -> object:
 
 
 def test_the_fts5_index_merges_eight_segments_per_level(tmp_path: Path) -> None:
-    from crawler.search_index import AUTOMERGE
+    from crawler.search_index import AUTOMERGE, FTS5_DEFAULT_AUTOMERGE, tune_index
 
     fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     older = make_engine(f"sqlite:///{tmp_path / 'older.db'}")
@@ -147,9 +147,8 @@ def test_the_fts5_index_merges_eight_segments_per_level(tmp_path: Path) -> None:
         assert _automerge(fresh) == AUTOMERGE == 8
         upgrade(older, "0006_search_index")
         with older.begin() as conn:  # as 0006 left it: FTS5's default
-            conn.exec_driver_sql(
-                "INSERT INTO article_search_fts(article_search_fts, rank) VALUES ('automerge', 4)"
-            )
+            tune_index(conn, FTS5_DEFAULT_AUTOMERGE)
+        assert _automerge(older) == 4
         upgrade(older)
         assert _automerge(older) == AUTOMERGE
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from crawler.search_index import tune_index
+from crawler.search_index import FTS5_DEFAULT_AUTOMERGE, tune_index
 
 revision = "0007_fts_automerge"
 down_revision = "0006_search_index"
@@ -25,7 +25,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute(
-            "INSERT INTO article_search_fts(article_search_fts, rank) VALUES ('automerge', 4)"
-        )
+    tune_index(op.get_bind(), FTS5_DEFAULT_AUTOMERGE)
