@@ -36,6 +36,7 @@ from rich.text import Text
 
 from alerts.wording import local_time as when
 from alerts.wording import plural as plural
+from scheduler.plain_table import render as render_plain
 
 Format = Literal["table", "json", "jsonl", "csv"]
 FormatOption = Annotated[
@@ -94,22 +95,25 @@ def emit(
     console: Console,
     style: Callable[[Row], str | None] | None = None,
 ) -> None:
-    """Write ``rows`` in ``fmt``: a rich table of ``columns``, or every field for scripts."""
+    """Write ``rows`` in ``fmt``: a table of ``columns`` (rich's on a terminal, the same
+    drawing made directly elsewhere), or every field for scripts."""
     if fmt != "table":
         write_rows(rows, fmt)
         return
     target = table_console(console)
     plain = target is not console
-    table = Table(title=visible(title), title_justify="left")
     cells = [[visible(_cell(row, col, tz)) for col in columns] for row in rows]
+    if plain:  # as wide as the content, uncoloured: drawn directly (scheduler.plain_table)
+        headers = [target.render_str(col.header or col.key).plain for col in columns]
+        sys.stdout.write(render_plain(target.render_str(visible(title)).plain, headers, cells))
+        sys.stdout.flush()
+        return
+    table = Table(title=visible(title), title_justify="left")
     for i, col in enumerate(columns):
-        header = col.header or col.key
+        # a terminal: fit its width, folding long cells; short ids and times stay whole
         widest = max((len(c[i]) for c in cells), default=0)
-        if plain:  # as wide as the content: nothing wraps
-            table.add_column(header, no_wrap=True, overflow="ignore")
-        else:  # a terminal: fit its width, folding long cells; short ids and times stay whole
-            short = col.kind in ("id", "time", "count") and widest <= _SHORT
-            table.add_column(header, overflow="fold", no_wrap=short)
+        short = col.kind in ("id", "time", "count") and widest <= _SHORT
+        table.add_column(col.header or col.key, overflow="fold", no_wrap=short)
     for row, texts in zip(rows, cells, strict=True):
         table.add_row(*(Text(t) for t in texts), style=style and style(row))
     target.print(table, crop=False)
