@@ -136,6 +136,34 @@ def test_yaml_syntax_error_has_line(write_config) -> None:
     assert msg.split(":")[1].isdigit()
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("sources:\n\t- id: a\n", 2, "'\\t' that cannot start any token"),
+        ("sources:\n  - id: a\n    type: @rss\n", 3, "'@' that cannot start any token"),
+        ("sources:\n  - *first\n", 2, "undefined alias 'first'"),
+        ("sources: [{id: a, type: rss}\nother: 1\n", 2, "expected ',' or ']', but got"),
+    ],
+)
+def test_yaml_syntax_errors_say_which_character_alias_or_bracket(
+    write_config, text: str, line: int, words: str
+) -> None:
+    # libyaml parses a valid file; a rejected one is worded by the pure-Python parser
+    [msg] = problems(write_config({"sources.yaml": text}))
+    assert msg.split(":")[1] == str(line)
+    assert "YAML syntax error" in msg and words in msg
+
+
+def test_config_files_are_parsed_by_libyaml_where_pyyaml_has_it() -> None:
+    import yaml
+
+    from scheduler import yamlsource
+
+    if not yaml.__with_libyaml__:
+        pytest.skip("PyYAML built without libyaml")
+    assert yamlsource._FAST_LOADER is yaml.CSafeLoader
+
+
 def test_bad_regex_link_pattern(write_config) -> None:
     text = SOURCES + "    link_pattern: 'cp-(282'\n"
     [msg] = problems(write_config({"sources.yaml": text}))
