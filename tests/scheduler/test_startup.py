@@ -123,3 +123,19 @@ def test_a_database_at_head_is_checked_without_alembic(tmp_path: Path) -> None:
     # A fresh database is migrated (with alembic); once at head, alembic stays unloaded.
     assert "alembic" in _modules_after(code.format(first=True))
     assert "alembic" not in _modules_after(code.format(first=False))
+
+
+def test_the_command_line_collects_garbage_at_its_own_thresholds() -> None:
+    # main() sets them before any command runs; --version exits right after
+    probe = (
+        "import gc, sys\n"
+        "from scheduler.cli import GC_THRESHOLDS, main\n"
+        "sys.argv = ['wirewatch', '--version']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(gc.get_threshold() == GC_THRESHOLDS != (700, 10, 10))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "True"
