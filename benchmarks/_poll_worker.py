@@ -9,7 +9,8 @@ for every line read on stdin, awaits one ``crawler.collect.collect`` pass and pr
 line (the same fields plus ``rss_kb``, VmRSS after the pass; ``peak_kb``, the pass's own
 VmHWM; ``cpu_s``, its CPU seconds; ``skipped``, entries not stored by reason); an empty
 line or EOF ends it.
-This is how the daemon uses ``collect``: many passes in one long-running reactor.
+This is how the daemon uses ``collect``: many passes in one long-running reactor, with the
+garbage-collection thresholds the ``wirewatch`` command sets (``scheduler.cli.GC_THRESHOLDS``).
 
 SPEC_FILE holds JSON: ``{"db_url": ..., "sources": [{"id", "type", "url"}, ...], "crawl": {...}}``
 (``crawl`` holds :class:`crawler.crawl_settings.CrawlSettings` fields).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import resource
@@ -167,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2 or args[0] not in ("once", "serve"):
         print("usage: python -m benchmarks._poll_worker once|serve SPEC_FILE", file=sys.stderr)
         return 2
+    from scheduler.cli import GC_THRESHOLDS
+
+    gc.set_threshold(*GC_THRESHOLDS)
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     spec = json.loads(Path(args[1]).read_text(encoding="utf-8"))
     if args[0] == "once":
