@@ -103,17 +103,22 @@ def emit(
     target = table_console(console)
     plain = target is not console
     cells = [[visible(_cell(row, col, tz)) for col in columns] for row in rows]
-    if plain:  # as wide as the content, uncoloured: drawn directly (scheduler.plain_table)
+    # As wide as the content and uncoloured: drawn directly (scheduler.plain_table), unless
+    # the output cannot encode box-drawing characters (rich then substitutes ASCII ones).
+    if plain and not target.options.ascii_only:
         headers = [target.render_str(col.header or col.key).plain for col in columns]
         sys.stdout.write(render_plain(target.render_str(visible(title)).plain, headers, cells))
         sys.stdout.flush()
         return
     table = Table(title=visible(title), title_justify="left")
     for i, col in enumerate(columns):
-        # a terminal: fit its width, folding long cells; short ids and times stay whole
+        header = col.header or col.key
         widest = max((len(c[i]) for c in cells), default=0)
-        short = col.kind in ("id", "time", "count") and widest <= _SHORT
-        table.add_column(col.header or col.key, overflow="fold", no_wrap=short)
+        if plain:  # as wide as the content: nothing wraps
+            table.add_column(header, no_wrap=True, overflow="ignore")
+        else:  # a terminal: fit its width, folding long cells; short ids and times stay whole
+            short = col.kind in ("id", "time", "count") and widest <= _SHORT
+            table.add_column(header, overflow="fold", no_wrap=short)
     for row, texts in zip(rows, cells, strict=True):
         table.add_row(*(Text(t) for t in texts), style=style and style(row))
     target.print(table, crop=False)

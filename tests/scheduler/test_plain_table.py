@@ -86,3 +86,16 @@ def test_a_piped_table_lines_up_wide_characters() -> None:
     }
     assert len(edges) == 1
     assert "臺灣專利授權" in lines[4]
+
+
+def test_a_piped_table_on_an_output_without_box_characters_is_drawn_in_ascii() -> None:
+    # e.g. PYTHONIOENCODING=latin-1: rich substitutes an ASCII box; so must emit
+    rows = [{"source_id": "moea", "title": "Patent pact", "url": "https://x/1", "new": 3}]
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="latin-1", newline="")
+    with redirect_stdout(stream):
+        emit(rows, "table", columns=_COLUMNS, title="Poll", console=Console(file=io.StringIO()))
+    stream.flush()
+    text = raw.getvalue().decode("latin-1")
+    assert text.splitlines()[2] == "| source | title       | url         | new |"
+    assert "moea" in text and not any(ord(c) > 127 for c in text)
