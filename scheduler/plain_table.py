@@ -18,24 +18,25 @@ from rich.cells import cell_len
 def render(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """The table as text, one line per line ending in a newline; ``title`` (plain text,
     no markup) on its own first line unless empty."""
-    widths = [cell_len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            n = cell_len(cell)
+    # (text, width in terminal cells) of every cell, measured once
+    measured = [[(v, cell_len(v)) for v in values] for values in (headers, *rows)]
+    widths = [n for _, n in measured[0]]
+    for row in measured[1:]:
+        for i, (_, n) in enumerate(row):
             if n > widths[i]:
                 widths[i] = n
 
     def line(left: str, fill: str, mid: str, right: str) -> str:
         return left + mid.join(fill * (w + 2) for w in widths) + right
 
-    def cells(values: Sequence[str], bar: str) -> str:
-        padded = (f" {v}{' ' * (w - cell_len(v))} " for v, w in zip(values, widths, strict=True))
+    def cells(row: list[tuple[str, int]], bar: str) -> str:
+        padded = (f" {v}{' ' * (w - n)} " for (v, n), w in zip(row, widths, strict=True))
         return bar + bar.join(padded) + bar
 
     out = [title] if title else []
     out.append(line("┏", "━", "┳", "┓"))
-    out.append(cells(headers, "┃"))
+    out.append(cells(measured[0], "┃"))
     out.append(line("┡", "━", "╇", "┩"))
-    out.extend(cells(row, "│") for row in rows)
+    out.extend(cells(row, "│") for row in measured[1:])
     out.append(line("└", "─", "┴", "┘"))
     return "\n".join(out) + "\n"
