@@ -5,6 +5,7 @@ its command runs, so ``--help`` stays quick: tests/scheduler/test_startup.py).""
 from __future__ import annotations
 
 import gc
+import io
 import sys
 
 from scheduler.commands import load_all
@@ -25,6 +26,10 @@ GC_THRESHOLDS = (50_000, 20, 20)
 def main() -> None:
     """Console-script entry point."""
     gc.set_threshold(*GC_THRESHOLDS)
+    # On an output that cannot encode some stored text (PYTHONIOENCODING=latin-1, a cp1252
+    # console) that text is written as escapes (\u4e2d), not a crash halfway through.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         app()
     except KeyboardInterrupt:

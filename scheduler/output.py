@@ -20,6 +20,7 @@ so an id or URL always stays whole on its line.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import re
@@ -127,11 +128,12 @@ def emit(
 def write_rows(rows: Sequence[Mapping[str, Any]], fmt: Format) -> None:
     """Rows as JSON (array or lines) or CSV on stdout."""
     out = sys.stdout
+    encoding = codecs.lookup(getattr(out, "encoding", None) or "utf-8").name
     if fmt == "json":
-        out.write(_json([_plain(r) for r in rows], indent=2) + "\n")
+        out.write(_json([_plain(r) for r in rows], indent=2, encoding=encoding) + "\n")
     elif fmt == "jsonl":
         for r in rows:
-            out.write(_json(_plain(r)) + "\n")
+            out.write(_json(_plain(r), encoding=encoding) + "\n")
     elif fmt == "csv":
         fields = list(dict.fromkeys(k for r in rows for k in r))
         # "\r\n" (RFC 4180): the writer quotes a cell holding any line-terminator
@@ -157,11 +159,20 @@ def _escape(m: re.Match[str]) -> str:
     return f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}"
 
 
-def _json(value: Any, indent: int | None = None) -> str:
+def _json(value: Any, indent: int | None = None, encoding: str = "utf-8") -> str:
     """JSON with non-ASCII text readable but every unsafe character escaped as ``\\uXXXX``
-    (outside strings json.dumps writes ASCII only, so this touches string contents only)."""
-    text = json.dumps(value, ensure_ascii=False, indent=indent)
-    return _UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    (outside strings json.dumps writes ASCII only, so this touches string contents only).
+    Text ``encoding`` cannot hold makes the whole document ASCII, with ``\\uXXXX`` escapes:
+    still exactly the stored values."""
+    text = _UNSAFE_JSON.sub(
+        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False, indent=indent)
+    )
+    if encoding != "utf-8":  # UTF-8 holds any text left (lone surrogates are escaped)
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError:
+            return json.dumps(value, indent=indent)
+    return text
 
 
 def _cell(row: Row, col: Column, tz: str) -> str:

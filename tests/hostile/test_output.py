@@ -379,3 +379,34 @@ def test_a_lone_surrogate_in_a_source_name(tmp_path: Path) -> None:
     text = _cli(root, "check", "-F", "csv").decode()
     row = next(csv.DictReader(io.StringIO(text, newline="")))
     assert row["label"] == "'=a\\ud800b"
+
+
+def _in_latin1(config: Path, *args: str) -> bytes:
+    """stdout of ``wirewatch ARGS`` as a process whose output encoding is Latin-1 (a
+    non-UTF-8 locale or console), piped."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
+    env |= {"WIREWATCH_CONFIG": str(config), "PYTHONIOENCODING": "latin-1"}
+    proc = subprocess.run([WIREWATCH, *args], capture_output=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode("latin-1")[-2000:]
+    return proc.stdout
+
+
+@pytest.mark.parametrize("command", ["articles", "check"])
+def test_an_output_that_cannot_encode_stored_text_gets_escapes_not_a_crash(
+    archive: Archive, command: str
+) -> None:
+    """CJK and other text Latin-1 lacks: JSON becomes ASCII and decodes to exactly what a
+    UTF-8 output carries; CSV and tables show the characters as escapes (``\\u53f0``)."""
+    json_out = _in_latin1(archive.config, *COMMANDS[command], "-F", "json")
+    assert json_out.isascii()
+    assert json.loads(json_out) == json.loads(output(archive, command, "json"))
+    lines = _in_latin1(archive.config, *COMMANDS[command], "-F", "jsonl").splitlines()
+    assert [json.loads(line) for line in lines] == json.loads(json_out)
+    cjk = CASES["cjk_fullwidth"]
+    shown = cjk.encode("latin-1", "backslashreplace").decode("latin-1")
+    text = _in_latin1(archive.config, *COMMANDS[command], "-F", "csv").decode("latin-1")
+    csv.field_size_limit(1 << 24)  # "very_long": 20,000 CJK characters, six bytes each
+    cells = {v for row in csv.DictReader(io.StringIO(text, newline="")) for v in row.values()}
+    assert shown in cells
+    table = _in_latin1(archive.config, *COMMANDS[command]).decode("latin-1")
+    assert shown[:40] in table if command == "articles" else "Sources" in table
