@@ -386,8 +386,10 @@ def plan_stories(
     for i, t in enumerate(texts):
         if t.sig is not None:
             hits = _hits(t.keys, bands, {})
-            stored_only[i] = (hits, _rank(hits))
-            stored.need_scores(t, stored_only[i][1], threshold)
+            ranked = _rank(hits)
+            # only the ranked candidates' entries are read later; the rest can go now
+            stored_only[i] = ({ref: hits[ref] for ref in ranked}, ranked)
+            stored.need_scores(t, ranked, threshold)
     stored.flush()
 
     first_seen: dict[Ref, datetime] = {("db", sid): seen for sid, seen in bands.seen.items()}
@@ -429,22 +431,28 @@ class _Bands:
     def __init__(
         self, rows: Mapping[int, list[tuple[int, int]]], seen: dict[int, datetime], since: datetime
     ) -> None:
-        self.rows = rows
         self.seen = seen
         fresh = {story_id for story_id, first in seen.items() if first >= since}
         # per key: (article, story) of the rows in the window, and their places among all
-        # the key's rows (None: every row is in the window)
+        # the key's rows (None: every row is in the window). An article's pair is one object
+        # shared by all its keys: a batch reads up to PER_BAND rows for each of its keys,
+        # mostly the same articles again (boilerplate, syndicated stories).
+        shared: dict[tuple[int, int], tuple[Ref, Ref]] = {}
         self._window: dict[int, tuple[list[tuple[Ref, Ref]], list[int] | None]] = {}
         for key, key_rows in rows.items():
-            if all(story_id in fresh for _, story_id in key_rows):
-                self._window[key] = ([(("db", a), ("db", s)) for a, s in key_rows], None)
-                continue
+            places: list[int] | None = None
+            if not all(story_id in fresh for _, story_id in key_rows):
+                places = []
             pairs: list[tuple[Ref, Ref]] = []
-            places: list[int] = []
-            for place, (article_id, story_id) in enumerate(key_rows):
-                if story_id in fresh:
-                    pairs.append((("db", article_id), ("db", story_id)))
+            for place, row in enumerate(key_rows):
+                if places is not None:
+                    if row[1] not in fresh:
+                        continue
                     places.append(place)
+                pair = shared.get(row)
+                if pair is None:
+                    pair = shared[row] = (("db", row[0]), ("db", row[1]))
+                pairs.append(pair)
             self._window[key] = (pairs, places)
 
     def in_window(self, key: int, room: int) -> list[tuple[Ref, Ref]]:
@@ -515,20 +523,22 @@ def _stored_bands(conn: Connection, keys: Sequence[int], since: datetime) -> _Ba
     (a row whose story is gone is dropped).
     """
     rows: dict[int, list[tuple[int, int]]] = {}
+    pairs: dict[tuple[int, int], tuple[int, int]] = {}  # one tuple per distinct row
     for start in range(0, len(keys), _CHUNK):
         for band, article_id, story_id in conn.execute(
             _BAND_ROWS, {"keys": keys[start : start + _CHUNK], "per_band": PER_BAND}
         ):
-            rows.setdefault(band, []).append((article_id, story_id))
-    stories = sorted({story_id for key_rows in rows.values() for _, story_id in key_rows})
+            row = (article_id, story_id)
+            rows.setdefault(band, []).append(pairs.setdefault(row, row))
+    stories = sorted({story_id for _, story_id in pairs})
     seen: dict[int, datetime] = {}
     for start in range(0, len(stories), _CHUNK):
         rows_seen = conn.execute(_FIRST_SEEN, {"ids": stories[start : start + _CHUNK]})
         seen.update((story_id, first) for story_id, first in rows_seen)
     for band, key_rows in rows.items():
         if any(story_id not in seen for _, story_id in key_rows):
-            key_rows = [row for row in key_rows if row[1] in seen]
-        rows[band] = sorted(key_rows, key=lambda r: -r[0])
+            key_rows = rows[band] = [row for row in key_rows if row[1] in seen]
+        key_rows.sort(reverse=True)  # newest first (a key holds an article once)
     return _Bands(rows, seen, since)
 
 
