@@ -8,7 +8,9 @@ source is stored and joins the existing story (syndication), so it alerts once p
 Every entry a poll reads ends up counted: stored, or skipped with a reason a user sees
 (:func:`skip_reason`: "duplicate: same URL", "failed to store: …").
 
-The crawler stores the entries of one response together (:func:`store_many`), in batches:
+The crawler stores the entries of one response together (:func:`store_many`), and the
+responses that queue up in a busy pass in groups (:class:`crawler.pipelines.StoragePipeline`),
+in batches:
 per batch one transaction, one identity lookup, one multi-row INSERT of the new articles and
 bulk story writes (:func:`crawler.dedupe.attach_batch`); within a batch, a later copy of an
 earlier item (same URL, guid or text) is its duplicate, and a near-copy joins its story,
