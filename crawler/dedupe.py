@@ -523,14 +523,12 @@ def _stored_bands(conn: Connection, keys: Sequence[int], since: datetime) -> _Ba
     (a row whose story is gone is dropped).
     """
     rows: dict[int, list[tuple[int, int]]] = {}
-    pairs: dict[tuple[int, int], tuple[int, int]] = {}  # one tuple per distinct row
     for start in range(0, len(keys), _CHUNK):
         for band, article_id, story_id in conn.execute(
             _BAND_ROWS, {"keys": keys[start : start + _CHUNK], "per_band": PER_BAND}
         ):
-            row = (article_id, story_id)
-            rows.setdefault(band, []).append(pairs.setdefault(row, row))
-    stories = sorted({story_id for _, story_id in pairs})
+            rows.setdefault(band, []).append((article_id, story_id))
+    stories = sorted({story_id for key_rows in rows.values() for _, story_id in key_rows})
     seen: dict[int, datetime] = {}
     for start in range(0, len(stories), _CHUNK):
         rows_seen = conn.execute(_FIRST_SEEN, {"ids": stories[start : start + _CHUNK]})
