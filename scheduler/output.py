@@ -106,18 +106,19 @@ def emit(
     cells = [[visible(_cell(row, col, tz)) for col in columns] for row in rows]
     # As wide as the content and uncoloured: drawn directly (scheduler.plain_table), unless
     # the output cannot encode box-drawing characters (rich then substitutes ASCII ones).
+    # Titles and headers are text, never rich markup (a "[/]" would not parse).
+    headers = [col.header or col.key for col in columns]
     if plain and not target.options.ascii_only:
-        headers = [target.render_str(col.header or col.key).plain for col in columns]
-        sys.stdout.write(render_plain(target.render_str(visible(title)).plain, headers, cells))
+        sys.stdout.write(render_plain(visible(title), headers, cells))
         sys.stdout.flush()
         return
-    table = Table(title=visible(title), title_justify="left")
+    table = Table(title=Text(visible(title)), title_justify="left")
     for i, col in enumerate(columns):
-        header = col.header or col.key
-        widest = max((len(c[i]) for c in cells), default=0)
+        header = Text(headers[i])
         if plain:  # as wide as the content: nothing wraps
             table.add_column(header, no_wrap=True, overflow="ignore")
         else:  # a terminal: fit its width, folding long cells; short ids and times stay whole
+            widest = max((len(c[i]) for c in cells), default=0)
             short = col.kind in ("id", "time", "count") and widest <= _SHORT
             table.add_column(header, overflow="fold", no_wrap=short)
     for row, texts in zip(rows, cells, strict=True):

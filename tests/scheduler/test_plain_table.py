@@ -7,7 +7,7 @@ import io
 from contextlib import redirect_stdout
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 from rich.table import Table
@@ -33,9 +33,9 @@ def _rich_reference(title: str, rows: list[dict[str, Any]]) -> str:
     """The same table drawn by rich, configured as ``emit`` configures it off a terminal."""
     out = io.StringIO()
     console = Console(file=out, width=1_000_000, highlight=False, soft_wrap=True, color_system=None)
-    table = Table(title=visible(title), title_justify="left")
+    table = Table(title=Text(visible(title)), title_justify="left")
     for col in _COLUMNS:
-        table.add_column(col.header or col.key, no_wrap=True, overflow="ignore")
+        table.add_column(Text(col.header or col.key), no_wrap=True, overflow="ignore")
     for row in rows:
         table.add_row(*(Text(visible(str(row[c.key]))) for c in _COLUMNS), style="red")
     console.print(table, crop=False)
@@ -66,6 +66,8 @@ def _emitted(title: str, rows: list[dict[str, Any]]) -> str:
         max_size=6,
     ),
 )
+@example(title="[i]", rows=[])  # titles are text, not markup: shown as they are
+@example(title="[/]", rows=[])  # (as markup, a closing tag with nothing to close)
 def test_a_piped_table_is_what_rich_draws(title: str, rows: list[dict[str, Any]]) -> None:
     assert _emitted(title, rows) == _rich_reference(title, rows)
 
