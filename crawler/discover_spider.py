@@ -41,7 +41,9 @@ class DiscoverSpider(scrapy.Spider):
         super().__init__(*args, **kwargs)
         self.url = url
         self.result = result
-        self.order: dict[str, int] = {}
+        # url -> its place in the documented order (page, its feed links, common paths,
+        # robots.txt sitemaps), not the order responses happen to arrive in
+        self.order: dict[str, tuple[int, ...]] = {}
         self.pages_left = 0
         self.links_found = False
 
@@ -63,7 +65,8 @@ class DiscoverSpider(scrapy.Spider):
 
     def on_page(self, response: Response, given: bool) -> Iterator[Request]:
         """The given page or the home page: a feed itself, or HTML naming feeds."""
-        self._track(response.url)
+        page = 0 if given else 1
+        self._track(response.url, (0, page))
         found = identify(response.body, response.url, content_type(response))
         if found is not None:
             self.links_found = True  # the page is a feed: no guessing needed
@@ -71,7 +74,7 @@ class DiscoverSpider(scrapy.Spider):
         elif isinstance(response, TextResponse):
             links = feed_links(response.text, response.url)
             self.links_found |= bool(links)
-            yield from self._candidates(links)
+            yield from self._candidates(links, (1, page))
         yield from self._page_done()
 
     def on_page_error(self, failure: Failure) -> Iterator[Request]:
@@ -85,7 +88,7 @@ class DiscoverSpider(scrapy.Spider):
     def on_robots(self, response: Response) -> Iterator[Request]:
         """robots.txt: its Sitemap lines are candidates."""
         if response.status == 200 and isinstance(response, TextResponse):
-            yield from self._candidates(robots_sitemaps(response.text, response.url))
+            yield from self._candidates(robots_sitemaps(response.text, response.url), (3,))
 
     def on_candidate(self, response: Response) -> None:
         """A candidate fetched: keep it when it parses as a feed or a sitemap."""
@@ -99,23 +102,23 @@ class DiscoverSpider(scrapy.Spider):
     def _page_done(self) -> Iterator[Request]:
         self.pages_left -= 1
         if self.pages_left == 0 and not self.links_found:
-            yield from self._candidates(common_paths(self.url))
+            yield from self._candidates(common_paths(self.url), (2,))
 
-    def _candidates(self, urls: list[str]) -> Iterator[Request]:
-        for url in urls:
+    def _candidates(self, urls: list[str], rank: tuple[int, ...]) -> Iterator[Request]:
+        for i, url in enumerate(urls):
             if url in self.order or len(self.result.tried) >= MAX_CANDIDATES:
                 continue
-            self._track(url)
+            self._track(url, (*rank, i))
             self.result.tried.append(url)
             yield Request(url, callback=self.on_candidate, errback=self.on_quiet_error)
 
-    def _track(self, url: str) -> None:
-        self.order.setdefault(url, len(self.order))
+    def _track(self, url: str, rank: tuple[int, ...]) -> None:
+        self.order.setdefault(url, rank)
 
     def _add(self, found: Any) -> None:
         if all(f.url != found.url for f in self.result.found):
             self.result.found.append(found)
-            self.result.found.sort(key=lambda f: self.order.get(f.url, len(self.order)))
+            self.result.found.sort(key=lambda f: self.order.get(f.url, (9,)))
 
 
 async def crawl_discovery(url: str, crawl: CrawlSettings, overrides: dict[str, Any]) -> Discovery:
