@@ -28,7 +28,7 @@ and, in memory by the same rules, the batch's earlier articles, so the outcome i
 ``attach_article`` would give each in turn. :func:`attach_article` is a batch of one.
 
 Cost per article does not grow with the archive: each band key yields at most ``PER_BAND``
-of its newest rows (a window over the ``(band, article_id)`` index), at most
+of its newest rows (a window over the ``(band, article_id, story_id)`` index), at most
 ``MAX_CANDIDATES`` signatures are compared, and band keys go in with one multi-row INSERT.
 
 Concurrency: on PostgreSQL ``attach_article`` and ``attach_batch`` (after their text work,
@@ -43,16 +43,16 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Connection,
-    Select,
     bindparam,
     case,
     delete,
@@ -385,10 +385,8 @@ def plan_stories(
     stored_only: dict[int, tuple[dict[Ref, tuple[int, Ref]], list[Ref]]] = {}
     for i, t in enumerate(texts):
         if t.sig is not None:
-            hits = _hits(t.keys, bands, {})
-            ranked = _rank(hits)
-            # only the ranked candidates' entries are read later; the rest can go now
-            stored_only[i] = ({ref: hits[ref] for ref in ranked}, ranked)
+            hits, ranked = _ranked(t.keys, bands, {})
+            stored_only[i] = (hits, ranked)
             stored.need_scores(t, ranked, threshold)
     stored.flush()
 
@@ -410,8 +408,7 @@ def plan_stories(
             if i in stored_only and not any(k in mem_bands for k in t.keys):
                 hits, ranked = stored_only[i]  # no earlier text of the batch shares a band
             else:
-                hits = _hits(t.keys, bands, mem_bands)
-                ranked = _rank(hits)
+                hits, ranked = _ranked(t.keys, bands, mem_bands)
             story = _best_similar(t, ranked, hits, texts, stored, threshold)
         if story is None:
             story = ("new", i)
@@ -432,28 +429,23 @@ class _Bands:
         self, rows: Mapping[int, list[tuple[int, int]]], seen: dict[int, datetime], since: datetime
     ) -> None:
         self.seen = seen
-        fresh = {story_id for story_id, first in seen.items() if first >= since}
+        stale = {story_id for story_id, first in seen.items() if first < since}
         # per key: (article, story) of the rows in the window, and their places among all
         # the key's rows (None: every row is in the window). An article's pair is one object
         # shared by all its keys: a batch reads up to PER_BAND rows for each of its keys,
         # mostly the same articles again (boilerplate, syndicated stories).
-        shared: dict[tuple[int, int], tuple[Ref, Ref]] = {}
+        shared = {
+            row: (("db", row[0]), ("db", row[1]))
+            for row in set(chain.from_iterable(rows.values()))
+            if row[1] not in stale
+        }
         self._window: dict[int, tuple[list[tuple[Ref, Ref]], list[int] | None]] = {}
         for key, key_rows in rows.items():
-            places: list[int] | None = None
-            if not all(story_id in fresh for _, story_id in key_rows):
-                places = []
-            pairs: list[tuple[Ref, Ref]] = []
-            for place, row in enumerate(key_rows):
-                if places is not None:
-                    if row[1] not in fresh:
-                        continue
-                    places.append(place)
-                pair = shared.get(row)
-                if pair is None:
-                    pair = shared[row] = (("db", row[0]), ("db", row[1]))
-                pairs.append(pair)
-            self._window[key] = (pairs, places)
+            if not stale or not any(row[1] in stale for row in key_rows):
+                self._window[key] = (list(map(shared.__getitem__, key_rows)), None)
+            else:
+                places = [i for i, row in enumerate(key_rows) if row[1] not in stale]
+                self._window[key] = ([shared[key_rows[i]] for i in places], places)
 
     def in_window(self, key: int, room: int) -> list[tuple[Ref, Ref]]:
         """(article, story) of the key's first ``room`` rows whose story is in the window."""
@@ -491,23 +483,22 @@ def _stored_exact(
     return found
 
 
-def _newest_band_rows() -> Select[tuple[int, int, int]]:
-    rank = (
-        func.row_number()
-        .over(partition_by=StoryBand.band, order_by=StoryBand.article_id.desc())
-        .label("rank")
-    )
-    newest = (
-        select(StoryBand.band, StoryBand.article_id, StoryBand.story_id, rank)
-        .where(StoryBand.band.in_(bindparam("keys", expanding=True)))
-        .subquery()
-    )
-    return select(newest.c.band, newest.c.article_id, newest.c.story_id).where(
-        newest.c.rank <= bindparam("per_band")
+def _newest_band_rows(count: int, mark: str) -> str:
+    """SQL for the newest ``PER_BAND`` rows of ``count`` band keys: (band, article, story).
+
+    Plain driver SQL (``mark``: the driver's placeholder): this query returns tens of
+    thousands of rows per batch, and SQLAlchemy's row objects and its rendering of an
+    expanding ``IN`` at every call cost more than SQLite's own work. The ``(band,
+    article_id, story_id)`` index answers it without visiting the table.
+    """
+    keys = ", ".join([mark] * count)
+    return (
+        "SELECT band, article_id, story_id FROM (SELECT band, article_id, story_id, "
+        "row_number() OVER (PARTITION BY band ORDER BY article_id DESC) AS band_rank "
+        f"FROM story_bands WHERE band IN ({keys})) AS newest WHERE band_rank <= {mark}"
     )
 
 
-_BAND_ROWS = _newest_band_rows()
 _FIRST_SEEN = select(Story.id, Story.first_seen_at).where(
     Story.id.in_(bindparam("ids", expanding=True))
 )
@@ -518,36 +509,50 @@ def _stored_bands(conn: Connection, keys: Sequence[int], since: datetime) -> _Ba
     times (the window filter is :class:`_Bands`' own).
 
     One query per ``_CHUNK`` keys; the cap is a window function over the ``(band,
-    article_id)`` index, so a band shared by many articles (boilerplate) returns at most
-    ``PER_BAND`` rows. Then one query per ``_CHUNK`` stories for when they were first seen
-    (a row whose story is gone is dropped).
+    article_id, story_id)`` index, so a band shared by many articles (boilerplate) returns
+    at most ``PER_BAND`` rows. Then one query per ``_CHUNK`` stories for when they were
+    first seen (a row whose story is gone is dropped).
     """
-    rows: dict[int, list[tuple[int, int]]] = {}
-    for start in range(0, len(keys), _CHUNK):
-        for band, article_id, story_id in conn.execute(
-            _BAND_ROWS, {"keys": keys[start : start + _CHUNK], "per_band": PER_BAND}
-        ):
-            rows.setdefault(band, []).append((article_id, story_id))
-    stories = sorted({story_id for key_rows in rows.values() for _, story_id in key_rows})
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    found: list[tuple[int, int, int]] = []
+    cursor = conn.connection.cursor()
+    try:
+        for start in range(0, len(keys), _CHUNK):
+            chunk = list(keys[start : start + _CHUNK])
+            cursor.execute(_newest_band_rows(len(chunk), mark), (*chunk, PER_BAND))
+            found += cursor.fetchall()
+    finally:
+        cursor.close()
+    stories = sorted({row[2] for row in found})
     seen: dict[int, datetime] = {}
     for start in range(0, len(stories), _CHUNK):
         rows_seen = conn.execute(_FIRST_SEEN, {"ids": stories[start : start + _CHUNK]})
         seen.update((story_id, first) for story_id, first in rows_seen)
-    for band, key_rows in rows.items():
-        if any(story_id not in seen for _, story_id in key_rows):
-            key_rows = rows[band] = [row for row in key_rows if row[1] in seen]
+    rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    if len(seen) == len(stories):
+        for band, article_id, story_id in found:
+            rows[band].append((article_id, story_id))
+    else:  # a story went meanwhile: its rows go too
+        for band, article_id, story_id in found:
+            if story_id in seen:
+                rows[band].append((article_id, story_id))
+    for key_rows in rows.values():
         key_rows.sort(reverse=True)  # newest first (a key holds an article once)
     return _Bands(rows, seen, since)
 
 
-def _hits(
+def _ranked(
     keys: Sequence[int],
     stored: _Bands,
     batch: Mapping[int, list[tuple[Ref, Ref]]],
-) -> dict[Ref, tuple[int, Ref]]:
-    """Candidate article → (shared bands, its story): per key the newest ``PER_BAND`` rows,
-    the batch's own (newest) first, then the stored ones in the window."""
-    hits: dict[Ref, tuple[int, Ref]] = {}
+) -> tuple[dict[Ref, tuple[int, Ref]], list[Ref]]:
+    """A text's candidates: the ranked articles (most shared bands first, then the older
+    article; at most ``MAX_CANDIDATES``) and, for each, (shared bands, its story).
+
+    Per key the newest ``PER_BAND`` rows count, the batch's own (newest) first, then the
+    stored ones in the window.
+    """
+    per_key: list[list[tuple[Ref, Ref]]] = []
     for k in keys:
         mine = batch.get(k)
         if mine:
@@ -555,17 +560,16 @@ def _hits(
             room = PER_BAND - len(rows)
             if room > 0:
                 rows += stored.in_window(k, room)
+            per_key.append(rows)
         else:
-            rows = stored.in_window(k, PER_BAND)
-        for article, story in rows:
-            n = hits.get(article, (0, story))[0]
-            hits[article] = (n + 1, story)
-    return hits
-
-
-def _rank(hits: Mapping[Ref, tuple[int, Ref]]) -> list[Ref]:
-    """Most shared bands first, then the older article; at most ``MAX_CANDIDATES``."""
-    return sorted(hits, key=lambda a: (-hits[a][0], a))[:MAX_CANDIDATES]
+            per_key.append(stored.in_window(k, PER_BAND))
+    # (article, story) pairs counted in C; an article's rows all name its one story
+    counts = Counter(chain.from_iterable(per_key))
+    least = 0  # the count of the last ranked candidate: fewer cannot rank
+    if len(counts) > MAX_CANDIDATES:
+        least = sorted(counts.values(), reverse=True)[MAX_CANDIDATES - 1]
+    top = sorted([(-n, pair) for pair, n in counts.items() if n >= least])[:MAX_CANDIDATES]
+    return {pair[0]: (-n, pair[1]) for n, pair in top}, [pair[0] for _, pair in top]
 
 
 class _StoredCandidates:
@@ -574,7 +578,7 @@ class _StoredCandidates:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.blobs: dict[int, bytes | None] = {}
-        self.shapes: dict[int, tuple[float, str]] = {}
+        self.shapes: dict[int, tuple[float, str] | None] = {}
         self._want_blobs: set[int] = set()
         self._want_shapes: set[int] = set()
         self._pending: list[tuple[Prepared, list[int], float]] = []
@@ -585,14 +589,15 @@ class _StoredCandidates:
         self._pending.append((t, ids, threshold))
 
     def flush(self) -> None:
-        """Fetch wanted signatures, then the shapes of those close enough to matter."""
+        """Fetch wanted signatures, then the shapes of each text's most similar candidates
+        (the first that :func:`_best_similar` checks; it fetches the rest if it needs them)."""
         self._fetch_blobs()
         for t, ids, threshold in self._pending:
             assert t.sig is not None
             scores = _scores(t.sig, [self.blobs.get(i) for i in ids])
-            self._want_shapes.update(
-                i for i, sc in zip(ids, scores, strict=True) if sc >= threshold
-            )
+            top = max(scores, default=-1.0)
+            if top >= threshold:
+                self._want_shapes.update(i for i, sc in zip(ids, scores, strict=True) if sc == top)
         self._pending.clear()
         self._fetch_shapes()
 
@@ -602,9 +607,11 @@ class _StoredCandidates:
             self._fetch_blobs()
         return self.blobs.get(article_id)
 
-    def shape(self, article_id: int) -> tuple[float, str] | None:
+    def shape(self, article_id: int, also: Iterable[int] = ()) -> tuple[float, str] | None:
+        """(size, title) of a stored article, None if it is gone; a fetch takes ``also``."""
         if article_id not in self.shapes:
             self._want_shapes.add(article_id)
+            self._want_shapes.update(also)
             self._fetch_shapes()
         return self.shapes.get(article_id)
 
@@ -620,6 +627,7 @@ class _StoredCandidates:
     def _fetch_shapes(self) -> None:
         want = sorted(i for i in self._want_shapes if i not in self.shapes)
         self._want_shapes.clear()
+        self.shapes |= dict.fromkeys(want)  # None: gone meanwhile
         for start in range(0, len(want), _CHUNK):
             for i, size, title in _shapes(self.conn, want[start : start + _CHUNK]):
                 self.shapes[i] = (size, title)
@@ -633,26 +641,31 @@ def _best_similar(
     stored: _StoredCandidates,
     threshold: float,
 ) -> Ref | None:
-    """The story of the most similar verified candidate (rule 2); ties go to the older story."""
+    """The story of the most similar verified candidate (rule 2); ties go to the older story.
+
+    Candidates are checked from the most similar down and the first that passes decides:
+    the size and title of the others are read only when a closer one fails.
+    """
     assert t.sig is not None
     blobs = [stored.blob(i) if kind == "db" else texts[i].blob for kind, i in ranked]
-    best: tuple[float, Ref] | None = None
-    for (kind, i), score in zip(ranked, _scores(t.sig, blobs), strict=True):
-        if score < threshold:
-            continue
+    close = [
+        (score, hits[ref][1], ref)
+        for ref, score in zip(ranked, _scores(t.sig, blobs), strict=True)
+        if score >= threshold
+    ]
+    close.sort(key=lambda c: (-c[0], c[1]))
+    for n, (score, story, (kind, i)) in enumerate(close):
         if kind == "db":
-            shape = stored.shape(i)
+            rest = (j for _, _, (k, j) in close[n + 1 :] if k == "db")
+            shape = stored.shape(i, also=rest)
             if shape is None:
                 continue  # deleted meanwhile
             cand_size, cand_title = shape
         else:
             cand_size, cand_title = texts[i].lead_size(), texts[i].title
-        if not same_story(score, t.size, cand_size, t.title, cand_title, threshold):
-            continue
-        story = hits[(kind, i)][1]
-        if best is None or score > best[0] or (score == best[0] and story < best[1]):
-            best = (score, story)
-    return best[1] if best else None
+        if same_story(score, t.size, cand_size, t.title, cand_title, threshold):
+            return story
+    return None
 
 
 _BLOBS = select(Article.id, Article.minhash).where(Article.id.in_(bindparam("ids", expanding=True)))

@@ -178,13 +178,14 @@ class Article(Base):
 class StoryBand(Base):
     """MinHash LSH band keys of an article, for near-duplicate lookups in SQL.
 
-    ``(band, article_id)`` serves the candidate lookup (newest rows of a band first);
+    ``(band, article_id, story_id)`` serves the candidate lookup (newest rows of a band first,
+    with their story, from the index alone);
     ``story_id`` serves story merges and the cascade when a story is deleted.
     """
 
     __tablename__ = "story_bands"
     __table_args__ = (
-        Index("ix_story_bands_band_article", "band", "article_id"),
+        Index("ix_story_bands_band_article_story", "band", "article_id", "story_id"),
         Index("ix_story_bands_story_id", "story_id"),
     )
 

@@ -118,7 +118,7 @@ def test_bulk_load_equals_the_real_storage_path() -> None:
     for table, rows in grown.items():
         assert seeded[table] == rows, table
     assert fts == n
-    assert {"ix_story_bands_band_article", "ix_story_bands_story_id"} <= names
+    assert {"ix_story_bands_band_article_story", "ix_story_bands_story_id"} <= names
 
 
 def test_a_seed_of_recent_band_keys_equals_a_full_seed_after_the_daemons_retention() -> None:

@@ -147,8 +147,51 @@ def test_a_band_shared_by_many_articles_reads_only_its_newest_rows(  # type: ign
         read = [bands.in_window(k, 10**6) for k in keys]  # every stored copy is in the window
         assert any(read) and all(len(rows) <= 2 for rows in read)
         assert max(len(rows) for rows in read) == 2  # 4 stored copies share a band
+        for key, rows in zip(keys, read, strict=True):  # the newest holders of the key
+            holders = s.scalars(select(StoryBand.article_id).where(StoryBand.band == key))
+            assert [article[1] for article, _ in rows] == sorted(holders, reverse=True)[:2]
         story, created = attach_article(s, art, now=T0)
         assert story.id == first.id and not created and story.article_count == 5
+
+
+def test_band_candidates_are_read_from_the_index_alone(tmp_path: Path) -> None:
+    from crawler.db import make_engine
+    from scheduler.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    upgrade(engine)
+    try:
+        with engine.connect() as conn:
+            sql = dedupe._newest_band_rows(3, "?")
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", (1, 2, 3, 200)).all()
+    finally:
+        engine.dispose()
+    steps = " | ".join(row[-1] for row in plan)
+    assert "USING COVERING INDEX ix_story_bands_band_article_story" in steps, steps
+
+
+def test_a_closer_candidate_with_another_title_does_not_hide_a_matching_one(sessions) -> None:  # type: ignore[no-untyped-def]
+    # Short items share a boilerplate summary: the closest stored one has another title, so
+    # the next closest (its own story) must still be checked and joined.
+    words = (
+        "Officials said the agreement covers patent licensing, joint research and supply "
+        "chain security for semiconductors, with working groups meeting every quarter and "
+        "a first review due next spring in Taipei, according to a statement released on "
+        "Monday by the ministry"
+    )
+    with sessions.begin() as s:
+        other, _ = attach_article(s, _add(s, "wire", "Council passes city budget", words), now=T0)
+        edited = words.replace("Monday", "Tuesday")
+        ship, _ = attach_article(s, _add(s, "gov", "Ministry signs chip pacts", edited), now=T0)
+        assert other.id != ship.id  # titles disagree: two stories
+        new = _add(s, "site-a", "Ministry signs chip pacts | Site A", words)
+        s.flush()
+        sig = dedupe.signature(f"{new.title}\n{new.body}")
+        stored = [s.get(Article, a.lead_article_id) for a in (other, ship)]
+        scores = [dedupe.jaccard(sig, dedupe.from_bytes(a.minhash)) for a in stored]
+        assert scores[0] > scores[1] >= dedupe.THRESHOLD  # the closer one is the other story
+        story, created = attach_article(s, new, now=T0 + timedelta(minutes=5))
+        assert not created and story.id == ship.id
 
 
 def test_unrelated_articles_stay_apart(sessions) -> None:  # type: ignore[no-untyped-def]
