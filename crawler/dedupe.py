@@ -28,7 +28,7 @@ and, in memory by the same rules, the batch's earlier articles, so the outcome i
 ``attach_article`` would give each in turn. :func:`attach_article` is a batch of one.
 
 Cost per article does not grow with the archive: each band key yields at most ``PER_BAND``
-of its newest rows (a window over the ``(band, article_id, story_id)`` index), at most
+of its newest rows (a bounded walk down the ``(band, article_id, story_id)`` index), at most
 ``MAX_CANDIDATES`` signatures are compared, and band keys go in with one multi-row INSERT.
 
 Concurrency: on PostgreSQL ``attach_article`` and ``attach_batch`` (after their text work,
@@ -385,7 +385,7 @@ def plan_stories(
     stored_only: dict[int, tuple[dict[Ref, tuple[int, Ref]], list[Ref]]] = {}
     for i, t in enumerate(texts):
         if t.sig is not None:
-            hits, ranked = _ranked(t.keys, bands, {})
+            hits, ranked = _ranked(t.keys, bands, {}, {})
             stored_only[i] = (hits, ranked)
             stored.need_scores(t, ranked, threshold)
     stored.flush()
@@ -393,7 +393,9 @@ def plan_stories(
     first_seen: dict[Ref, datetime] = {("db", sid): seen for sid, seen in bands.seen.items()}
     first_seen |= {("db", sid): seen for seen, sid, _ in exact.values()}
     mem_exact: dict[str, list[Ref]] = defaultdict(list)
-    mem_bands: dict[int, list[tuple[Ref, Ref]]] = defaultdict(list)  # newest first
+    # per key the batch's texts so far, newest first, as -1 - i (stored articles are >= 1)
+    mem_bands: dict[int, list[int]] = defaultdict(list)
+    mem_story: dict[int, Ref] = {}
     plan: list[Ref] = []
     for i, t in enumerate(texts):
         story: Ref | None = None
@@ -408,15 +410,16 @@ def plan_stories(
             if i in stored_only and not any(k in mem_bands for k in t.keys):
                 hits, ranked = stored_only[i]  # no earlier text of the batch shares a band
             else:
-                hits, ranked = _ranked(t.keys, bands, mem_bands)
+                hits, ranked = _ranked(t.keys, bands, mem_bands, mem_story)
             story = _best_similar(t, ranked, hits, texts, stored, threshold)
         if story is None:
             story = ("new", i)
             first_seen[story] = now
         plan.append(story)
         mem_exact[t.digest].append(story)
+        mem_story[-1 - i] = story
         for k in t.keys:
-            mem_bands[k].insert(0, (("new", i), story))
+            mem_bands[k].insert(0, -1 - i)
     return plan
 
 
@@ -426,38 +429,38 @@ class _Bands:
     candidates but still take their place in the key's ``PER_BAND``."""
 
     def __init__(
-        self, rows: Mapping[int, list[tuple[int, int]]], seen: dict[int, datetime], since: datetime
+        self,
+        rows: Mapping[int, list[int]],
+        story_of: dict[int, int],
+        seen: dict[int, datetime],
+        since: datetime,
     ) -> None:
         self.seen = seen
+        self.story_of = story_of  # article -> story, of every row read
         stale = {story_id for story_id, first in seen.items() if first < since}
-        # per key: (article, story) of the rows in the window, and their places among all
-        # the key's rows (None: every row is in the window). An article's pair is one object
-        # shared by all its keys: a batch reads up to PER_BAND rows for each of its keys,
-        # mostly the same articles again (boilerplate, syndicated stories).
-        shared = {
-            row: (("db", row[0]), ("db", row[1]))
-            for row in set(chain.from_iterable(rows.values()))
-            if row[1] not in stale
-        }
-        self._window: dict[int, tuple[list[tuple[Ref, Ref]], list[int] | None]] = {}
-        for key, key_rows in rows.items():
-            if not stale or not any(row[1] in stale for row in key_rows):
-                self._window[key] = (list(map(shared.__getitem__, key_rows)), None)
+        old = {a for a, story_id in story_of.items() if story_id in stale}
+        # per key: the articles of the rows in the window (newest first), and their places
+        # among all the key's rows (None: every row is in the window)
+        self._window: dict[int, tuple[list[int], list[int] | None]] = {}
+        for key, articles in rows.items():
+            articles.sort(reverse=True)  # newest first (a key holds an article once)
+            if not old or old.isdisjoint(articles):
+                self._window[key] = (articles, None)
             else:
-                places = [i for i, row in enumerate(key_rows) if row[1] not in stale]
-                self._window[key] = ([shared[key_rows[i]] for i in places], places)
+                places = [i for i, a in enumerate(articles) if a not in old]
+                self._window[key] = ([articles[i] for i in places], places)
 
-    def in_window(self, key: int, room: int) -> list[tuple[Ref, Ref]]:
-        """(article, story) of the key's first ``room`` rows whose story is in the window."""
+    def in_window(self, key: int, room: int) -> list[int]:
+        """The articles of the key's first ``room`` rows whose story is in the window."""
         found = self._window.get(key)
         if found is None:
             return []
-        pairs, places = found
+        articles, places = found
         if places is None:
-            return pairs if len(pairs) <= room else pairs[:room]
+            return articles if len(articles) <= room else articles[:room]
         if not places or places[-1] < room:
-            return pairs
-        return pairs[: bisect_left(places, room)]
+            return articles
+        return articles[: bisect_left(places, room)]
 
 
 _EXACT = (
@@ -483,20 +486,28 @@ def _stored_exact(
     return found
 
 
-def _newest_band_rows(count: int, mark: str) -> str:
-    """SQL for the newest ``PER_BAND`` rows of ``count`` band keys: (band, article, story).
+def _newest_band_rows(dialect: str, count: int) -> str:
+    """SQL for the newest ``PER_BAND`` rows of each of ``count`` band keys: (band, article,
+    story), as driver SQL for ``dialect``.
 
-    Plain driver SQL (``mark``: the driver's placeholder): this query returns tens of
-    thousands of rows per batch, and SQLAlchemy's row objects and its rendering of an
-    expanding ``IN`` at every call cost more than SQLite's own work. The ``(band,
-    article_id, story_id)`` index answers it without visiting the table.
+    Each key is one walk down the ``(band, article_id, story_id)`` index, newest first,
+    stopping at ``PER_BAND`` rows without visiting the table: on SQLite one ``UNION ALL``
+    term per key (its parameters: the keys), on PostgreSQL a ``LATERAL`` join over an array
+    of the keys (its parameter: the key list). The query returns tens of thousands of rows
+    per batch, so it goes through the driver: SQLAlchemy's row objects and its rendering of
+    an expanding ``IN`` at every call cost more than the database's own work.
     """
-    keys = ", ".join([mark] * count)
-    return (
-        "SELECT band, article_id, story_id FROM (SELECT band, article_id, story_id, "
-        "row_number() OVER (PARTITION BY band ORDER BY article_id DESC) AS band_rank "
-        f"FROM story_bands WHERE band IN ({keys})) AS newest WHERE band_rank <= {mark}"
+    if dialect == "postgresql":
+        return (
+            "SELECT k.band, b.article_id, b.story_id FROM unnest(%s::bigint[]) AS k(band) "
+            "CROSS JOIN LATERAL (SELECT article_id, story_id FROM story_bands "
+            f"WHERE story_bands.band = k.band ORDER BY article_id DESC LIMIT {PER_BAND:d}) AS b"
+        )
+    one = (
+        "SELECT * FROM (SELECT band, article_id, story_id FROM story_bands WHERE band = ? "
+        f"ORDER BY article_id DESC LIMIT {PER_BAND:d})"
     )
+    return " UNION ALL ".join([one] * count)
 
 
 _FIRST_SEEN = select(Story.id, Story.first_seen_at).where(
@@ -508,18 +519,18 @@ def _stored_bands(conn: Connection, keys: Sequence[int], since: datetime) -> _Ba
     """The newest ``PER_BAND`` stored rows of each band key, and their stories' first-seen
     times (the window filter is :class:`_Bands`' own).
 
-    One query per ``_CHUNK`` keys; the cap is a window function over the ``(band,
-    article_id, story_id)`` index, so a band shared by many articles (boilerplate) returns
-    at most ``PER_BAND`` rows. Then one query per ``_CHUNK`` stories for when they were
-    first seen (a row whose story is gone is dropped).
+    One query per ``_CHUNK`` keys (:func:`_newest_band_rows`), so a band shared by many
+    articles (boilerplate) returns at most ``PER_BAND`` rows. Then one query per ``_CHUNK``
+    stories for when they were first seen (a row whose story is gone is dropped).
     """
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    dialect = conn.dialect.name
     found: list[tuple[int, int, int]] = []
     cursor = conn.connection.cursor()
     try:
         for start in range(0, len(keys), _CHUNK):
             chunk = list(keys[start : start + _CHUNK])
-            cursor.execute(_newest_band_rows(len(chunk), mark), (*chunk, PER_BAND))
+            params = (chunk,) if dialect == "postgresql" else chunk
+            cursor.execute(_newest_band_rows(dialect, len(chunk)), params)
             found += cursor.fetchall()
     finally:
         cursor.close()
@@ -528,31 +539,29 @@ def _stored_bands(conn: Connection, keys: Sequence[int], since: datetime) -> _Ba
     for start in range(0, len(stories), _CHUNK):
         rows_seen = conn.execute(_FIRST_SEEN, {"ids": stories[start : start + _CHUNK]})
         seen.update((story_id, first) for story_id, first in rows_seen)
-    rows: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    if len(seen) == len(stories):
-        for band, article_id, story_id in found:
-            rows[band].append((article_id, story_id))
-    else:  # a story went meanwhile: its rows go too
-        for band, article_id, story_id in found:
-            if story_id in seen:
-                rows[band].append((article_id, story_id))
-    for key_rows in rows.values():
-        key_rows.sort(reverse=True)  # newest first (a key holds an article once)
-    return _Bands(rows, seen, since)
+    if len(seen) != len(stories):  # a story went meanwhile: its rows go too
+        found = [row for row in found if row[2] in seen]
+    story_of = {article_id: story_id for _, article_id, story_id in found}
+    rows: dict[int, list[int]] = defaultdict(list)
+    for band, article_id, _ in found:
+        rows[band].append(article_id)
+    return _Bands(rows, story_of, seen, since)
 
 
 def _ranked(
     keys: Sequence[int],
     stored: _Bands,
-    batch: Mapping[int, list[tuple[Ref, Ref]]],
+    batch: Mapping[int, list[int]],
+    batch_story: Mapping[int, Ref],
 ) -> tuple[dict[Ref, tuple[int, Ref]], list[Ref]]:
     """A text's candidates: the ranked articles (most shared bands first, then the older
     article; at most ``MAX_CANDIDATES``) and, for each, (shared bands, its story).
 
     Per key the newest ``PER_BAND`` rows count, the batch's own (newest) first, then the
-    stored ones in the window.
+    stored ones in the window. Articles are counted as integers: a stored article by its id,
+    the batch's ``i``-th text as ``-1 - i`` (its story in ``batch_story``).
     """
-    per_key: list[list[tuple[Ref, Ref]]] = []
+    per_key: list[list[int]] = []
     for k in keys:
         mine = batch.get(k)
         if mine:
@@ -563,13 +572,23 @@ def _ranked(
             per_key.append(rows)
         else:
             per_key.append(stored.in_window(k, PER_BAND))
-    # (article, story) pairs counted in C; an article's rows all name its one story
-    counts = Counter(chain.from_iterable(per_key))
+    counts = Counter(chain.from_iterable(per_key))  # counted in C
     least = 0  # the count of the last ranked candidate: fewer cannot rank
     if len(counts) > MAX_CANDIDATES:
         least = sorted(counts.values(), reverse=True)[MAX_CANDIDATES - 1]
-    top = sorted([(-n, pair) for pair, n in counts.items() if n >= least])[:MAX_CANDIDATES]
-    return {pair[0]: (-n, pair[1]) for n, pair in top}, [pair[0] for _, pair in top]
+    # the order of refs: stored ("db", id) before the batch's ("new", i), each ascending
+    top = sorted([(-n, a < 0, abs(a), a) for a, n in counts.items() if n >= least])
+    hits: dict[Ref, tuple[int, Ref]] = {}
+    ranked: list[Ref] = []
+    for n, _, _, a in top[:MAX_CANDIDATES]:
+        if a > 0:
+            ref: Ref = ("db", a)
+            hits[ref] = (-n, ("db", stored.story_of[a]))
+        else:
+            ref = ("new", -1 - a)
+            hits[ref] = (-n, batch_story[a])
+        ranked.append(ref)
+    return hits, ranked
 
 
 class _StoredCandidates:
