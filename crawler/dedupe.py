@@ -356,7 +356,7 @@ def prepare(
 # A story or article in a plan: ("db", id) when stored before, ("new", i) for the batch's
 # i-th article (or the story it creates). Tuples order older before newer.
 Ref = tuple[str, int]
-_CHUNK = 400  # keys per statement (SQLite allows at most 500 compound SELECT terms)
+_CHUNK = 400  # values per IN list (or key array) in one statement
 
 
 def plan_stories(
@@ -510,6 +510,22 @@ def _newest_band_rows(dialect: str, count: int) -> str:
     return " UNION ALL ".join([one] * count)
 
 
+#: Keys per SQLite statement. Each compiled statement stays in the connection's statement
+#: cache (about 1.5 KB per term), so the sizes are this or a power of two below it: at most
+#: seven statement shapes per connection, whatever the batch sizes.
+_UNION_TERMS = 64
+
+
+def _union_sizes(n: int) -> list[int]:
+    """``n`` keys as statement sizes: ``_UNION_TERMS`` each, then powers of two."""
+    sizes = []
+    while n:
+        size = _UNION_TERMS if n >= _UNION_TERMS else 1 << (n.bit_length() - 1)
+        sizes.append(size)
+        n -= size
+    return sizes
+
+
 _FIRST_SEEN = select(Story.id, Story.first_seen_at).where(
     Story.id.in_(bindparam("ids", expanding=True))
 )
@@ -519,18 +535,25 @@ def _stored_bands(conn: Connection, keys: Sequence[int], since: datetime) -> _Ba
     """The newest ``PER_BAND`` stored rows of each band key, and their stories' first-seen
     times (the window filter is :class:`_Bands`' own).
 
-    One query per ``_CHUNK`` keys (:func:`_newest_band_rows`), so a band shared by many
+    One query per ``_UNION_TERMS`` keys on SQLite, per ``_CHUNK`` on PostgreSQL
+    (:func:`_newest_band_rows`), so a band shared by many
     articles (boilerplate) returns at most ``PER_BAND`` rows. Then one query per ``_CHUNK``
     stories for when they were first seen (a row whose story is gone is dropped).
     """
     dialect = conn.dialect.name
+    if dialect == "postgresql":  # one statement text whatever the number of keys
+        sizes = [min(_CHUNK, len(keys) - start) for start in range(0, len(keys), _CHUNK)]
+    else:
+        sizes = _union_sizes(len(keys))
     found: list[tuple[int, int, int]] = []
     cursor = conn.connection.cursor()
     try:
-        for start in range(0, len(keys), _CHUNK):
-            chunk = list(keys[start : start + _CHUNK])
+        start = 0
+        for size in sizes:
+            chunk = list(keys[start : start + size])
+            start += size
             params = (chunk,) if dialect == "postgresql" else chunk
-            cursor.execute(_newest_band_rows(dialect, len(chunk)), params)
+            cursor.execute(_newest_band_rows(dialect, size), params)
             found += cursor.fetchall()
     finally:
         cursor.close()

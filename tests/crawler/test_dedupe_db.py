@@ -196,6 +196,17 @@ def test_a_closer_candidate_with_another_title_does_not_hide_a_matching_one(sess
         assert not created and story.id == ship.id
 
 
+def test_band_queries_come_in_few_shapes() -> None:
+    # A compiled statement stays in SQLite's statement cache: a daemon must not collect one
+    # per batch size (a 400-key statement holds about half a megabyte).
+    shapes: set[int] = set()
+    for n in range(1, 2_000):
+        sizes = dedupe._union_sizes(n)
+        assert sum(sizes) == n and sizes == sorted(sizes, reverse=True)
+        shapes.update(sizes)
+    assert len(shapes) <= 7 and max(shapes) == dedupe._UNION_TERMS
+
+
 def test_unrelated_articles_stay_apart(sessions) -> None:  # type: ignore[no-untyped-def]
     with sessions.begin() as s:
         ids = {
