@@ -536,9 +536,9 @@ def _stored_bands(conn: Connection, keys: Sequence[int], since: datetime) -> _Ba
     times (the window filter is :class:`_Bands`' own).
 
     One query per ``_UNION_TERMS`` keys on SQLite, per ``_CHUNK`` on PostgreSQL
-    (:func:`_newest_band_rows`), so a band shared by many
-    articles (boilerplate) returns at most ``PER_BAND`` rows. Then one query per ``_CHUNK``
-    stories for when they were first seen (a row whose story is gone is dropped).
+    (:func:`_newest_band_rows`); a band shared by many articles (boilerplate) returns at
+    most ``PER_BAND`` rows. Then one query per ``_CHUNK`` stories for when they were first
+    seen (a row whose story is gone is dropped).
     """
     dialect = conn.dialect.name
     if dialect == "postgresql":  # one statement text whatever the number of keys
