@@ -309,9 +309,11 @@ def test_band_windows_keep_each_keys_first_rows_in_the_window() -> None:
         11: [(9, 1), (7, 3)],  # all in it
         12: [(8, 2)],  # none in it
     }
-    bands = dedupe._Bands(rows, seen, since)
+    story_of = {a: s for key_rows in rows.values() for a, s in key_rows}
+    articles = {key: [a for a, _ in key_rows] for key, key_rows in rows.items()}
+    bands = dedupe._Bands(articles, story_of, seen, since)
     for key, key_rows in rows.items():
         for room in range(7):
-            expected = [(("db", a), ("db", s)) for a, s in key_rows[:room] if seen[s] >= since]
+            expected = [a for a, s in key_rows[:room] if seen[s] >= since]
             assert bands.in_window(key, room) == expected, (key, room)
     assert bands.in_window(99, 5) == []
