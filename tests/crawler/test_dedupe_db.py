@@ -154,6 +154,27 @@ def test_a_band_shared_by_many_articles_reads_only_its_newest_rows(  # type: ign
         assert story.id == first.id and not created and story.article_count == 5
 
 
+def test_band_rows_of_a_story_gone_meanwhile_are_dropped(  # type: ignore[no-untyped-def]
+    sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process deletes a story between the band read and the first-seen read: its
+    # rows must not become candidates, and the other story's rows stay.
+    with sessions.begin() as s:
+        kept, _ = attach_article(s, _add(s, "wire", "Ship runs aground", WIRE_BODY), now=T0)
+        gone, _ = attach_article(s, _add(s, "gov", "Budget passes", OTHER_BODY), now=T0)
+        keys = [
+            k
+            for body in (WIRE_BODY, OTHER_BODY)
+            for k in s.scalars(select(StoryBand.band).join(Article).where(Article.body == body))
+        ]
+        first_seen = dedupe._FIRST_SEEN
+        monkeypatch.setattr(dedupe, "_FIRST_SEEN", first_seen.where(Story.id != gone.id))
+        bands = dedupe._stored_bands(s.connection(), keys, T0 - dedupe.WINDOW)
+        read = {a for k in keys for a in bands.in_window(k, 10**6)}
+        assert read == {kept.lead_article_id}
+        assert set(bands.story_of.values()) == {kept.id} and set(bands.seen) == {kept.id}
+
+
 def test_band_candidates_are_read_from_the_index_alone(tmp_path: Path) -> None:
     from crawler.db import make_engine
     from scheduler.migrate import upgrade
