@@ -14,8 +14,9 @@ from rich.console import Console
 
 import benchmarks
 from benchmarks.corpus import corpus_dir
+from benchmarks.machine import speed_probe
 from benchmarks.registry import Result, RunOptions, registered
-from benchmarks.report import markdown, print_table
+from benchmarks.report import markdown, print_table, probe_line
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     options = RunOptions(quick=args.quick, full=args.full, corpus=corpus_dir(), rounds=args.rounds)
     results: list[Result] = []
     failed = False
+    before = speed_probe()
     for name in names:
         console.print(f"[bold]{name}[/bold] … ", end="")
         started = time.perf_counter()
@@ -69,11 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"{time.perf_counter() - started:.1f} s")
         results.append(result)
 
+    probes = (before, speed_probe())
     print_table(results, console)
+    console.print(probe_line(*probes))
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
     descriptions = {n: known[n].description for n in names}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(markdown(results, command.strip(), descriptions), encoding="utf-8")
+    args.out.write_text(markdown(results, command.strip(), descriptions, probes), encoding="utf-8")
     console.print(f"wrote {args.out}")
     return 1 if failed else 0
 

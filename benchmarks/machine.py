@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -66,3 +67,28 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def _probe_work() -> int:
+    # Dict, str and sort work on a fixed input: the kind of bytecode wirewatch's CPU-bound
+    # paths run, not a C routine that a busy neighbour's cache pressure would spare.
+    seen: dict[str, int] = {}
+    for i in range(100_000):
+        word = str(i * 7_919)
+        seen[word] = seen.get(word[:3], 0) + len(word)
+    return sum(sorted(seen.values())[::97])
+
+
+def speed_probe(rounds: int = 5) -> float:
+    """Milliseconds of a fixed pure-Python workload, best of ``rounds`` (lower: faster CPU).
+
+    This machine's speed drifts by up to 3.5× between hours with no load or CPU steal to
+    show it; taken before and after a run, the probe says which kind of hour the figures
+    come from, so runs from different hours can be read side by side.
+    """
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        _probe_work()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000

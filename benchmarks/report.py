@@ -55,8 +55,24 @@ def print_table(results: Sequence[Result], console: Console) -> None:
     console.print(table)
 
 
-def markdown(results: Sequence[Result], command: str, descriptions: dict[str, str]) -> str:
-    """RESULTS.md: machine, versions, date, the table and what each benchmark measures."""
+def probe_line(before: float, after: float) -> str:
+    """The speed probe's figures, as the Machine section and the console show them."""
+    return (
+        "CPU speed probe (a fixed Python workload, best of 5, lower is faster): "
+        f"{before:.1f} ms before the run, {after:.1f} ms after"
+    )
+
+
+def markdown(
+    results: Sequence[Result],
+    command: str,
+    descriptions: dict[str, str],
+    probes: tuple[float, float] | None = None,
+) -> str:
+    """RESULTS.md: machine, versions, date, the table and what each benchmark measures.
+
+    ``probes``: :func:`benchmarks.machine.speed_probe` before and after the run (ms).
+    """
     lines = [
         "# Benchmark results",
         "",
@@ -68,6 +84,8 @@ def markdown(results: Sequence[Result], command: str, descriptions: dict[str, st
         "",
     ]
     lines += [f"- {key}: {value}" for key, value in machine_info().items()]
+    if probes is not None:
+        lines.append(f"- {probe_line(*probes)}")
     lines += ["", "## Packages", ""]
     lines += [f"- {name} {version}" for name, version in package_versions().items()]
     lines += [

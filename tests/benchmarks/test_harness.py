@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cProfile
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -12,6 +13,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from benchmarks import machine
 from benchmarks.bench_archive import ArticleStream, grow, migrated_sqlite
 from benchmarks.bench_feedparse import generated_feeds, parse_only_rate
 from benchmarks.bench_ingest import _fresh_run, profile_summary
@@ -40,7 +42,19 @@ def test_quick_ingest_run_prints_row_and_writes_results(tmp_path: Path) -> None:
     assert "items/s" in row and "×" in row
     report = out.read_text(encoding="utf-8")
     assert "## Machine" in report and "feedparser" in report and "Load average" in report
+    figures = r"CPU speed probe .*: ([0-9.]+) ms before the run, ([0-9.]+) ms after"
+    probe = re.search(figures, report)
+    assert probe is not None and all(float(ms) > 0 for ms in probe.groups())
+    assert probe.group(0).split(": ", 1)[1] in proc.stdout
     assert "| ingest |" in report and "profile" in report
+
+
+def test_speed_probe_times_its_workload(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter([0.0, 0.030, 1.0, 1.020, 2.0, 2.025])  # three rounds: 30, 20, 25 ms
+    monkeypatch.setattr(machine.time, "perf_counter", lambda: next(ticks))
+    assert machine.speed_probe(rounds=3) == pytest.approx(20.0)
+    monkeypatch.undo()
+    assert 0 < machine.speed_probe(rounds=1) < 10_000  # the real clock: it ran, and returned
 
 
 def test_unknown_benchmark_is_an_error(tmp_path: Path) -> None:
