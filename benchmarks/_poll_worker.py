@@ -10,7 +10,8 @@ line (the same fields plus ``rss_kb``, VmRSS after the pass; ``peak_kb``, the pa
 VmHWM; ``cpu_s``, its CPU seconds; ``skipped``, entries not stored by reason); an empty
 line or EOF ends it.
 This is how the daemon uses ``collect``: many passes in one long-running reactor, with the
-garbage-collection thresholds the ``wirewatch`` command sets (``scheduler.cli.GC_THRESHOLDS``).
+garbage-collection thresholds and the single malloc arena the ``wirewatch`` command sets
+(``scheduler.cli.GC_THRESHOLDS``, ``scheduler.allocator``).
 
 SPEC_FILE holds JSON: ``{"db_url": ..., "sources": [{"id", "type", "url"}, ...], "crawl": {...}}``
 (``crawl`` holds :class:`crawler.crawl_settings.CrawlSettings` fields).
@@ -169,9 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2 or args[0] not in ("once", "serve"):
         print("usage: python -m benchmarks._poll_worker once|serve SPEC_FILE", file=sys.stderr)
         return 2
+    from scheduler.allocator import one_malloc_arena
     from scheduler.cli import GC_THRESHOLDS
 
     gc.set_threshold(*GC_THRESHOLDS)
+    one_malloc_arena()
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     spec = json.loads(Path(args[1]).read_text(encoding="utf-8"))
     if args[0] == "once":

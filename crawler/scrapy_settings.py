@@ -14,6 +14,12 @@ REDIRECT_MAX_TIMES = 8
 DELAY_JITTER = 0.5
 # Outputs of one callback processed in parallel (see scrapy_settings).
 CONCURRENT_ITEMS = 8
+# Bytes of downloaded responses not yet through parsing and storage before Scrapy starts no
+# new request (its default: 5 MB). A storage-bound first pass otherwise runs ~400 feeds
+# ahead of storage, each held parsed (about 100 KB per 12 KB feed): a 1,000-feed first pass
+# peaked 17 MiB lower with 1 MB, as fast (benchmarks/RESULTS.md). A pass that keeps up with
+# its downloads never reaches it.
+SCRAPER_BACKLOG_BYTES = 1_000_000
 
 
 def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
@@ -77,6 +83,7 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
         # page yields one EntryBatch plus a few requests and storage is serialised anyway;
         # the default (100 tasks per response) took a fifth of a 304 pass's CPU time.
         "CONCURRENT_ITEMS": CONCURRENT_ITEMS,
+        "SCRAPER_SLOT_MAX_ACTIVE_SIZE": SCRAPER_BACKLOG_BYTES,
         "LOG_LEVEL": "WARNING",
         "LOGSTATS_INTERVAL": 0,
         "STATS_DUMP": False,

@@ -8,6 +8,7 @@ import gc
 import io
 import sys
 
+from scheduler.allocator import one_malloc_arena
 from scheduler.commands import load_all
 from scheduler.commands.app import app
 
@@ -26,6 +27,7 @@ GC_THRESHOLDS = (50_000, 20, 20)
 def main() -> None:
     """Console-script entry point."""
     gc.set_threshold(*GC_THRESHOLDS)
+    one_malloc_arena()
     # On an output that cannot encode some stored text (PYTHONIOENCODING=latin-1, a cp1252
     # console) that text is written as escapes (\u4e2d), not a crash halfway through.
     if isinstance(sys.stdout, io.TextIOWrapper):
