@@ -48,7 +48,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, groupby
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -557,17 +557,24 @@ def _stored_bands(conn: Connection, keys: Sequence[int], since: datetime) -> _Ba
             found += cursor.fetchall()
     finally:
         cursor.close()
-    stories = sorted({row[2] for row in found})
+    # Columns, not rows: the sets, dicts and slices below run in C over tens of thousands
+    # of rows per batch.
+    bands, articles, story_ids = zip(*found, strict=True) if found else ((), (), ())
+    stories = sorted(set(story_ids))
     seen: dict[int, datetime] = {}
     for start in range(0, len(stories), _CHUNK):
         rows_seen = conn.execute(_FIRST_SEEN, {"ids": stories[start : start + _CHUNK]})
         seen.update((story_id, first) for story_id, first in rows_seen)
     if len(seen) != len(stories):  # a story went meanwhile: its rows go too
-        found = [row for row in found if row[2] in seen]
-    story_of = {article_id: story_id for _, article_id, story_id in found}
-    rows: dict[int, list[int]] = defaultdict(list)
-    for band, article_id, _ in found:
-        rows[band].append(article_id)
+        kept = [row for row in found if row[2] in seen]
+        bands, articles, story_ids = zip(*kept, strict=True) if kept else ((), (), ())
+    story_of = dict(zip(articles, story_ids, strict=True))
+    rows: dict[int, list[int]] = {}
+    at = 0
+    for band, group in groupby(bands):  # each key's rows come together, one query term each
+        n = len(list(group))
+        rows.setdefault(band, []).extend(articles[at : at + n])
+        at += n
     return _Bands(rows, story_of, seen, since)
 
 
