@@ -11,7 +11,7 @@ VmHWM; ``cpu_s``, its CPU seconds; ``skipped``, entries not stored by reason); a
 line or EOF ends it.
 This is how the daemon uses ``collect``: many passes in one long-running reactor, with the
 garbage-collection thresholds and the single malloc arena the ``wirewatch`` command sets
-(``scheduler.cli.GC_THRESHOLDS``, ``scheduler.allocator``).
+(``scheduler.cli.tune_process``).
 
 SPEC_FILE holds JSON: ``{"db_url": ..., "sources": [{"id", "type", "url"}, ...], "crawl": {...}}``
 (``crawl`` holds :class:`crawler.crawl_settings.CrawlSettings` fields).
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import resource
@@ -170,11 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2 or args[0] not in ("once", "serve"):
         print("usage: python -m benchmarks._poll_worker once|serve SPEC_FILE", file=sys.stderr)
         return 2
-    from scheduler.allocator import one_malloc_arena
-    from scheduler.cli import GC_THRESHOLDS
+    from scheduler.cli import tune_process
 
-    gc.set_threshold(*GC_THRESHOLDS)
-    one_malloc_arena()
+    tune_process()
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     spec = json.loads(Path(args[1]).read_text(encoding="utf-8"))
     if args[0] == "once":

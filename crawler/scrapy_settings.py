@@ -14,11 +14,11 @@ REDIRECT_MAX_TIMES = 8
 DELAY_JITTER = 0.5
 # Outputs of one callback processed in parallel (see scrapy_settings).
 CONCURRENT_ITEMS = 8
-# Bytes of downloaded responses not yet through parsing and storage before Scrapy starts no
-# new request (its default: 5 MB). A storage-bound first pass otherwise runs ~400 feeds
-# ahead of storage, each held parsed (about 100 KB per 12 KB feed): a 1,000-feed first pass
-# peaked 17 MiB lower with 1 MB, as fast (benchmarks/RESULTS.md). A pass that keeps up with
-# its downloads never reaches it.
+# Bytes of downloaded responses not yet through parsing and storage past which Scrapy hands
+# its downloader no new request (its default: 5 MB). A storage-bound first pass otherwise
+# runs ~400 feeds ahead of storage, each held parsed (about 100 KB per 12 KB feed): a
+# 1,000-feed first pass peaked 17 MiB lower with 1 MB, as fast (benchmarks/RESULTS.md). A
+# pass that keeps up with its downloads never reaches it.
 SCRAPER_BACKLOG_BYTES = 1_000_000
 
 

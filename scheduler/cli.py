@@ -14,7 +14,7 @@ from scheduler.commands.app import app
 
 load_all()
 
-__all__ = ["GC_THRESHOLDS", "app", "main"]
+__all__ = ["GC_THRESHOLDS", "app", "main", "tune_process"]
 
 #: A command keeps about 60 MB of modules, config and pooled objects alive, and every
 #: collection of the oldest generation walks all of it. With CPython's default thresholds
@@ -24,10 +24,16 @@ __all__ = ["GC_THRESHOLDS", "app", "main"]
 GC_THRESHOLDS = (50_000, 20, 20)
 
 
-def main() -> None:
-    """Console-script entry point."""
+def tune_process() -> None:
+    """The garbage-collection thresholds and the malloc arena of every wirewatch process
+    (the benchmarks' collection worker runs with them too); call before any thread starts."""
     gc.set_threshold(*GC_THRESHOLDS)
     one_malloc_arena()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    tune_process()
     # On an output that cannot encode some stored text (PYTHONIOENCODING=latin-1, a cp1252
     # console) that text is written as escapes (\u4e2d), not a crash halfway through.
     if isinstance(sys.stdout, io.TextIOWrapper):

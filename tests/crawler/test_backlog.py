@@ -2,10 +2,10 @@
 
 The test holds SQLite's write lock from outside, so the pass's storage waits (its
 ``busy_timeout`` is 30 s), and counts the feeds the news server served meanwhile. Every
-served feed waits parsed in memory until it is stored; Scrapy starts no new request while
-more than ``SCRAPER_BACKLOG_BYTES`` of responses wait. The count is an upper bound, so a
-slow machine cannot make it fail; with Scrapy's own 5 MB budget all 60 feeds (about 3 MB)
-are served while storage waits.
+served feed waits parsed in memory until it is stored; Scrapy hands its downloader no new
+request while more than ``SCRAPER_BACKLOG_BYTES`` of responses wait. The count is an upper
+bound, so a slow machine cannot make it fail; with Scrapy's own 5 MB budget all 60 feeds
+(about 3 MB) are served while storage waits.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def test_stalled_storage_bounds_the_responses_waiting(
             time.sleep(LOCKED_FOR)
             served_while_locked = _feed_requests(srv)
         finally:
-            lock.execute("ROLLBACK") if lock.in_transaction else None
+            if lock.in_transaction:
+                lock.execute("ROLLBACK")
             lock.close()
         passing.join(timeout=120)
     assert not passing.is_alive()
