@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -303,6 +304,30 @@ def disk_full(stage: Stage) -> None:
     outage(stage, fill, ballast.unlink)
 
 
+def sqlite_locked_mid_pass(stage: Stage) -> None:
+    """Another process takes SQLite's write lock (a backup, an operator's shell) while a poll
+    is fetching a new story, and holds it past the answer: the pass's storage waits for it
+    (within the 30 s busy timeout), then stores and alerts the story."""
+    stage.start()
+    stage.news.set_latency(2)
+    title = stage.publish()
+    wait_for(stage.in_flight, 60, "a poll in flight")
+    lock = sqlite3.connect(stage.db.removeprefix("sqlite:///"), timeout=60, isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        wait_for(lambda: not stage.in_flight(), 30, "the answer, while the database is locked")
+        time.sleep(2)  # the pass has parsed the story and waits to store it
+        assert title not in stage.archive.titles()
+    finally:
+        if lock.in_transaction:
+            lock.execute("ROLLBACK")
+        lock.close()
+    stage.news.set_latency(0)
+    stage.alerted(title)
+    no_traceback(stage.daemon)
+    stage.finish()
+
+
 def postgres_read_only(stage: Stage) -> None:
     """The PostgreSQL database turns read-only (a failover, an operator), then writable."""
     name = stage.db.rsplit("/", 1)[1]
@@ -340,6 +365,7 @@ CASES = [
     Case("sources-deleted", sources_deleted),
     Case("channels-unreadable", channels_unreadable),
     Case("disk-full", disk_full, "small-disk"),
+    Case("sqlite-locked-mid-pass", sqlite_locked_mid_pass),
     Case("postgres-read-only", postgres_read_only, "postgresql"),
 ]
 
