@@ -183,6 +183,8 @@ def test_every_page_in_a_browser(site: tuple[str, object], tmp_path: Path) -> No
 
 def test_the_try_out_works_without_javascript(site: tuple[str, object]) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
 
     base, _ = site
     driver = _browser(javascript=False)
@@ -193,6 +195,12 @@ def test_the_try_out_works_without_javascript(site: tuple[str, object]) -> None:
         area.clear()
         area.send_keys("groups:\n  taiwan: [經濟部]\n  mou: [合作備忘錄]\nmatch: taiwan AND mou\n")
         driver.find_element(By.XPATH, "//button[text()='Try']").click()
+        # The click posts the form; the answer is a new page, which may not have loaded yet.
+        WebDriverWait(driver, 30).until(
+            ec.text_to_be_present_in_element(
+                (By.ID, "tryout-results"), "1 story would have matched"
+            )
+        )
         results = driver.find_element(By.ID, "tryout-results").text
         assert "1 story would have matched" in results and ZH_TITLE in results
     finally:
