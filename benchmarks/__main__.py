@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 import benchmarks
+from benchmarks import newscontent
 from benchmarks.corpus import corpus_dir
 from benchmarks.machine import speed_probe
 from benchmarks.registry import Result, RunOptions, registered
@@ -47,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=None, help="alternating rounds (where a benchmark has them)"
     )
+    parser.add_argument(
+        "--text",
+        choices=("varied", "templated"),
+        default="varied",
+        help="generated news text: varied (like real news) or templated (unrelated items "
+        "share whole sentences: a worst case for story assignment)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write RESULTS.md")
     args = parser.parse_args(argv)
     names = [n.strip() for chunk in args.only for n in chunk.split(",") if n.strip()] or list(known)
@@ -54,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(known)}")
 
+    newscontent.TEMPLATED = args.text == "templated"
     console = Console(width=None if sys.stdout.isatty() else 160)
     options = RunOptions(quick=args.quick, full=args.full, corpus=corpus_dir(), rounds=args.rounds)
     results: list[Result] = []

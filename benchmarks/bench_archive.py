@@ -36,7 +36,6 @@ measures one database only.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import random
 import shutil
@@ -56,6 +55,7 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.registry import Result, RunOptions, register
+from benchmarks.vocabulary import vocabulary as vocabulary_of
 from crawler.db import make_engine, session_factory
 from crawler.items import Entry
 from crawler.models import Article
@@ -74,10 +74,6 @@ SEED_DIR_ENV = "WIREWATCH_ARCHIVE_SEED_DIR"
 BACKENDS_ENV = "WIREWATCH_ARCHIVE_BACKENDS"  # "sqlite", "postgresql" or both (default)
 ROUND_URLS = 1_000_000  # URL numbers per timed round (windows never share a URL)
 PROFILED = 2 * PAGE  # items of the window timed by SQL statement
-_SYLLABLES = (
-    "ka", "lo", "mi", "ten", "ra", "po", "su", "vel", "dor", "an", "ex", "tri", "mon", "sa",
-    "qu", "lin", "ber", "go", "ni", "stra", "pel", "chi", "or", "ux", "van", "de", "rum",
-)  # fmt: skip
 
 
 # -- databases --------------------------------------------------------------------------------
@@ -173,7 +169,7 @@ class ArticleStream:
     """
 
     def __init__(self, seed: int = 0, vocabulary: int = 20_000, first: int = 0) -> None:
-        self.words, self._cum = _vocabulary(vocabulary)
+        self.words, self._cum = vocabulary_of(vocabulary)
         self._rng = random.Random(seed)
         self._recent: deque[Raw] = deque(maxlen=200)
         self.first = first
@@ -218,24 +214,6 @@ class ArticleStream:
     def url(self, n: int) -> str:
         """The URL of the ``n``-th article counted by any stream."""
         return f"http://127.0.0.1/arc-{n % SOURCES:03d}/{n}.html"
-
-
-@functools.cache
-def _vocabulary(size: int) -> tuple[list[str], list[float]]:
-    """``size`` made-up words (the same for every stream) and their cumulative Zipf weights."""
-    rng = random.Random(0)
-    words: dict[str, None] = {}
-    while len(words) < size:
-        parts = rng.randint(2, 4)
-        words["".join(rng.choice(_SYLLABLES) for _ in range(parts))] = None
-    return list(words), list(_zipf_cum(size))
-
-
-def _zipf_cum(n: int) -> Iterator[float]:
-    total = 0.0
-    for rank in range(1, n + 1):
-        total += 1.0 / rank
-        yield total
 
 
 # -- measuring ------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 
+from benchmarks.vocabulary import vocabulary, zipf_cum
+
 #: Fixed anchor for the initial items, so content is identical from run to run.
 DEFAULT_BASE_TIME = datetime(2026, 2, 18, 9, 0, tzinfo=UTC)
 
@@ -137,21 +139,66 @@ def _slug(title: str) -> str:
     return slug or "story"
 
 
-def _text(rng: random.Random, lang: str) -> tuple[str, str, str]:
+#: The default of :class:`NewsSite`'s ``templated``.
+TEMPLATED = False
+
+# Varied text: news-like sentences whose words come from a Zipf-weighted vocabulary (common
+# English words first, then generated ones; common Chinese characters), so two unrelated
+# items share about as many word 5-shingles and character trigrams as unrelated real news
+# does. The templated sentences above, drawn two at a time for a summary, made one item in
+# 50 share a band key with any other (real feed entries: 2 pairs in 685,035), and so made
+# a first pass of "distinct" articles a pass of near-duplicates (benchmarks/RESULTS.md).
+_EN_COMMON = (
+    "the of to and a in that said is for on with as was by it at from its be has have "
+    "will are an this which were but not they after more would been their new also year "
+    "government officials company percent market trade patent licensing agreement talks "
+    "industry minister chips supply research week month court ruling exports firms deal "
+    "investment billion million could over about than first other into last two three "
+    "state policy rules office plans board group data sales growth prices energy costs "
+    "report review filing case rights tariff tariffs share shares quarter analysts told "
+    "while since under before between against during including however according added"
+)
+_ZH_COMMON = (
+    "的是在不了有和人這中大為上個國我以要他時來用們生到作地於出就分對成會可主發年動同工也能"
+    "下過子說產種面而方後多定行學法所民得經十三之進著等部度家電力裡如水化高自二理起小物現實"
+    "加量都兩體制機當使點從業本去把性好應開它合還因由其些然前外天政四日那社義事平形相全表間"
+    "樣與關各重新線內數正心反你明看原又麼利比或但質氣第向道命此變條只沒結解問意建月公無系軍"
+    "很情者最立代想已通並提直題黨程展五果料象員革位入常文總次品式活設及管特件長求老頭基資邊"
+    "流路級少圖山統接知較將組見計別她手角期根論運農指幾九區強放決西被幹做必戰先回則任取據處"
+    "協議專利授權貿易談判供應鏈半導體投資市場政府官員企業合作備忘錄簽署出口管制晶片研究報告"
+)
+
+
+_EN_WORDS, _EN_CUM = vocabulary(6_000, tuple(_EN_COMMON.split()))
+_ZH_CHARS = list(dict.fromkeys(_ZH_COMMON))
+_ZH_CUM = zipf_cum(len(_ZH_CHARS))
+
+
+def _sentence(rng: random.Random, lang: str) -> str:
     if lang.startswith("zh"):
+        return "".join(rng.choices(_ZH_CHARS, cum_weights=_ZH_CUM, k=rng.randint(18, 36))) + "。"
+    words = rng.choices(_EN_WORDS, cum_weights=_EN_CUM, k=rng.randint(12, 24))
+    return " ".join(words).capitalize() + "."
+
+
+def _text(rng: random.Random, lang: str, varied: bool = True) -> tuple[str, str, str]:
+    zh = lang.startswith("zh")
+    if zh:
         subject, partner = rng.choice(_ZH_SUBJECTS), rng.choice(_ZH_PARTNERS)
         title = subject + rng.choice(_ZH_EVENTS).format(p=partner)
-        sentences = _ZH_SENTENCES
-        joiner = ""
     else:
         subject, partner = rng.choice(_EN_SUBJECTS), rng.choice(_EN_PARTNERS)
         title = f"{subject} {rng.choice(_EN_EVENTS).format(p=partner)}"
-        sentences = _EN_SENTENCES
-        joiner = " "
-    summary = joiner.join(rng.sample(sentences, 2))
-    paragraphs = [
-        joiner.join(rng.sample(sentences, rng.randint(2, 4))) for _ in range(rng.randint(3, 6))
-    ]
+    joiner = "" if zh else " "
+    sentences = _ZH_SENTENCES if zh else _EN_SENTENCES
+
+    def some(k: int) -> str:
+        if varied:
+            return joiner.join(_sentence(rng, lang) for _ in range(k))
+        return joiner.join(rng.sample(sentences, k))
+
+    summary = some(2)
+    paragraphs = [some(rng.randint(2, 4)) for _ in range(rng.randint(3, 6))]
     return title, summary, "\n\n".join([summary, *paragraphs])
 
 
@@ -165,8 +212,13 @@ class NewsSite:
         items_per_feed: int = 20,
         seed: int = 0,
         base_time: datetime = DEFAULT_BASE_TIME,
+        templated: bool | None = None,
     ) -> None:
+        """``templated``: items built from the ten fixed sentences (unrelated items share
+        whole sentences: a worst case for story assignment) instead of varied text; None
+        follows :data:`TEMPLATED` (``python -m benchmarks --text templated``)."""
         self.bases = bases
+        self.templated = TEMPLATED if templated is None else templated
         self.feeds_per_host = feeds_per_host
         self.items_per_feed = items_per_feed
         self.seed = seed
@@ -199,7 +251,7 @@ class NewsSite:
         count = self.items_per_feed
         for seq in range(1, count + 1):
             rng = random.Random(f"{self.seed}:{feed.feed_id}:{seq}")
-            title, summary, body = _text(rng, feed.lang)
+            title, summary, body = _text(rng, feed.lang, varied=not self.templated)
             published = self.base_time - step * (count - seq)
             feed.items.insert(0, self._item(feed, seq, title, summary, body, published, rng))
         feed.next_seq = count + 1
