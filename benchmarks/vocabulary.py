@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Sequence
 
 SYLLABLES = (
     "ka", "lo", "mi", "ten", "ra", "po", "su", "vel", "dor", "an", "ex", "tri", "mon", "sa",
@@ -14,7 +13,7 @@ SYLLABLES = (
 
 
 @functools.cache
-def vocabulary(size: int, common: Sequence[str] = ()) -> tuple[list[str], list[float]]:
+def vocabulary(size: int, common: tuple[str, ...] = ()) -> tuple[list[str], list[float]]:
     """``common`` words, then made-up ones up to ``size`` (the same on every call), and
     their cumulative Zipf weights (rank 1 first), for ``random.choices(cum_weights=…)``."""
     rng = random.Random(0)

@@ -55,14 +55,15 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-#: WAL pages after which a commit checkpoints them into the database (SQLite's default:
-#: 1,000). A checkpoint copies every page written since the last one and syncs the file
-#: twice; the band index's random keys make each commit of a first pass touch thousands of
-#: its pages, so SQLite's default checkpointed at every commit, and those checkpoints were
-#: 12-15 s of a 20,000-article first pass against 5-6 s at this size (benchmarks/RESULTS.md).
-WAL_CHECKPOINT_PAGES = 16_384
 #: Size the WAL file is truncated back to after a checkpoint (a huge transaction grows it).
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
+#: WAL pages after which a commit checkpoints them into the database (SQLite's default:
+#: 1,000): the size limit in SQLite's default 4 KiB pages. A checkpoint copies every page
+#: written since the last one and syncs the file twice; the band index's random keys make
+#: each commit of a first pass touch thousands of its pages, so SQLite's default
+#: checkpointed at every commit, and those checkpoints were 12-15 s of a 20,000-article
+#: first pass against 5-6 s at this size (benchmarks/RESULTS.md).
+WAL_CHECKPOINT_PAGES = WAL_SIZE_LIMIT // 4096
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
