@@ -6,7 +6,8 @@ new and duplicate counts).
 
 ``python -m benchmarks._poll_worker serve SPEC_FILE`` installs the asyncio reactor once and then,
 for every line read on stdin, awaits one ``crawler.collect.collect`` pass and prints one JSON
-line (the same fields plus ``rss_kb``, VmRSS after the pass; ``peak_kb``, the pass's own
+line (the same fields plus ``rss_kb``, VmRSS after the pass, and ``children_rss_kb``, its
+parser processes'; ``peak_kb``, the pass's own
 VmHWM; ``cpu_s``, its CPU seconds; ``skipped``, entries not stored by reason); an empty
 line or EOF ends it.
 This is how the daemon uses ``collect``: many passes in one long-running reactor, with the
@@ -50,6 +51,21 @@ def rss_kb(field: str = "VmRSS") -> int:
     return 0
 
 
+def children_rss_kb() -> int:
+    """Summed resident set size of this process's children in KiB (its parser processes)."""
+    total = 0
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return 0
+    for task in tasks.iterdir():
+        for pid in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+    return total
+
+
 def reset_peak_rss() -> None:
     """Restart the VmHWM peak at the current RSS (Linux >= 4.0), so a pass reports its own."""
     with contextlib.suppress(OSError):
@@ -72,6 +88,7 @@ def summary(report: Any, seconds: float, cpu: float = 0.0) -> dict[str, Any]:
         "duplicates": report.duplicates,
         "errors": sorted({o.error for o in report.outcomes if o.error})[:5],
         "rss_kb": rss_kb(),
+        "children_rss_kb": children_rss_kb(),
         "peak_kb": rss_kb("VmHWM"),
         "cpu_s": cpu,
         "skipped": dict(

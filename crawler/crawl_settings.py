@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from crawler.durations import Duration
 from crawler.netpolicy import parse_allowance
+from crawler.parse_pool import auto_workers
 
 
 def _allowance(entry: str) -> str:
@@ -36,3 +37,12 @@ class CrawlSettings(BaseModel):
     # Hosts and networks a redirect or link may reach although they are not public
     # (see crawler.netpolicy), e.g. ["intranet.example.org", "10.20.0.0/16"].
     allow_private: list[Annotated[str, AfterValidator(_allowance)]] = Field(default_factory=list)
+    # Processes that parse feeds beside the one that stores (crawler.parse_pool); None
+    # chooses one per core beyond the first, 0 parses in threads of the crawling process.
+    parse_workers: int | None = Field(default=None, ge=0, le=32)
+
+    def parse_processes(self) -> int:
+        """How many parser processes a crawl uses (``parse_workers``, or this machine's)."""
+        if self.parse_workers is not None:
+            return self.parse_workers
+        return auto_workers()

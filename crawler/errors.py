@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 
+class CollectError(Exception):
+    """A page that was fetched but holds nothing usable (the source's poll failed)."""
+
+
 def one_line(exc: BaseException, limit: int = 300, *, first_line: bool = False) -> str:
     """``Type: message`` with whitespace collapsed, at most ``limit`` characters.
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crawler.dedupe import KeyText
 from crawler.items import Entry
+from crawler.story_text import KeyText, Prepared
 from crawler.text import normalize_text
 from crawler.urls import canonical_url, unwrap_redirect
 
@@ -48,6 +48,9 @@ class Normalized:
     # The dedupe tokens of title and text (body, else summary), made with the content hash
     # and read again by storage (crawler.dedupe.prepare) instead of tokenising twice.
     key_text: KeyText | None = field(default=None, compare=False, repr=False)
+    # Storage's text work on this title and text (crawler.dedupe.prepare), when a parser
+    # process did it already (crawler.feed_job); storage then does not.
+    prepared: Prepared | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)

@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import feedparser
@@ -49,6 +49,9 @@ from crawler.items import Entry
 from crawler.reasons import duplicate_reason
 from crawler.text import html_to_text, normalize_text
 from crawler.urls import clean_href, entry_link, entry_source, unwrap_redirect
+
+if TYPE_CHECKING:
+    from crawler.normalize import Normalized
 
 MAX_FEED_BYTES = 16 * 1024 * 1024
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
@@ -469,6 +472,46 @@ def open_feed(
         skipped=skipped,
         _batches=batches(),
     )
+
+
+@dataclass(slots=True)
+class FeedPart:
+    """A batch of a feed's entries, with the problems (``notes``) and the entries left out
+    (``skipped``, by reason) found while it was read: each reported in one part only."""
+
+    entries: list[Entry]
+    notes: list[str]
+    skipped: dict[str, int]
+    # The entries normalised and prepared for storage, when a parser process did it
+    # (crawler.feed_job); None otherwise.
+    normalized: list[Normalized | None] | None = None
+
+
+def feed_parts(stream: FeedStream) -> Iterator[FeedPart]:
+    """The parts of ``stream``, lazily: the first always (empty for an empty feed), one per
+    further batch, and a last one without entries for problems found after the last entry."""
+    batches = stream.batches()
+    yield _take_part(stream, next(batches, []))
+    for batch in batches:
+        yield _take_part(stream, batch)
+    if stream.notes or stream.skipped:
+        yield _take_part(stream, [])
+
+
+def _take_part(stream: FeedStream, entries: list[Entry]) -> FeedPart:
+    part = FeedPart(entries, list(dict.fromkeys(stream.notes)), dict(stream.skipped))
+    stream.notes.clear()
+    stream.skipped.clear()
+    return part
+
+
+def read_feed(
+    body: bytes, *, callback: Callable[[list[str]], set[str]] | None = None, **feed: Any
+) -> list[FeedPart]:
+    """Every part of the feed in ``body`` at once (what a parser process runs, see
+    :mod:`crawler.parse_pool`): :func:`open_feed` with ``feed``'s arguments and
+    ``callback`` as its ``known_guids``."""
+    return list(feed_parts(open_feed(body, known_guids=callback, **feed)))
 
 
 def _parts(

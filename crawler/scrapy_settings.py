@@ -20,6 +20,8 @@ CONCURRENT_ITEMS = 8
 # 1,000-feed first pass peaked 17 MiB lower with 1 MB, as fast (benchmarks/RESULTS.md). A
 # pass that keeps up with its downloads never reaches it.
 SCRAPER_BACKLOG_BYTES = 1_000_000
+#: Parser processes of a crawl (crawler.parse_pool); 0 parses in threads.
+PARSE_WORKERS_SETTING = "WIREWATCH_PARSE_WORKERS"
 
 
 def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
@@ -55,6 +57,7 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
         "HTTPCACHE_ENABLED": False,
         "AUTOTHROTTLE_ENABLED": False,
         "WIREWATCH_ALLOW_PRIVATE": list(crawl.allow_private),  # crawler.netguard
+        PARSE_WORKERS_SETTING: crawl.parse_processes(),
         "DOWNLOADER_MIDDLEWARES": {
             # First of all, before robots.txt is asked: no request reaches a private
             # network unless the link policy allows it (redirect hops come back here too).
@@ -62,6 +65,8 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
             # Below RedirectMiddleware (600) and HttpCompressionMiddleware (590): responses
             # reach it final and inflated, with their redirect chain in the meta.
             "crawler.middlewares.ConditionalGetMiddleware": 580,
+            # Above HttpCompressionMiddleware (590): sees a compressed response first.
+            "crawler.middlewares.PlainBeforeInflateMiddleware": 595,
             # robots.txt parsers outlive a pass (Scrapy's own keeps them per crawl).
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.robots.CachedRobotsTxtMiddleware": 100,

@@ -47,8 +47,10 @@ from crawler.middlewares import META_KEY, Fetch, fetch_of
 from crawler.models import utcnow
 from crawler.netguard import RefusedHop
 from crawler.normalize import EntryBatch, Normalized, normalize
+from crawler.parse_pool import ParsePool, shared_pool
 from crawler.reasons import NO_IDENTITY, duplicate_reason
 from crawler.retry import parse_retry_after
+from crawler.scrapy_settings import PARSE_WORKERS_SETTING
 from crawler.store import known_items, stored_guids
 from crawler.textfill import count_attempt, fill_text, pending_text
 from crawler.urls import is_google_news
@@ -116,6 +118,7 @@ class PollSpider(scrapy.Spider):
         self.feed = feed
         self.on_done = on_done
         self._pending: dict[str, int] = {}
+        self.parse_pool: ParsePool | None = None  # set from the crawl's settings
         # Known-item lookups read through an engine that never queues behind SQLite's write
         # lock (the storage pipeline holds it while it writes); a stale answer only means
         # the pipeline finds the duplicate itself.
@@ -130,6 +133,7 @@ class PollSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PollSpider:
         """Build the spider and follow the signals that end a request or an item."""
         spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.parse_pool = shared_pool(crawler.settings.getint(PARSE_WORKERS_SETTING))
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(spider._item_done, signal=signal)
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
@@ -243,7 +247,12 @@ class PollSpider(scrapy.Spider):
                 return
         collector = COLLECTORS[run.config.type]
         try:
-            page = await asyncio.to_thread(collector.parse, response, run, fetch)
+            pool = self.parse_pool if self.parse_pool and collector.pooled(response) else None
+            # A pooled page waits for its parser in the pool's own thread, not in one of the
+            # default executor's few threads, which storage and lookups need meanwhile.
+            page = await asyncio.get_running_loop().run_in_executor(
+                pool.threads if pool else None, collector.parse_with, pool, response, run, fetch
+            )
         except Exception as exc:  # a collector bug or a hostile page must not end the pass
             message = str(exc) if isinstance(exc, CollectError) else _describe_exc(exc)
             if not isinstance(exc, CollectError):
@@ -263,7 +272,7 @@ class PollSpider(scrapy.Spider):
             for reason, count in part.skipped.items():
                 outcome.found += count
                 outcome.skip(reason, count)
-            outputs, known = await self._route(run, part.entries)
+            outputs, known = await self._route(run, part.entries, part.normalized)
             all_known = all_known and known
             for out in outputs:
                 yield out
@@ -291,14 +300,18 @@ class PollSpider(scrapy.Spider):
             return None
 
     async def _route(
-        self, run: SourceRun, entries: list[Entry]
+        self,
+        run: SourceRun,
+        entries: list[Entry],
+        normalized: list[Normalized | None] | None = None,
     ) -> tuple[list[EntryBatch | Request], bool]:
         """Count stored entries as skipped; batch new ones for storage or route them on.
 
+        ``normalized``: the entries already normalised (by a parser process), if they are.
         Returns what to yield and whether every entry was already known.
         """
         run.outcome.found += len(entries)
-        valid, known = await asyncio.to_thread(self._screen, run, entries)
+        valid, known = await asyncio.to_thread(self._screen, run, entries, normalized)
         run.outcome.skip(NO_IDENTITY, len(entries) - len(valid))
         batch = EntryBatch(run.config.id, [])
         outputs: list[EntryBatch | Request] = []
@@ -317,14 +330,20 @@ class PollSpider(scrapy.Spider):
         return outputs, all(k is not None for k in known)
 
     def _screen(
-        self, run: SourceRun, entries: list[Entry]
+        self,
+        run: SourceRun,
+        entries: list[Entry],
+        normalized: list[Normalized | None] | None = None,
     ) -> tuple[list[tuple[Entry, Normalized]], list[str | None]]:
-        """Normalise ``entries`` (dropping those with neither link nor guid), look up stored ones.
+        """Normalise ``entries`` (unless ``normalized`` holds them so), drop those with
+        neither link nor guid, look up stored ones.
 
         Runs in a worker thread.
         """
         config = run.config
-        pairs = [(e, normalize(e, language=config.language, tags=config.tags)) for e in entries]
+        if normalized is None:
+            normalized = [normalize(e, language=config.language, tags=config.tags) for e in entries]
+        pairs = list(zip(entries, normalized, strict=True))
         valid = [(e, n) for e, n in pairs if n is not None]
         if not valid:
             return [], []

@@ -221,7 +221,10 @@ def _store_batch(
                 fresh.append(i)
         if fresh:
             new = [items[i] for i in fresh]
-            texts = [prepare(n.title, n.body or n.summary, n.content_hash, n.key_text) for n in new]
+            texts = [
+                n.prepared or prepare(n.title, n.body or n.summary, n.content_hash, n.key_text)
+                for n in new
+            ]
             ids = _insert_articles(session, new, texts, baseline, now)
             index_articles(
                 session.connection(),

@@ -35,6 +35,7 @@ from pydantic.fields import FieldInfo
 from alerts.channels import ChannelsFile
 from alerts.watchlists import Watchlist
 from crawler.durations import parse_duration
+from crawler.parse_pool import MAX_AUTO_WORKERS, PARSE_TIMEOUT, POOLED_MAX_BYTES
 from crawler.sources import SourcesFile
 from scheduler.settings import AppSettings
 
@@ -112,6 +113,15 @@ TEXTS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "Hosts or networks a redirect or a link may reach although they are not public "
             "(loopback, private, link-local); a source's own origin is always allowed.",
             "[intranet.example.org, 10.20.0.0/16]",
+        ),
+        ("crawl", "parse_workers"): (
+            "Processes that parse feeds while the main one fetches and stores (a feed of up "
+            f"to {POOLED_MAX_BYTES // 2**20} MiB; larger ones are parsed in the main process, "
+            f"a batch at a time); unset: one per CPU core beyond the first, at most "
+            f"{MAX_AUTO_WORKERS}; `0`: none. A page that hangs a parser for "
+            f"{PARSE_TIMEOUT / 60:g} minutes or crashes it fails its own source's poll, "
+            "nothing else.",
+            "0",
         ),
         ("alerts", "admin_channel"): (
             "Channel for source-health notices (failing, silent sources); `null` sends none.",

@@ -17,14 +17,15 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from scrapy.http import Response
 
+from crawler.errors import CollectError
 from crawler.items import Entry
 from crawler.middlewares import Fetch
+from crawler.normalize import Normalized
+from crawler.parse_pool import ParsePool
 from crawler.sources import SourceConfig, type_names
 from crawler.state import PollOutcome
 
-
-class CollectError(Exception):
-    """A page that was fetched but holds nothing usable (the source's poll failed)."""
+__all__ = ["COLLECTORS", "CollectError", "Collector", "Page", "SourceRun", "content_type"]
 
 
 @dataclass
@@ -69,6 +70,8 @@ class Page:
     notes: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     more: Iterator[Page] | None = None
+    # ``entries`` normalised and prepared for storage by a parser process, else None.
+    normalized: list[Normalized | None] | None = None
 
 
 class Collector:
@@ -93,6 +96,16 @@ class Collector:
     def parse(self, response: Response, run: SourceRun, fetch: Fetch) -> Page:
         """Parse ``response`` (index or follow-up page); raise CollectError if unusable."""
         raise NotImplementedError
+
+    def pooled(self, response: Response) -> bool:
+        """Whether :meth:`parse_with` would hand ``response`` to a parser process."""
+        return False
+
+    def parse_with(
+        self, pool: ParsePool | None, response: Response, run: SourceRun, fetch: Fetch
+    ) -> Page:
+        """:meth:`parse`, in one of ``pool``'s parser processes where :meth:`pooled`."""
+        return self.parse(response, run, fetch)
 
     def config(self, run: SourceRun) -> Any:
         """The run's source config, which must be this collector's model."""

@@ -234,6 +234,14 @@ def test_process_runs_report_exit_code_and_peak_rss(tmp_path: Path) -> None:
     assert small.code == 0 and big.code == 0
     assert big.peak_mib >= small.peak_mib + 60
     assert measured([sys.executable, "-c", "raise SystemExit(3)"]).code == 3
+    # Two processes of 40 MiB each: the largest holds 40, together they hold 80.
+    hold = "x = bytearray(40 << 20); x[::4096] = b'y' * len(x[::4096]); import time; time.sleep(1)"
+    spawn = f"import subprocess, sys; c = subprocess.Popen([sys.executable, '-c', {hold!r}])"
+    pair = f"{spawn}; {hold}; c.wait()"
+    both = measured([sys.executable, "-c", pair])
+    assert both.peak_mib < small.peak_mib + 60
+    assert both.tree_mib >= 2 * small.peak_mib + 75
+    assert both.footprint_mib == both.tree_mib
     with NewsServer(hosts=1, feeds_per_host=2, items_per_feed=2) as server:
         config = write_config(tmp_path, server.feed_urls())
         check = subprocess.run(

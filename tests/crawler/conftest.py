@@ -36,6 +36,10 @@ from crawler.sources import AnySource
 
 logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
 spec = json.loads(sys.argv[1])
+if spec.get("setup"):  # "module:function" run first (a test's fault injection)
+    import importlib
+    module, function = spec["setup"].split(":")
+    getattr(importlib.import_module(module), function)()
 install_reactor()
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
@@ -89,10 +93,11 @@ reactor.run()
 class Poller:
     """A child process that runs collection passes on demand against one database."""
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, setup: str | None = None) -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
+        spec = {"db_url": db_url, "setup": setup}
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, json.dumps({"db_url": db_url})],
+            [sys.executable, "-c", _CHILD, json.dumps(spec)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -120,6 +125,13 @@ class Poller:
         self.last_seconds = report["seconds"]
         return {o["source_id"]: o for o in report["outcomes"]}
 
+    def descendants(self) -> list[int]:
+        """Process ids of the poller's own child processes (its parser processes)."""
+        found: list[int] = []
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            found += [int(pid) for pid in (task / "children").read_text().split()]
+        return found
+
     def close(self) -> str:
         """Stop the child; returns its stderr."""
         if self.proc.poll() is None:
@@ -145,8 +157,8 @@ def poller_factory() -> Iterator[Any]:
     """Start pollers on a database URL; all are stopped at teardown."""
     started: list[Poller] = []
 
-    def start(db_url: str) -> Poller:
-        p = Poller(db_url)
+    def start(db_url: str, setup: str | None = None) -> Poller:
+        p = Poller(db_url, setup)
         started.append(p)
         return p
 

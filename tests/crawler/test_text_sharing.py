@@ -22,7 +22,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.corpus import real_feeds
-from crawler import dedupe, folding, search_index, shingles
+from crawler import dedupe, folding, search_index, shingles, story_text
 from crawler import text as cleanup
 from crawler.dedupe import KeyText, content_hash, prepare
 from crawler.folding import Folded, fold, fold_case_preserving
@@ -272,7 +272,7 @@ def _titles_agree_reference(a: str, b: str) -> bool:
 
     if numbers(ta - tb) and numbers(tb - ta):
         return False
-    return len(ta & tb) / min(len(ta), len(tb)) >= dedupe.TITLE_AGREEMENT
+    return len(ta & tb) / min(len(ta), len(tb)) >= story_text.TITLE_AGREEMENT
 
 
 def test_titles_agree_like_comparing_their_numbers_each_time(corpus_dir: Path) -> None:

@@ -176,6 +176,46 @@ def sighup_storm(stage: Stage) -> None:
     stage.finish()
 
 
+def parsers(pid: int) -> list[int]:
+    """The parser processes (``crawler.parse_pool``) among the children of ``pid``."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
+            if b"crawler.parse_pool" in cmdline:
+                found.append(int(child))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def parser_killed(stage: Stage) -> None:
+    """The parser process is killed (the kernel's OOM killer, an operator): the next page
+    gets a new one and the story is alerted; the stopped daemon leaves no parser behind."""
+    wirewatch = stage.root / "wirewatch.yaml"
+    wirewatch.write_text(
+        wirewatch.read_text().replace("timeout: 20s}", "timeout: 20s, parse_workers: 1}")
+    )
+    daemon = stage.start()
+    killed = wait_for(lambda: parsers(daemon.pid), 60, "a parser process")
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    stage.alerted(stage.publish())
+    now = parsers(daemon.pid)
+    assert now and not set(now) & set(killed), (now, killed)
+    no_traceback(daemon)
+    stage.finish()
+    wait_for(lambda: not any(running(pid) for pid in now), 30, "the parser's exit")
+
+
 # ----- the config changed under the daemon --------------------------------------------------
 
 
@@ -361,6 +401,7 @@ CASES = [
     Case("sigterm-mid-crawl", sigterm_mid_crawl),
     Case("sigkill-mid-poll", sigkill_mid_poll),
     Case("sighup-storm", sighup_storm),
+    Case("parser-killed", parser_killed),
     Case("watchlist-replaced-by-a-directory", replaced_by_a_directory),
     Case("sources-deleted", sources_deleted),
     Case("channels-unreadable", channels_unreadable),
