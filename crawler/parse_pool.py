@@ -1,4 +1,5 @@
-"""Parser processes: feeds are parsed on another core while this process stores.
+"""Parser processes: feeds are parsed (and article pages extracted) on another core while
+this process stores.
 
 A first pass is CPU-bound in one process: feedparser in worker threads and storage share
 the GIL, so a two-core machine ran it on one core. A :class:`ParsePool` keeps up to
@@ -27,6 +28,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from functools import partial
@@ -43,6 +45,9 @@ logger = logging.getLogger(__name__)
 PARSE_TIMEOUT = 120.0
 #: Seconds a new child has to say it is ready.
 START_TIMEOUT = 60.0
+#: Seconds a child may wait for work before it is ended (a daemon between passes holds
+#: no parser process; the next page starts one).
+IDLE_SECONDS = 60.0
 #: The module a child runs (``python -m``).
 CHILD_MODULE = "crawler.parse_pool"
 #: Largest page a parser process reads: it sends back all entries at once, so a larger
@@ -74,17 +79,21 @@ class ParsePool:
     """Up to ``size`` parser processes, started when first needed; thread-safe.
 
     When a child cannot start at all, the pool says so once (an error in the log) and every
-    later :meth:`call` raises :class:`PoolUnavailable` at once.
+    later :meth:`call` raises :class:`PoolUnavailable` at once. A child idle for ``idle``
+    seconds is ended.
     """
 
-    def __init__(self, size: int, timeout: float = PARSE_TIMEOUT) -> None:
+    def __init__(
+        self, size: int, timeout: float = PARSE_TIMEOUT, idle: float = IDLE_SECONDS
+    ) -> None:
         if size < 1:
             raise ValueError("a parse pool needs at least one process")
         self.size = size
         self.timeout = timeout
-        self._idle: queue.LifoQueue[_Child | None] = queue.LifoQueue()
-        for _ in range(size):
-            self._idle.put(None)
+        self.idle = idle
+        # Free slots, most recently used last: a running child, or None for one to start.
+        self._slots: list[_Child | None] = [None] * size
+        self._free = threading.Condition()
         self._children: set[_Child] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -92,6 +101,7 @@ class ParsePool:
         # One thread per child waits for it: callers hand their jobs to these threads
         # instead of blocking a shared pool's (asyncio's default executor also stores).
         self.threads = _WaitingThreads(size)
+        threading.Thread(target=self._reap, name="parse_reaper", daemon=True).start()
 
     def call(
         self,
@@ -108,7 +118,9 @@ class ParsePool:
         """
         if self.unavailable is not None:
             raise PoolUnavailable(self.unavailable)
-        child = self._idle.get()
+        with self._free:
+            self._free.wait_for(lambda: bool(self._slots))
+            child = self._slots.pop()
         try:
             if child is None or not child.alive():
                 child = None
@@ -120,7 +132,11 @@ class ParsePool:
                 child = None
             raise CollectError(str(exc)) from None
         finally:
-            self._idle.put(child)
+            with self._free:
+                if child is not None:
+                    child.used = time.monotonic()
+                self._slots.append(child)
+                self._free.notify()
 
     def pids(self) -> list[int]:
         """The process ids of the running children."""
@@ -156,6 +172,21 @@ class ParsePool:
         with self._lock:
             self._children.discard(child)
         child.kill()
+
+    def _reap(self) -> None:
+        """End the children that waited longer than ``idle`` for work."""
+        while not self._closed:
+            time.sleep(min(self.idle / 4, 10.0))
+            now, idle = time.monotonic(), []
+            with self._free:
+                for n, child in enumerate(self._slots):
+                    if child is not None and now - child.used > self.idle:
+                        self._slots[n] = None
+                        idle.append(child)
+            for child in idle:
+                with self._lock:
+                    self._children.discard(child)
+                child.stop()
 
 
 _shared: dict[int, ParsePool] = {}
@@ -225,6 +256,7 @@ class _Child:
     def __init__(self, process: subprocess.Popen[bytes], conn: Connection) -> None:
         self.process = process
         self.conn = conn
+        self.used = time.monotonic()  # when its last job ended
 
     @classmethod
     def spawn(cls) -> _Child:

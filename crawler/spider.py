@@ -19,6 +19,7 @@ spider middleware discards silently never settles; the flow's per-source deadlin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -47,7 +48,7 @@ from crawler.middlewares import META_KEY, Fetch, fetch_of
 from crawler.models import utcnow
 from crawler.netguard import RefusedHop
 from crawler.normalize import EntryBatch, Normalized, normalize
-from crawler.parse_pool import ParsePool, shared_pool
+from crawler.parse_pool import ParsePool, PoolUnavailable, shared_pool
 from crawler.reasons import NO_IDENTITY, duplicate_reason
 from crawler.retry import parse_retry_after
 from crawler.scrapy_settings import PARSE_WORKERS_SETTING
@@ -415,14 +416,16 @@ class PollSpider(scrapy.Spider):
 
         A failure loses only this page's text: the feed's own text is kept.
         """
+        body, args = response.body, {"url": response.url, "tz": run.tz}
+        args["content_type"] = content_type(response)
         try:
-            return await asyncio.to_thread(
-                extract_article,
-                response.body,
-                url=response.url,
-                tz=run.tz,
-                content_type=content_type(response),
-            )
+            if (pool := self.parse_pool) is not None:
+                # In a parser process: a page that hangs or crashes the extractor costs
+                # its own text only.
+                with contextlib.suppress(PoolUnavailable):  # then extracted here
+                    job = partial(pool.call, extract_article, body, **args)
+                    return await asyncio.get_running_loop().run_in_executor(pool.threads, job)
+            return await asyncio.to_thread(extract_article, body, **args)
         except Exception as exc:  # a hostile page must not end the pass
             _note(run, f"article {response.url}: {_describe_exc(exc)}")
             return None

@@ -115,12 +115,12 @@ TEXTS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "[intranet.example.org, 10.20.0.0/16]",
         ),
         ("crawl", "parse_workers"): (
-            "Processes that parse feeds while the main one fetches and stores (a feed of up "
-            f"to {POOLED_MAX_BYTES // 2**20} MiB; larger ones are parsed in the main process, "
-            f"a batch at a time); unset: one per CPU core beyond the first, at most "
-            f"{MAX_AUTO_WORKERS}; `0`: none. A page that hangs a parser for "
-            f"{PARSE_TIMEOUT / 60:g} minutes or crashes it fails its own source's poll, "
-            "nothing else.",
+            "Processes that parse feeds and extract article pages while the main one fetches "
+            f"and stores (a feed of up to {POOLED_MAX_BYTES // 2**20} MiB; larger ones are "
+            "parsed in the main process, a batch at a time); unset: one per CPU core beyond "
+            f"the first, at most {MAX_AUTO_WORKERS}; `0`: none. A feed that hangs a parser "
+            f"for {PARSE_TIMEOUT / 60:g} minutes or crashes it fails its own source's poll; "
+            "such an article page loses its own text; nothing else.",
             "0",
         ),
         ("alerts", "admin_channel"): (

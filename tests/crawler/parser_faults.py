@@ -6,6 +6,7 @@ import os
 import signal
 from typing import Any
 
+from crawler.extract import ExtractedArticle, extract_article
 from crawler.feed_job import read_for_storage
 from crawler.parse import FeedPart
 
@@ -18,8 +19,19 @@ def read_or_die(body: bytes, **kwargs: Any) -> list[FeedPart]:
     return read_for_storage(body, **kwargs)
 
 
+def extract_or_die(body: bytes, **kwargs: Any) -> ExtractedArticle | None:
+    """:func:`crawler.extract.extract_article`, except that a page whose URL holds "customs"
+    kills the parser process."""
+    if "customs" in kwargs["url"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return extract_article(body, **kwargs)
+
+
 def install() -> None:
-    """Make feed collectors use :func:`read_or_die` (run in a poller process)."""
+    """Make feed collectors use :func:`read_or_die` and article pages :func:`extract_or_die`
+    (run in a poller process)."""
     import crawler.collectors.feed as feed
+    import crawler.spider as spider
 
     feed.read_for_storage = read_or_die  # type: ignore[assignment]
+    spider.extract_article = extract_or_die  # type: ignore[assignment]

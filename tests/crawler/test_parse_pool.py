@@ -105,6 +105,17 @@ def test_a_job_that_ends_its_process_fails_with_the_reason(
     assert pool.call(os.getpid) not in (pid, os.getpid())
 
 
+def test_an_idle_process_is_ended_and_the_next_job_starts_another() -> None:
+    pool = ParsePool(1, idle=0.5)
+    try:
+        pid = pool.call(os.getpid)
+        wait_gone(pid, timeout=20)
+        assert pool.pids() == []
+        assert pool.call(os.getpid) not in (pid, os.getpid())
+    finally:
+        pool.close()
+
+
 def test_a_process_killed_between_jobs_is_replaced(pool: ParsePool) -> None:
     pid = pool.call(os.getpid)
     os.kill(pid, signal.SIGKILL)
@@ -250,14 +261,17 @@ def _outcomes(poller: Any, sources: list[dict[str, Any]], **crawl: Any) -> dict[
 def test_a_pass_stores_the_same_with_parser_processes_as_without(
     corpus_dir: Path, tmp_path: Path, poller_factory: Any
 ) -> None:
-    """The same real and generated feeds, one pass each way into its own database: the same
-    outcome for every source; only the pass with ``parse_workers: 1`` has a child process."""
+    """The same real and generated feeds, two passes each way into its own database (the
+    second fetches the article pages of the ``fetch_article`` sources): the same outcome for
+    every source and the same archive; only ``parse_workers: 1`` has a child process."""
     from crawler.db import make_engine
     from scheduler.migrate import upgrade
 
     files = _corpus_feeds()[::25]
     with NewsServer(hosts=4, feeds_per_host=5, items_per_feed=20) as srv:
-        sources = [feed(f"gen{i}", url) for i, url in enumerate(srv.feed_urls())]
+        sources = [
+            feed(f"gen{i}", url, fetch_article=i % 5 == 0) for i, url in enumerate(srv.feed_urls())
+        ]
         ids = srv.feed_ids()
         for n in range(10):  # stories published on three feeds each
             item = srv.publish(ids[n], f"Patent pact number {n} signed", f"Story {n}. " * 40)
@@ -270,15 +284,16 @@ def test_a_pass_stores_the_same_with_parser_processes_as_without(
             engine = make_engine(f"sqlite:///{tmp_path / f'w{workers}.db'}")
             upgrade(engine)
             poller = poller_factory(str(engine.url))
-            results[workers] = _outcomes(poller, sources, parse_workers=workers)
+            results[workers] = [_outcomes(poller, sources, parse_workers=workers) for _ in "12"]
             assert len(poller.descendants()) == workers
             stored[workers] = _archive(engine)
             engine.dispose()
     assert results[1] == results[0]
-    assert sum(o["new"] for o in results[1].values()) > 400
+    assert sum(o["new"] for o in results[1][0].values()) > 400
     assert stored[1] == stored[0]
     articles, stories = stored[1]
     assert len(stories) < len(articles)  # syndicated copies joined stories
+    assert sum(bool(a[5]) for a in articles) >= 40  # text from the article pages
 
 
 def _archive(engine: Any) -> tuple[set[tuple[Any, ...]], set[frozenset[str]]]:
@@ -383,3 +398,32 @@ def test_an_exiting_process_does_not_wait_for_a_hung_parse() -> None:
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 30
     wait_gone(int(done.stdout.split()[0]))
+
+
+def test_an_article_page_that_crashes_the_extractor_loses_only_its_text(
+    sqlite_db: Any, poller_factory: Any, server: NewsServer
+) -> None:
+    """Article pages are extracted in parser processes too: a page that kills one keeps its
+    feed text and a note; the source's other work and other sources' pages are unharmed."""
+    from crawler.models import Article
+
+    url, sessions = sqlite_db
+    ids, urls = server.feed_ids(), server.feed_urls()
+    sources = [
+        feed("pages", urls[0], fetch_article=True),
+        feed("fine", urls[1], fetch_article=True),
+    ]
+    poller = poller_factory(url, setup="tests.crawler.parser_faults:install")
+    crawl = {**FAST, "timeout": "30s", "parse_workers": 1}
+    poller.poll(sources, crawl)  # the silent baseline fetches no article page
+    text = "First paragraph of the ruling.\n\nSecond paragraph with the details."
+    doomed = server.publish(ids[0], "Customs ruling on solar modules", "Short summary.", text)
+    kept = server.publish(ids[1], "Patent office ruling on licences", "Short summary.", text)
+    out = poller.poll(sources, crawl)
+    assert (out["pages"]["status"], out["pages"]["new"]) == ("ok", 1)
+    assert any("the parser process died (signal 9)" in w for w in out["pages"]["warnings"])
+    assert (out["fine"]["status"], out["fine"]["new"]) == ("ok", 1)
+    with sessions() as session:
+        body = {a.url: a.body for a in session.query(Article).filter(Article.baseline.is_(False))}
+    assert "Second paragraph with the details" in body[kept.url]
+    assert "Second paragraph" not in body[doomed.url]
