@@ -24,6 +24,7 @@ import os
 import pickle
 import queue
 import signal
+import site
 import socket
 import subprocess
 import sys
@@ -208,6 +209,16 @@ def shared_pool(size: int) -> ParsePool | None:
         return pool
 
 
+def _package_root() -> str | None:
+    """The directory a child must find ``crawler`` in first: this one's source tree, or None
+    when it is installed (on the path already, after the standard library, as it must stay)."""
+    root = Path(__file__).resolve().parent.parent
+    installed = [*site.getsitepackages(), site.getusersitepackages()]
+    if any(Path(d).resolve() == root for d in installed if d):
+        return None
+    return str(root)
+
+
 class _Broken(Exception):
     """The child hung or died; it must be replaced."""
 
@@ -262,12 +273,14 @@ class _Child:
     def spawn(cls) -> _Child:
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
-        # The child must import this very crawler package, also from a source tree.
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        root = _package_root()
+        if root is not None:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", CHILD_MODULE, str(theirs.fileno())],
+                # -P: the working directory is not put on the path (no module there
+                # may shadow one of ours).
+                [sys.executable, "-P", "-m", CHILD_MODULE, str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 env=env,

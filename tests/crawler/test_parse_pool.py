@@ -427,3 +427,22 @@ def test_an_article_page_that_crashes_the_extractor_loses_only_its_text(
         body = {a.url: a.body for a in session.query(Article).filter(Article.baseline.is_(False))}
     assert "Second paragraph with the details" in body[kept.url]
     assert "Second paragraph" not in body[doomed.url]
+
+
+def test_a_module_in_the_working_directory_cannot_shadow_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon started in a directory holding a ``feedparser.py`` still parses with the real
+    one: its parser processes do not put the working directory on their path."""
+    import importlib.util
+
+    (tmp_path / "feedparser.py").write_text("raise SystemExit('the wrong feedparser')\n")
+    monkeypatch.chdir(tmp_path)
+    pool = ParsePool(1, timeout=30)
+    try:
+        origin = pool.call(importlib.util.find_spec, "feedparser").origin
+        assert not origin.startswith(str(tmp_path)), origin
+        parts = pool.call(read_feed, big_feed(3), url="http://a/f", source_id="s")
+        assert len(parts[0].entries) == 3
+    finally:
+        pool.close()
