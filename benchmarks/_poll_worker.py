@@ -31,6 +31,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from benchmarks.procfs import child_pids, status_kb
+
 _MAX_PASSES = 100_000  # bound on passes served by one worker
 _COMPONENTS = (
     "DOWNLOADER_MIDDLEWARES",
@@ -42,28 +44,12 @@ _COMPONENTS = (
 
 def rss_kb(field: str = "VmRSS") -> int:
     """Resident set size of this process in KiB (``VmRSS``; ``VmHWM``: peak), 0 when unknown."""
-    status = Path("/proc/self/status")
-    if not status.is_file():
-        return 0
-    for line in status.read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    return 0
+    return status_kb("self", field)
 
 
 def children_rss_kb() -> int:
     """Summed resident set size of this process's children in KiB (its parser processes)."""
-    total = 0
-    tasks = Path("/proc/self/task")
-    if not tasks.is_dir():
-        return 0
-    for task in tasks.iterdir():
-        for pid in (task / "children").read_text().split():
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-    return total
+    return sum(status_kb(pid) for pid in child_pids())
 
 
 def reset_peak_rss() -> None:

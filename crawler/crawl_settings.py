@@ -9,7 +9,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from crawler.durations import Duration
 from crawler.netpolicy import parse_allowance
-from crawler.parse_pool import auto_workers
 
 
 def _allowance(entry: str) -> str:
@@ -45,4 +44,6 @@ class CrawlSettings(BaseModel):
         """How many parser processes a crawl uses (``parse_workers``, or this machine's)."""
         if self.parse_workers is not None:
             return self.parse_workers
+        from crawler.parse_pool import auto_workers  # off the start-up path of `check`
+
         return auto_workers()

@@ -65,8 +65,8 @@ from crawler.db import lock_transaction
 from crawler.models import Article, Story, StoryBand, utcnow
 from crawler.shingles import shingles
 from crawler.story_text import (
-    _LEAD_CHARS,
     BANDS,
+    LEAD_CHARS,
     MIN_EXACT_SIZE,
     MIN_SIZE,
     NUM_PERM,
@@ -76,12 +76,12 @@ from crawler.story_text import (
     TITLE_CHECK_SIZE,
     KeyText,
     Prepared,
-    _lead_size,
-    _load,
     band_keys,
     content_hash,
     from_bytes,
     jaccard,
+    lead_text_size,
+    load_signature,
     normalize,
     prepare,
     same_story,
@@ -520,7 +520,7 @@ _BLOBS = select(Article.id, Article.minhash).where(Article.id.in_(bindparam("ids
 _SHAPES = select(
     Article.id,
     Article.title,
-    func.substr(case((Article.body != "", Article.body), else_=Article.summary), 1, _LEAD_CHARS),
+    func.substr(case((Article.body != "", Article.body), else_=Article.summary), 1, LEAD_CHARS),
 ).where(Article.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -529,7 +529,7 @@ def _shapes(conn: Connection, ids: Sequence[int]) -> list[tuple[int, float, str]
     if not ids:
         return []
     rows = conn.execute(_SHAPES, {"ids": list(ids)}).all()
-    return [(i, _lead_size(t or "", body or ""), t or "") for i, t, body in rows]
+    return [(i, lead_text_size(t or "", body or ""), t or "") for i, t, body in rows]
 
 
 def _scores(sig: MinHash, blobs: Sequence[bytes | None]) -> list[float]:
@@ -943,9 +943,9 @@ def repair_recent(
     sigs: dict[int, MinHash] = {}
     shapes: dict[int, tuple[float, str]] = {}
     for row in rows:
-        size = text_size(f"{row.title}\n{(row.body or row.summary)[:_LEAD_CHARS]}")
+        size = text_size(f"{row.title}\n{(row.body or row.summary)[:LEAD_CHARS]}")
         shapes[row.id] = (size, row.title or "")
-        sig = _load(row.minhash)
+        sig = load_signature(row.minhash)
         if sig is not None:
             sigs[row.id] = sig
             for k in band_keys(sig):

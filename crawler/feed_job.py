@@ -1,7 +1,7 @@
 """A feed's work before storage, as a parser process does it (:mod:`crawler.parse_pool`).
 
 Parsing, normalising each entry and storage's text work for each (shingles, MinHash, band
-keys: :func:`crawler.dedupe.prepare`) are all CPU and need no database, so they run beside
+keys: :func:`crawler.normalize.text_work`) are all CPU and need no database, so they run beside
 the process that stores; it receives items it only has to look up and write.
 """
 
@@ -12,9 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from crawler.items import Entry
-from crawler.normalize import Normalized, normalize
+from crawler.normalize import Normalized, normalize, text_work
 from crawler.parse import FeedPart, read_feed
-from crawler.story_text import prepare
 
 
 def read_for_storage(
@@ -39,6 +38,5 @@ def ready(entry: Entry, language: str | None, tags: Sequence[str]) -> Normalized
     item = normalize(entry, language=language, tags=tags)
     if item is None:
         return None
-    prepared = prepare(item.title, item.body or item.summary, item.content_hash, item.key_text)
-    # The tokens were prepare's input only: not sent back to the storing process.
-    return dataclasses.replace(item, key_text=None, prepared=prepared)
+    # The tokens were the text work's input only: not sent back to the storing process.
+    return dataclasses.replace(item, key_text=None, prepared=text_work(item))

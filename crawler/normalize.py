@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crawler.items import Entry
-from crawler.story_text import KeyText, Prepared
+from crawler.story_text import KeyText, Prepared, prepare
 from crawler.text import normalize_text
 from crawler.urls import canonical_url, unwrap_redirect
 
@@ -48,8 +48,8 @@ class Normalized:
     # The dedupe tokens of title and text (body, else summary), made with the content hash
     # and read again by storage (crawler.dedupe.prepare) instead of tokenising twice.
     key_text: KeyText | None = field(default=None, compare=False, repr=False)
-    # Storage's text work on this title and text (crawler.dedupe.prepare), when a parser
-    # process did it already (crawler.feed_job); storage then does not.
+    # Storage's text work on this title and text (text_work), when a parser process did it
+    # already (crawler.feed_job); storage then does not.
     prepared: Prepared | None = field(default=None, compare=False, repr=False)
 
 
@@ -101,3 +101,11 @@ def normalize(
         content_hash=key_text.digest(),
         key_text=key_text,
     )
+
+
+def text_work(item: Normalized) -> Prepared:
+    """Storage's text work on ``item`` (:func:`crawler.story_text.prepare` of its title and
+    text, body else summary): the one a parser process did, or done now."""
+    if item.prepared is not None:
+        return item.prepared
+    return prepare(item.title, item.body or item.summary, item.content_hash, item.key_text)

@@ -248,7 +248,7 @@ class PollSpider(scrapy.Spider):
                 return
         collector = COLLECTORS[run.config.type]
         try:
-            pool = self.parse_pool if self.parse_pool and collector.pooled(response) else None
+            pool = self._pool() if collector.pooled(response) else None
             # A pooled page waits for its parser in the pool's own thread, not in one of the
             # default executor's few threads, which storage and lookups need meanwhile.
             page = await asyncio.get_running_loop().run_in_executor(
@@ -284,6 +284,12 @@ class PollSpider(scrapy.Spider):
         if page.follow and not (page.stop_when_known and all_known):
             for url in page.follow:
                 yield self.source_request(run, url, role="page", depth=fetch.depth + 1)
+
+    def _pool(self) -> ParsePool | None:
+        """The crawl's parse pool, unless its processes cannot start (then work stays in
+        this process's threads instead of queueing in the pool's few)."""
+        pool = self.parse_pool
+        return pool if pool is not None and pool.unavailable is None else None
 
     @staticmethod
     async def _next_part(run: SourceRun, page: Page, url: str) -> Page | None:
@@ -419,7 +425,7 @@ class PollSpider(scrapy.Spider):
         body, args = response.body, {"url": response.url, "tz": run.tz}
         args["content_type"] = content_type(response)
         try:
-            if (pool := self.parse_pool) is not None:
+            if (pool := self._pool()) is not None:
                 # In a parser process: a page that hangs or crashes the extractor costs
                 # its own text only.
                 with contextlib.suppress(PoolUnavailable):  # then extracted here

@@ -31,9 +31,9 @@ from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.db import dialect_insert
-from crawler.dedupe import Prepared, attach_batch, prepare
+from crawler.dedupe import Prepared, attach_batch
 from crawler.models import Article, utcnow
-from crawler.normalize import Normalized
+from crawler.normalize import Normalized, text_work
 from crawler.reasons import duplicate_reason, failed_reason
 from crawler.search_index import index_articles
 
@@ -221,10 +221,7 @@ def _store_batch(
                 fresh.append(i)
         if fresh:
             new = [items[i] for i in fresh]
-            texts = [
-                n.prepared or prepare(n.title, n.body or n.summary, n.content_hash, n.key_text)
-                for n in new
-            ]
+            texts = [text_work(n) for n in new]
             ids = _insert_articles(session, new, texts, baseline, now)
             index_articles(
                 session.connection(),

@@ -29,7 +29,7 @@ MIN_SIZE = 15.0  # word-equivalents (a CJK character counts 1/2)
 TITLE_CHECK_SIZE = 60.0  # below this, titles must agree too
 TITLE_AGREEMENT = 0.7  # share of the shorter title's words found in the other title
 MIN_EXACT_SIZE = 8.0
-_LEAD_CHARS = 2_000  # enough text to tell a feed item from an article
+LEAD_CHARS = 2_000  # enough text to tell a feed item from an article
 
 _BAND_PERSON = b"wirewatch-band1"  # versions the band-key derivation
 
@@ -192,7 +192,7 @@ def band_keys(sig: MinHash) -> list[int]:
     return keys
 
 
-def _load(blob: bytes | None) -> MinHash | None:
+def load_signature(blob: bytes | None) -> MinHash | None:
     """A stored signature, or None when absent or written with other parameters."""
     if blob is None:
         return None
@@ -212,11 +212,11 @@ class Prepared:
     sig: MinHash | None
     keys: list[int]
     blob: bytes | None  # ``to_bytes(sig)``
-    lead: str  # the first ``_LEAD_CHARS`` of the text, as a later copy measures it
+    lead: str  # the first ``LEAD_CHARS`` of the text, as a later copy measures it
 
     def lead_size(self) -> float:
         """The size a later article compares against (:func:`_shapes`)."""
-        return self.size if len(self.lead) == 0 else _lead_size(self.title, self.lead)
+        return self.size if len(self.lead) == 0 else lead_text_size(self.title, self.lead)
 
 
 def prepare(
@@ -243,11 +243,11 @@ def prepare(
         sig=sig,
         keys=keys,
         blob=to_bytes(sig) if sig is not None else None,
-        lead=body[:_LEAD_CHARS] if len(body) > _LEAD_CHARS else "",
+        lead=body[:LEAD_CHARS] if len(body) > LEAD_CHARS else "",
     )
 
 
 @lru_cache(maxsize=4_096)
-def _lead_size(title: str, lead: str) -> float:
+def lead_text_size(title: str, lead: str) -> float:
     """``text_size`` of a title and text lead; cached, as a story's copies meet it often."""
     return text_size(f"{title}\n{lead}")

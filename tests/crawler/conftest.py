@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from benchmarks.newsserver import NewsServer
+from benchmarks.procfs import child_pids
 
 REPO = Path(__file__).resolve().parents[2]
 POLL_TIMEOUT = 120.0
@@ -127,10 +128,7 @@ class Poller:
 
     def descendants(self) -> list[int]:
         """Process ids of the poller's own child processes (its parser processes)."""
-        found: list[int] = []
-        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
-            found += [int(pid) for pid in (task / "children").read_text().split()]
-        return found
+        return child_pids(self.proc.pid)
 
     def close(self) -> str:
         """Stop the child; returns its stderr."""

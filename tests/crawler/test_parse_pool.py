@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from benchmarks.newsserver import NewsServer
+from benchmarks.procfs import exited
 from crawler.dedupe import prepare
 from crawler.errors import CollectError
 from crawler.feed_job import read_for_storage
@@ -44,18 +45,9 @@ def big_feed(items: int) -> bytes:
     return f'<rss version="2.0"><channel><title>Big</title>{body}</channel></rss>'.encode()
 
 
-def gone(pid: int) -> bool:
-    """The process has exited (a zombie waiting for its reaper counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")
-
-
 def wait_gone(pid: int, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
-    while not gone(pid):
+    while not exited(pid):
         assert time.monotonic() < deadline, f"process {pid} still runs"
         time.sleep(0.05)
 
@@ -186,7 +178,7 @@ def test_parser_processes_end_with_their_parent() -> None:
     )
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
-    assert not gone(child)
+    assert not exited(child)
     parent.kill()
     parent.wait()
     wait_gone(child)

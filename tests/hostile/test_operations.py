@@ -23,6 +23,7 @@ import psycopg
 import pytest
 
 from benchmarks.newsserver import NewsServer
+from benchmarks.procfs import child_pids, exited
 from tests.alerts.conftest import HttpReceiver
 from tests.scheduler.harness import (
     Archive,
@@ -179,22 +180,14 @@ def sighup_storm(stage: Stage) -> None:
 def parsers(pid: int) -> list[int]:
     """The parser processes (``crawler.parse_pool``) among the children of ``pid``."""
     found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            try:
-                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-            except FileNotFoundError:
-                continue
-            if b"crawler.parse_pool" in cmdline:
-                found.append(int(child))
+    for child in child_pids(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"crawler.parse_pool" in cmdline:
+            found.append(child)
     return found
-
-
-def running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def parser_killed(stage: Stage) -> None:
@@ -213,7 +206,7 @@ def parser_killed(stage: Stage) -> None:
     assert now and not set(now) & set(killed), (now, killed)
     no_traceback(daemon)
     stage.finish()
-    wait_for(lambda: not any(running(pid) for pid in now), 30, "the parser's exit")
+    wait_for(lambda: all(exited(pid) for pid in now), 30, "the parser's exit")
 
 
 # ----- the config changed under the daemon --------------------------------------------------
