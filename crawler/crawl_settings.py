@@ -37,7 +37,8 @@ class CrawlSettings(BaseModel):
     # (see crawler.netpolicy), e.g. ["intranet.example.org", "10.20.0.0/16"].
     allow_private: list[Annotated[str, AfterValidator(_allowance)]] = Field(default_factory=list)
     # Processes that parse feeds beside the one that stores (crawler.parse_pool); None
-    # chooses one per core beyond the first, 0 parses in threads of the crawling process.
+    # chooses one per core beyond the first, started once parsing backs up; 0 parses in
+    # threads of the crawling process.
     parse_workers: int | None = Field(default=None, ge=0, le=32)
 
     def parse_processes(self) -> int:

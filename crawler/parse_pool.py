@@ -56,6 +56,11 @@ CHILD_MODULE = "crawler.parse_pool"
 POOLED_MAX_BYTES = 1024 * 1024
 #: Most parser processes :func:`auto_workers` chooses.
 MAX_AUTO_WORKERS = 4
+#: Pages waiting or being parsed in the crawling process's threads at which an on-demand
+#: pool starts its first process. A poll of a few feeds never gets there and is spared the
+#: process (45 MiB and about 0.3 s for a 5-feed poll); a first pass of many feeds gets
+#: there within its first second (benchmarks/RESULTS.md).
+START_BACKLOG = 8
 # A parse allocates many short-lived dicts: collect as rarely as the command line does
 # (scheduler.cli.GC_THRESHOLDS, measured there).
 GC_THRESHOLDS = (50_000, 20, 20)
@@ -81,15 +86,21 @@ class ParsePool:
 
     When a child cannot start at all, the pool says so once (an error in the log) and every
     later :meth:`call` raises :class:`PoolUnavailable` at once. A child idle for ``idle``
-    seconds is ended.
+    seconds is ended. An ``on_demand`` pool is only :meth:`wanted` once parsing backs up in
+    the caller's own threads (or while a child runs).
     """
 
     def __init__(
-        self, size: int, timeout: float = PARSE_TIMEOUT, idle: float = IDLE_SECONDS
+        self,
+        size: int,
+        timeout: float = PARSE_TIMEOUT,
+        idle: float = IDLE_SECONDS,
+        on_demand: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError("a parse pool needs at least one process")
         self.size = size
+        self.on_demand = on_demand
         self.timeout = timeout
         self.idle = idle
         # Free slots, most recently used last: a running child, or None for one to start.
@@ -138,6 +149,14 @@ class ParsePool:
                     child.used = time.monotonic()
                 self._slots.append(child)
                 self._free.notify()
+
+    def wanted(self, backlog: int) -> bool:
+        """Whether the next page should go to a parser process, with ``backlog`` pages
+        waiting or being parsed in the caller's threads: always for an eager pool; for an
+        on-demand one while a child runs or once the backlog reaches :data:`START_BACKLOG`."""
+        if self.unavailable is not None:
+            return False
+        return not self.on_demand or backlog >= START_BACKLOG or bool(self._children)
 
     def pids(self) -> list[int]:
         """The process ids of the running children."""
@@ -190,19 +209,19 @@ class ParsePool:
                 child.stop()
 
 
-_shared: dict[int, ParsePool] = {}
+_shared: dict[tuple[int, bool], ParsePool] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_pool(size: int) -> ParsePool | None:
+def shared_pool(size: int, on_demand: bool = False) -> ParsePool | None:
     """This process's pool of ``size`` parser processes (kept across passes, so a daemon
     starts its children once), or None for ``size`` 0."""
     if size < 1:
         return None
     with _shared_lock:
-        pool = _shared.get(size)
+        pool = _shared.get((size, on_demand))
         if pool is None:
-            pool = _shared[size] = ParsePool(size)
+            pool = _shared[size, on_demand] = ParsePool(size, on_demand=on_demand)
             # Reap the children at exit: no orphan outlives its daemon, and their CPU time
             # counts in ours (``wait4``).
             atexit.register(pool.close)

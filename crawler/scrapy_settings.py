@@ -22,6 +22,8 @@ CONCURRENT_ITEMS = 8
 SCRAPER_BACKLOG_BYTES = 1_000_000
 #: Parser processes of a crawl (crawler.parse_pool); 0 parses in threads.
 PARSE_WORKERS_SETTING = "WIREWATCH_PARSE_WORKERS"
+#: Whether they start only once parsing backs up (``parse_workers`` unset) or at once.
+PARSE_ON_DEMAND_SETTING = "WIREWATCH_PARSE_ON_DEMAND"
 
 
 def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
@@ -58,6 +60,7 @@ def scrapy_settings(crawl: CrawlSettings, **overrides: Any) -> dict[str, Any]:
         "AUTOTHROTTLE_ENABLED": False,
         "WIREWATCH_ALLOW_PRIVATE": list(crawl.allow_private),  # crawler.netguard
         PARSE_WORKERS_SETTING: crawl.parse_processes(),
+        PARSE_ON_DEMAND_SETTING: crawl.parse_workers is None,
         "DOWNLOADER_MIDDLEWARES": {
             # First of all, before robots.txt is asked: no request reaches a private
             # network unless the link policy allows it (redirect hops come back here too).

@@ -51,7 +51,7 @@ from crawler.normalize import EntryBatch, Normalized, normalize
 from crawler.parse_pool import ParsePool, PoolUnavailable, shared_pool
 from crawler.reasons import NO_IDENTITY, duplicate_reason
 from crawler.retry import parse_retry_after
-from crawler.scrapy_settings import PARSE_WORKERS_SETTING
+from crawler.scrapy_settings import PARSE_ON_DEMAND_SETTING, PARSE_WORKERS_SETTING
 from crawler.store import known_items, stored_guids
 from crawler.textfill import count_attempt, fill_text, pending_text
 from crawler.urls import is_google_news
@@ -120,6 +120,7 @@ class PollSpider(scrapy.Spider):
         self.on_done = on_done
         self._pending: dict[str, int] = {}
         self.parse_pool: ParsePool | None = None  # set from the crawl's settings
+        self._parsing_here = 0  # pages being parsed in this process's threads, or waiting
         # Known-item lookups read through an engine that never queues behind SQLite's write
         # lock (the storage pipeline holds it while it writes); a stale answer only means
         # the pipeline finds the duplicate itself.
@@ -134,7 +135,10 @@ class PollSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PollSpider:
         """Build the spider and follow the signals that end a request or an item."""
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.parse_pool = shared_pool(crawler.settings.getint(PARSE_WORKERS_SETTING))
+        spider.parse_pool = shared_pool(
+            crawler.settings.getint(PARSE_WORKERS_SETTING),
+            crawler.settings.getbool(PARSE_ON_DEMAND_SETTING),
+        )
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(spider._item_done, signal=signal)
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
@@ -251,9 +255,10 @@ class PollSpider(scrapy.Spider):
             pool = self._pool() if collector.pooled(response) else None
             # A pooled page waits for its parser in the pool's own thread, not in one of the
             # default executor's few threads, which storage and lookups need meanwhile.
-            page = await asyncio.get_running_loop().run_in_executor(
-                pool.threads if pool else None, collector.parse_with, pool, response, run, fetch
-            )
+            with self._parsing(pool) as pool:
+                page = await asyncio.get_running_loop().run_in_executor(
+                    pool.threads if pool else None, collector.parse_with, pool, response, run, fetch
+                )
         except Exception as exc:  # a collector bug or a hostile page must not end the pass
             message = str(exc) if isinstance(exc, CollectError) else _describe_exc(exc)
             if not isinstance(exc, CollectError):
@@ -290,6 +295,19 @@ class PollSpider(scrapy.Spider):
         this process's threads instead of queueing in the pool's few)."""
         pool = self.parse_pool
         return pool if pool is not None and pool.unavailable is None else None
+
+    @contextlib.contextmanager
+    def _parsing(self, pool: ParsePool | None) -> Iterator[ParsePool | None]:
+        """``pool`` if it is wanted for the next page, else None, while the page is parsed
+        in this process's threads (counted: their backlog starts an on-demand pool)."""
+        if pool is not None and pool.wanted(self._parsing_here):
+            yield pool
+            return
+        self._parsing_here += 1
+        try:
+            yield None
+        finally:
+            self._parsing_here -= 1
 
     @staticmethod
     async def _next_part(run: SourceRun, page: Page, url: str) -> Page | None:
@@ -425,13 +443,15 @@ class PollSpider(scrapy.Spider):
         body, args = response.body, {"url": response.url, "tz": run.tz}
         args["content_type"] = content_type(response)
         try:
-            if (pool := self._pool()) is not None:
-                # In a parser process: a page that hangs or crashes the extractor costs
-                # its own text only.
-                with contextlib.suppress(PoolUnavailable):  # then extracted here
-                    job = partial(pool.call, extract_article, body, **args)
-                    return await asyncio.get_running_loop().run_in_executor(pool.threads, job)
-            return await asyncio.to_thread(extract_article, body, **args)
+            with self._parsing(self._pool()) as pool:
+                if pool is not None:
+                    # In a parser process: a page that hangs or crashes the extractor costs
+                    # its own text only.
+                    with contextlib.suppress(PoolUnavailable):  # then extracted here
+                        job = partial(pool.call, extract_article, body, **args)
+                        loop = asyncio.get_running_loop()
+                        return await loop.run_in_executor(pool.threads, job)
+                return await asyncio.to_thread(extract_article, body, **args)
         except Exception as exc:  # a hostile page must not end the pass
             _note(run, f"article {response.url}: {_describe_exc(exc)}")
             return None

@@ -35,7 +35,7 @@ from pydantic.fields import FieldInfo
 from alerts.channels import ChannelsFile
 from alerts.watchlists import Watchlist
 from crawler.durations import parse_duration
-from crawler.parse_pool import MAX_AUTO_WORKERS, PARSE_TIMEOUT, POOLED_MAX_BYTES
+from crawler.parse_pool import MAX_AUTO_WORKERS, PARSE_TIMEOUT, POOLED_MAX_BYTES, START_BACKLOG
 from crawler.sources import SourcesFile
 from scheduler.settings import AppSettings
 
@@ -118,7 +118,9 @@ TEXTS: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
             "Processes that parse feeds and extract article pages while the main one fetches "
             f"and stores (a feed of up to {POOLED_MAX_BYTES // 2**20} MiB; larger ones are "
             "parsed in the main process, a batch at a time); unset: one per CPU core beyond "
-            f"the first, at most {MAX_AUTO_WORKERS}; `0`: none. A feed that hangs a parser "
+            f"the first, at most {MAX_AUTO_WORKERS}, started once {START_BACKLOG} pages wait "
+            "to be parsed (a poll of a few feeds needs none); a number: that many, started "
+            "with the first page; `0`: none. A feed that hangs a parser "
             f"for {PARSE_TIMEOUT / 60:g} minutes or crashes it fails its own source's poll; "
             "such an article page loses its own text; nothing else.",
             "0",

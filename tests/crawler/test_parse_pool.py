@@ -22,7 +22,13 @@ from crawler.errors import CollectError
 from crawler.feed_job import read_for_storage
 from crawler.normalize import normalize
 from crawler.parse import FeedError, feed_parts, open_feed, read_feed
-from crawler.parse_pool import POOLED_MAX_BYTES, ParsePool, PoolUnavailable
+from crawler.parse_pool import (
+    POOLED_MAX_BYTES,
+    START_BACKLOG,
+    ParsePool,
+    PoolUnavailable,
+    auto_workers,
+)
 from tests.conftest import _corpus_dir
 from tests.crawler.conftest import FAST, REPO, feed
 
@@ -248,6 +254,41 @@ def _outcomes(poller: Any, sources: list[dict[str, Any]], **crawl: Any) -> dict[
     outcomes = poller.poll(sources, {**FAST, "timeout": "30s", **crawl})
     keep = ("status", "error", "found", "new", "skipped")
     return {sid: {k: o[k] for k in keep} for sid, o in outcomes.items()}
+
+
+def test_an_on_demand_pool_is_wanted_once_parsing_backs_up_and_while_it_runs() -> None:
+    eager = ParsePool(1, timeout=30)
+    lazy = ParsePool(1, timeout=30, on_demand=True)
+    try:
+        assert eager.wanted(0)
+        assert not lazy.wanted(0)
+        assert not lazy.wanted(START_BACKLOG - 1)
+        assert lazy.wanted(START_BACKLOG)
+        assert lazy.call(os.getpid) != os.getpid()
+        assert lazy.wanted(0)  # its process runs: every page goes there
+        lazy.unavailable = "cannot start"
+        assert not lazy.wanted(START_BACKLOG)
+    finally:
+        eager.close()
+        lazy.close()
+
+
+@pytest.mark.skipif(auto_workers() == 0, reason="one core: no parser process by default")
+def test_by_default_a_small_pass_parses_here_and_a_large_one_starts_a_parser_process(
+    sqlite_db: Any, poller_factory: Any
+) -> None:
+    """With ``parse_workers`` unset, a poll of a few feeds is spared a process (its start-up
+    and memory); a pass whose pages queue for parsing gets one, and stores the same way."""
+    url, _ = sqlite_db
+    poller = poller_factory(url)
+    with NewsServer(hosts=5, feeds_per_host=1, items_per_feed=20) as few:
+        out = poller.poll([feed(f"few{i}", u) for i, u in enumerate(few.feed_urls())], FAST)
+        assert [o["new"] for o in out.values()] == [20] * 5
+        assert poller.descendants() == []
+    with NewsServer(hosts=4, feeds_per_host=25, items_per_feed=20) as many:
+        out = poller.poll([feed(f"many{i}", u) for i, u in enumerate(many.feed_urls())], FAST)
+        assert [o["new"] for o in out.values()] == [20] * 100
+        assert len(poller.descendants()) == 1
 
 
 def test_a_pass_stores_the_same_with_parser_processes_as_without(
